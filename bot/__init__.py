@@ -1,0 +1,1 @@
+"""The motcua application: web app, models, workers and command line."""

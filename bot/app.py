@@ -1,0 +1,45 @@
+"""Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, jsonify
+from sqlalchemy import text
+
+from bot.config import Settings
+from bot.db import upgrade
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, start_workers: bool | None = None) -> Flask:
+    """Build the app; the schema is migrated on start so a fresh clone needs no extra step."""
+    settings = settings or Settings.load()
+    services = Services.build(settings)
+    upgrade(services.engine)
+
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.config.update(SECRET_KEY=settings.secret_key or None, MAX_CONTENT_LENGTH=settings.max_upload_bytes)
+    app.extensions["motcua"] = services
+
+    @app.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        db_ok = True
+        try:
+            with services.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "not answering"
+            log.exception("health check: database does not answer")
+            db_ok = False
+        nlu_ok = services.nlu.available()
+        body = {"status": "ok" if db_ok and nlu_ok else "degraded", "database": db_ok, "nlu": nlu_ok}
+        return jsonify(body), 200
+
+    return app
+
+
+def services() -> Services:
+    """The services of the running app (inside a request or app context)."""
+    return current_app.extensions["motcua"]  # type: ignore[no-any-return]

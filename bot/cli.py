@@ -1,0 +1,68 @@
+"""The `motcua` command. Each area registers its own click group here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bot.config import Settings
+from bot.logging import setup_logging
+
+
+@click.group()
+def main() -> None:
+    """motcua: chat assistant of a commune public-service centre."""
+    setup_logging()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Default: PORT from the environment (8000).")
+def run(host: str, port: int | None) -> None:
+    """Serve the app (webhooks, web chat, staff console) with embedded workers."""
+    from bot.app import create_app
+
+    settings = Settings.load()
+    app = create_app(settings)
+    app.run(host=host, port=port or settings.port, threaded=True, use_reloader=False)
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database at DATABASE_URL to the newest schema."""
+    from bot.db import make_engine, upgrade
+
+    upgrade(make_engine(Settings.load().database_url))
+    click.echo("database is up to date")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    command.revision(cfg, message=message, autogenerate=True)
+
+
+def _register() -> None:
+    """Area command groups; imported here so `motcua --help` lists them all."""
+    from nlu.cli import nlu
+
+    main.add_command(nlu)
+
+
+_register()
+
+if __name__ == "__main__":
+    sys.exit(main())

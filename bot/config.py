@@ -1,0 +1,106 @@
+"""Settings, read once from the environment (and `.env` through python-dotenv).
+
+Every setting is documented in `.env.example`; nothing secret has a default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+INSTANCE_DIR = ROOT / "instance"
+
+DEFAULT_ATTACHMENT_HOSTS = (
+    # Zalo CDNs ([U] host list from observed payloads) and Facebook/Messenger CDNs.
+    "zalo.me,zadn.vn,zdn.vn,zaloapp.com,fbcdn.net,fbsbx.com,facebook.com"
+)
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    return int(raw) if raw else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name).lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the environment; `Settings.load()` is the only reader."""
+
+    database_url: str
+    secret_key: str
+    port: int
+    rasa_url: str
+    rasa_timeout: float
+    data_dir: Path
+    files_dir: Path
+    attachment_hosts: tuple[str, ...]
+    max_upload_bytes: int
+    draft_ttl_days: int
+    embedded_workers: bool
+    worker_threads: int
+    api_token: str
+    public_base_url: str
+    zalo_app_id: str
+    zalo_app_secret: str
+    zalo_oa_secret_key: str
+    zalo_access_token: str
+    zalo_refresh_token: str
+    zalo_api_base: str
+    zalo_oauth_base: str
+    facebook_app_secret: str
+    facebook_verify_token: str
+    facebook_page_access_token: str
+    facebook_graph_base: str
+    facebook_graph_version: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        load_dotenv(ROOT / ".env", override=False)
+        instance = Path(_env("MOTCUA_INSTANCE_DIR", str(INSTANCE_DIR)))
+        hosts = _env("ATTACHMENT_HOSTS", DEFAULT_ATTACHMENT_HOSTS)
+        values: dict[str, object] = dict(
+            database_url=_env("DATABASE_URL", f"sqlite:///{instance / 'motcua.sqlite3'}"),
+            secret_key=_env("SECRET_KEY"),
+            port=_env_int("PORT", 8000),
+            rasa_url=_env("RASA_URL", f"http://127.0.0.1:{_env_int('RASA_PORT', 5005)}"),
+            rasa_timeout=float(_env("RASA_TIMEOUT", "5")),
+            data_dir=Path(_env("MOTCUA_DATA_DIR", str(DATA_DIR))),
+            files_dir=Path(_env("FILES_DIR", str(instance / "files"))),
+            attachment_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()),
+            max_upload_bytes=_env_int("MAX_UPLOAD_MB", 10) * 1024 * 1024,
+            draft_ttl_days=_env_int("DRAFT_TTL_DAYS", 7),
+            embedded_workers=_env_bool("EMBEDDED_WORKERS", True),
+            worker_threads=_env_int("WORKER_THREADS", 2),
+            api_token=_env("API_TOKEN"),
+            public_base_url=_env("PUBLIC_BASE_URL", ""),
+            zalo_app_id=_env("ZALO_APP_ID"),
+            zalo_app_secret=_env("ZALO_APP_SECRET"),
+            zalo_oa_secret_key=_env("ZALO_OA_SECRET_KEY"),
+            zalo_access_token=_env("ZALO_ACCESS_TOKEN"),
+            zalo_refresh_token=_env("ZALO_REFRESH_TOKEN"),
+            zalo_api_base=_env("ZALO_API_BASE", "https://openapi.zalo.me").rstrip("/"),
+            zalo_oauth_base=_env("ZALO_OAUTH_BASE", "https://oauth.zaloapp.com").rstrip("/"),
+            facebook_app_secret=_env("FACEBOOK_APP_SECRET"),
+            facebook_verify_token=_env("FACEBOOK_VERIFY_TOKEN"),
+            facebook_page_access_token=_env("FACEBOOK_PAGE_ACCESS_TOKEN"),
+            facebook_graph_base=_env("FACEBOOK_GRAPH_BASE", "https://graph.facebook.com").rstrip("/"),
+            facebook_graph_version=_env("FACEBOOK_GRAPH_VERSION", "v25.0"),
+        )
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,86 @@
+"""One citizen turn: transcript in, dialogue, transcript and outbox out, in the caller's transaction.
+
+Used the same way by the queue workers (Zalo, Facebook, web) and by the console channel, so every
+channel runs the same engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db import utcnow
+from bot.messages import Inbound, Reply
+from bot.models import Conversation, Message, OutboxMessage
+from bot.services import Services
+
+
+@dataclass
+class Turn:
+    """Everything the dialogue manager may use to answer one inbound message."""
+
+    session: Session
+    services: Services
+    conversation: Conversation
+    inbound: Inbound
+    now: datetime
+
+
+def conversation_for(session: Session, channel: str, user_id: str) -> Conversation:
+    """The conversation of (channel, user), created on first contact."""
+    conv = session.scalars(
+        select(Conversation).where(Conversation.channel == channel, Conversation.user_id == user_id)
+    ).first()
+    if conv is None:
+        conv = Conversation(channel=channel, user_id=user_id, state={}, profile={})
+        session.add(conv)
+        session.flush()
+    return conv
+
+
+def enqueue(
+    session: Session,
+    conversation: Conversation,
+    reply: Reply,
+    *,
+    purpose: str = "reply",
+    in_reply_to: str | None = None,
+) -> OutboxMessage:
+    """Record an outgoing message in the transcript and the outbox (sent later by the dispatcher)."""
+    author = "staff" if reply.author == "staff" else "bot"
+    session.add(
+        Message(conversation_id=conversation.id, direction="out", author=author, text=reply.text,
+                body=reply.to_dict())
+    )
+    item = OutboxMessage(
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        user_id=conversation.user_id,
+        reply=reply.to_dict(),
+        in_reply_to=in_reply_to,
+        purpose=purpose,
+    )
+    session.add(item)
+    return item
+
+
+def run_turn(session: Session, services: Services, inbound: Inbound, now: datetime | None = None) -> list[Reply]:
+    """Process one inbound message; returns the replies it enqueued (empty while staff own the chat)."""
+    from flows.dialogue import handle_turn
+
+    now = now or utcnow()
+    conv = conversation_for(session, inbound.channel, inbound.user_id)
+    conv.last_inbound_at = now
+    conv.last_inbound_message_id = inbound.message_id
+    msg = Message(conversation_id=conv.id, direction="in", author="citizen", text=inbound.text,
+                  body=inbound.to_dict())
+    session.add(msg)
+    if conv.mode != "bot":
+        return []
+    replies = handle_turn(Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now))
+    for reply in replies:
+        enqueue(session, conv, reply, in_reply_to=inbound.message_id)
+    return replies
