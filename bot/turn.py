@@ -67,7 +67,9 @@ def enqueue(
     return item
 
 
-def run_turn(session: Session, services: Services, inbound: Inbound, now: datetime | None = None) -> list[Reply]:
+def run_turn(
+    session: Session, services: Services, inbound: Inbound, now: datetime | None = None
+) -> list[Reply]:
     """Process one inbound message; returns the replies it enqueued (empty while staff own the chat)."""
     from flows.dialogue import handle_turn
 
@@ -80,7 +82,8 @@ def run_turn(session: Session, services: Services, inbound: Inbound, now: dateti
     session.add(msg)
     if conv.mode != "bot":
         return []
-    replies = handle_turn(Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now))
+    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now)
+    replies = handle_turn(turn)
     for reply in replies:
         enqueue(session, conv, reply, in_reply_to=inbound.message_id)
     return replies

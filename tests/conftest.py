@@ -1,0 +1,124 @@
+"""Shared fixtures: a fresh database per test (SQLite, and PostgreSQL when TEST_DATABASE_URL is set),
+settings and services pointing at it, the Flask app, and the real Rasa NLU server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from bot.config import ROOT, Settings
+from bot.db import upgrade
+from bot.services import Services
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+MODEL = ROOT / "models" / "nlu.tar.gz"
+RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a private PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    base = os.environ["TEST_DATABASE_URL"]
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings.load(
+        database_url=db_url,
+        files_dir=tmp_path / "files",
+        secret_key="test-secret-key",
+        embedded_workers=False,
+    )
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    svc = Services.build(settings)
+    upgrade(svc.engine)
+    yield svc
+    svc.engine.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.app import create_app
+
+    application = create_app(settings, start_workers=False)
+    application.config.update(TESTING=True)
+    yield application
+    application.extensions["motcua"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ready(url: str) -> bool:
+    try:
+        status = requests.get(f"{url}/status", timeout=1).json()
+    except (requests.RequestException, ValueError):
+        return False
+    return bool(status.get("model_file"))
+
+
+@pytest.fixture(scope="session")
+def rasa_url() -> Iterator[str]:
+    """URL of a Rasa server with the trained model: RASA_URL if it answers, else one started here."""
+    existing = os.environ.get("RASA_URL")
+    if existing and _ready(existing):
+        yield existing
+        return
+    if not MODEL.exists() or not RASA.exists():
+        pytest.fail("no trained NLU model or Rasa environment: run `make setup` first")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(ROOT / "instance" / f"rasa-test-{port}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(RASA), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port), "-m", str(MODEL)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not _ready(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Rasa server did not start; see instance/rasa-test-{port}.log")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def nlu_settings(settings: Settings, rasa_url: str) -> Settings:
+    """Settings whose NLU client talks to the real Rasa server."""
+    return Settings.load(**{**settings.__dict__, "rasa_url": rasa_url})
