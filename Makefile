@@ -10,6 +10,8 @@ PORT      ?= 8000
 RASA_PORT ?= 5005
 MODEL     := models/nlu.tar.gz
 export PYTHONPATH := $(CURDIR)
+# Rasa would otherwise send usage telemetry; this machine and agency deployments keep data local.
+export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help setup run test nlu-server model lint clean
 

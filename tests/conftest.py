@@ -103,7 +103,8 @@ def rasa_url() -> Iterator[str]:
     log = open(ROOT / "instance" / f"rasa-test-{port}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [str(RASA), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port), "-m", str(MODEL)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"},
     )
     try:
         deadline = time.monotonic() + 180
