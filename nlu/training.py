@@ -53,7 +53,8 @@ def train(rasa: str, out: Path, config: str = "config.yml", force: bool = False)
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [rasa, "train", "nlu", "--config", config, "--nlu", "data/nlu", "--out", str(out.parent),
            "--fixed-model-name", out.name.removesuffix(".tar.gz")]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+           "RASA_TELEMETRY_ENABLED": "false"}
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
     stamp.write_text(current + "\n")
     print(f"==> trained in {time.monotonic() - started:.0f} s")
