@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from nlu.server import rasa_env
 
 ROOT = Path(__file__).resolve().parent.parent
 INPUTS = [
@@ -53,9 +54,7 @@ def train(rasa: str, out: Path, config: str = "config.yml", force: bool = False)
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [rasa, "train", "nlu", "--config", config, "--nlu", "data/nlu", "--out", str(out.parent),
            "--fixed-model-name", out.name.removesuffix(".tar.gz")]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "RASA_TELEMETRY_ENABLED": "false"}
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+    subprocess.run(cmd, cwd=ROOT, env=rasa_env(), check=True)
     stamp.write_text(current + "\n")
     print(f"==> trained in {time.monotonic() - started:.0f} s")
     return True
