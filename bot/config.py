@@ -55,6 +55,7 @@ class Settings:
     worker_threads: int
     api_token: str
     public_base_url: str
+    cookie_secure: bool  # staff session cookie only over HTTPS; off for http://127.0.0.1 development
     zalo_app_id: str
     zalo_app_secret: str
     zalo_oa_secret_key: str
@@ -89,6 +90,7 @@ class Settings:
             worker_threads=_env_int("WORKER_THREADS", 2),
             api_token=_env("API_TOKEN"),
             public_base_url=_env("PUBLIC_BASE_URL", ""),
+            cookie_secure=_env_bool("COOKIE_SECURE", True),
             zalo_app_id=_env("ZALO_APP_ID"),
             zalo_app_secret=_env("ZALO_APP_SECRET"),
             zalo_oa_secret_key=_env("ZALO_OA_SECRET_KEY"),

@@ -4,24 +4,19 @@ settings and services pointing at it, the Flask app, and the real Rasa NLU serve
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import create_engine, text
 
-from bot.config import ROOT, Settings
+from bot.config import Settings
 from bot.db import upgrade
 from bot.services import Services
+from nlu import server
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-MODEL = ROOT / "models" / "nlu.tar.gz"
-RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 
 
 @pytest.fixture(params=BACKENDS)
@@ -75,48 +70,18 @@ def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _ready(url: str) -> bool:
-    try:
-        status = requests.get(f"{url}/status", timeout=1).json()
-    except (requests.RequestException, ValueError):
-        return False
-    return bool(status.get("model_file"))
-
-
 @pytest.fixture(scope="session")
 def rasa_url() -> Iterator[str]:
     """URL of a Rasa server with the trained model: RASA_URL if it answers, else one started here."""
     existing = os.environ.get("RASA_URL")
-    if existing and _ready(existing):
+    if existing and server.ready(existing):
         yield existing
         return
-    if not MODEL.exists() or not RASA.exists():
-        pytest.fail("no trained NLU model or Rasa environment: run `make setup` first")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(ROOT / "instance" / f"rasa-test-{port}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [str(RASA), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port), "-m", str(MODEL)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"},
-    )
     try:
-        deadline = time.monotonic() + 180
-        while not _ready(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Rasa server did not start; see instance/rasa-test-{port}.log")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+        with server.running() as url:
+            yield url
+    except server.ServerFailed as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

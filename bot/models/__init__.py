@@ -1,0 +1,23 @@
+"""All persistent models. Importing this package registers every table on `Base.metadata`."""
+
+from bot.models.channel_token import ChannelToken
+from bot.models.conversation import Conversation, Message
+from bot.models.dossier import Dossier, DossierDocument, DossierSequence, DossierStatusChange, StoredFile
+from bot.models.event import InboundEvent
+from bot.models.outbox import OutboxMessage
+from bot.models.staff import AuditLog, StaffUser
+
+__all__ = [
+    "AuditLog",
+    "ChannelToken",
+    "Conversation",
+    "Dossier",
+    "DossierDocument",
+    "DossierSequence",
+    "DossierStatusChange",
+    "InboundEvent",
+    "Message",
+    "OutboxMessage",
+    "StaffUser",
+    "StoredFile",
+]
