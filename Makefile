@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 # Rasa would otherwise send usage telemetry; this machine and agency deployments keep data local.
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup run test nlu-server model lint clean
+.PHONY: help setup run test nlu-server model lint clean browser
 
 help:
 	@echo "make run         start the NLU server and the app on 127.0.0.1:$(PORT) (Ctrl-C stops both)"
@@ -55,7 +55,12 @@ run: setup
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
-test: setup lint
+# Headless Chromium for the staff-console browser tests (Debian packages; skipped when already there).
+browser:
+	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || { echo "==> installing chromium + chromium-driver"; \
+	apt-get update -q && apt-get install -y -q chromium chromium-driver; }
+
+test: setup lint browser
 	$(VENV)/bin/pytest
 
 clean:

@@ -37,7 +37,31 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
         body = {"status": "ok" if db_ok and nlu_ok else "degraded", "database": db_ok, "nlu": nlu_ok}
         return jsonify(body), 200
 
+    from bot.api.views import register as register_api
+    from bot.staff.views import register as register_staff
+
+    register_staff(app, settings)
+    register_api(app)
+    _register_channels(app, services, settings, start_workers)
     return app
+
+
+def _register_channels(
+    app: Flask, services: Services, settings: Settings, start_workers: bool | None
+) -> None:
+    """Webhooks and the web chat; the embedded pipeline threads unless EMBEDDED_WORKERS is off."""
+    from bot.pipeline.runner import Runner
+    from bot.web import chat, webhooks
+    from connectors import build_connectors
+
+    connectors = build_connectors(services)
+    app.extensions["motcua.connectors"] = connectors
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(chat.bp)
+    if settings.embedded_workers and start_workers is not False:
+        app.extensions["motcua.runner"] = Runner(
+            services, connectors, processors=settings.worker_threads, dispatchers=1
+        ).start()
 
 
 def services() -> Services:

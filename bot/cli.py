@@ -61,6 +61,19 @@ def _register() -> None:
 
     main.add_command(nlu)
 
+    from bot.staff.cli import staff
+
+    main.add_command(staff)
+
+    from bot.catalog.cli import catalog
+
+    main.add_command(catalog)
+
+    from bot.pipeline.commands import chat_command, worker_command
+
+    main.add_command(worker_command)
+    main.add_command(chat_command)
+
 
 _register()
 

@@ -50,6 +50,7 @@ class Settings:
     files_dir: Path
     attachment_hosts: tuple[str, ...]
     max_upload_bytes: int
+    min_image_side: int  # pixels on the short side below which a document photo is refused as unreadable
     draft_ttl_days: int
     embedded_workers: bool
     worker_threads: int
@@ -68,6 +69,9 @@ class Settings:
     facebook_page_access_token: str
     facebook_graph_base: str
     facebook_graph_version: str
+    facebook_app_id: str = ""  # our app id: echoes from it are our own sends, other app ids are staff
+    zalo_webhook_max_age: int = 300  # seconds a signed Zalo webhook timestamp may differ from now; 0 = off
+    zalo_transaction_messages: bool = False  # notify out-of-window citizens with Zalo transaction messages
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -85,6 +89,7 @@ class Settings:
             files_dir=Path(_env("FILES_DIR", str(instance / "files"))),
             attachment_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()),
             max_upload_bytes=_env_int("MAX_UPLOAD_MB", 10) * 1024 * 1024,
+            min_image_side=_env_int("MIN_IMAGE_SIDE", 300),
             draft_ttl_days=_env_int("DRAFT_TTL_DAYS", 7),
             embedded_workers=_env_bool("EMBEDDED_WORKERS", True),
             worker_threads=_env_int("WORKER_THREADS", 2),
@@ -103,6 +108,9 @@ class Settings:
             facebook_page_access_token=_env("FACEBOOK_PAGE_ACCESS_TOKEN"),
             facebook_graph_base=_env("FACEBOOK_GRAPH_BASE", "https://graph.facebook.com").rstrip("/"),
             facebook_graph_version=_env("FACEBOOK_GRAPH_VERSION", "v25.0"),
+            facebook_app_id=_env("FACEBOOK_APP_ID"),
+            zalo_webhook_max_age=_env_int("ZALO_WEBHOOK_MAX_AGE", 300),
+            zalo_transaction_messages=_env_bool("ZALO_TRANSACTION_MESSAGES", False),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -67,6 +67,16 @@ def enqueue(
     return item
 
 
+def record_inbound(session: Session, inbound: Inbound, now: datetime) -> Conversation:
+    """Put the citizen's message in the transcript and restart the messaging window from now."""
+    conv = conversation_for(session, inbound.channel, inbound.user_id)
+    conv.last_inbound_at = now
+    conv.last_inbound_message_id = inbound.message_id  # Zalo free replies address this message (window.py)
+    session.add(Message(conversation_id=conv.id, direction="in", author="citizen", text=inbound.text,
+                        body=inbound.to_dict()))
+    return conv
+
+
 def run_turn(
     session: Session, services: Services, inbound: Inbound, now: datetime | None = None
 ) -> list[Reply]:
@@ -74,12 +84,7 @@ def run_turn(
     from flows.dialogue import handle_turn
 
     now = now or utcnow()
-    conv = conversation_for(session, inbound.channel, inbound.user_id)
-    conv.last_inbound_at = now
-    conv.last_inbound_message_id = inbound.message_id
-    msg = Message(conversation_id=conv.id, direction="in", author="citizen", text=inbound.text,
-                  body=inbound.to_dict())
-    session.add(msg)
+    conv = record_inbound(session, inbound, now)
     if conv.mode != "bot":
         return []
     turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now)

@@ -26,6 +26,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import yaml
@@ -39,12 +40,27 @@ RULES_FILE = "matching.yml"
 
 MAX_QUERY_WORDS = 400  # a chat message longer than this is cut; procedure names are far shorter
 MIN_SCORE = 0.3  # search() drops weaker candidates
-LINK_MIN_SCORE = 0.6
-LINK_MIN_MARGIN = 0.08
-MARKER_FACTOR = 2.0  # weight of a variant-marker word that the message lacks
-MINOR_FACTOR = 0.35  # weight of a word in parentheses ("(thực hiện tại cấp xã)")
-W_NAME, W_QUERY, W_ORDER = 0.5, 0.3, 0.2
+MIN_NAME_COVER = 0.2  # ... and those whose name or alias the message hardly covers
+LINK_MIN_SCORE = 0.5
+EXACT_SCORE = 1.0
+NEAR_EXACT_SCORE = 0.98  # exact, but another exact name uses more of the message
+LINK_MIN_MARGIN = 0.06
+LINK_NEAR_MARGIN = 0.03
+LINK_COVER_RATIO = 0.85
+LINK_MIN_NAME_COVER = 0.45
+MARKER_FACTOR = 2.5  # weight of a variant-marker word that the message lacks
+QUERY_MARKER_FACTOR = 4.0  # weight of a variant-marker word of the message that a candidate lacks
+MARKER_HEAD = 8  # a marker word further into a name is part of its description, not a variant
+SOFT_NAME_FACTOR = 0.5  # generic words of names ("cấp", "đăng ký", "giấy") that citizens often leave out
+MINOR_FACTOR = 0.35  # weight of a word in parentheses ("(thực hiện tại cấp xã)") or an optional phrase
+# Names put the action and its object first and qualifiers after: later words weigh less.
+POSITION_FACTORS = ((6, 1.0), (12, 0.5))
+LATE_FACTOR = 0.2
+QUALIFIER_FACTOR = 0.5  # words after "cho", "đối với", "tại" ... (who/where qualifiers) weigh less
+W_NAME, W_QUERY, W_ORDER = 0.35, 0.4, 0.25
 TYPO_MIN_LEN = 4
+PREFIX_BONUS = 0.05
+SOFT_MISS = 0.3  # what a filler-like word of the message costs a candidate that lacks it
 _LEADING_THU_TUC = re.compile(r"^\s*thủ\s+tục\s+", re.IGNORECASE)
 _PARENS = re.compile(r"\([^()]*\)")
 
@@ -84,6 +100,9 @@ class Rules:
     stopwords: frozenset[str] = frozenset()
     soft_words: frozenset[str] = frozenset()
     variant_markers: tuple[tuple[str, ...], ...] = ()
+    optional_phrases: tuple[tuple[str, ...], ...] = ()
+    qualifiers: tuple[tuple[str, ...], ...] = ()
+    implies: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> Rules:
@@ -101,6 +120,12 @@ class Rules:
             stopwords=frozenset(fold_word(str(w)) for w in raw.get("stopwords") or ()),
             soft_words=frozenset(fold_word(str(w)) for w in raw.get("soft_words") or ()),
             variant_markers=phrases("variant_markers"),
+            optional_phrases=phrases("optional_phrases"),
+            qualifiers=phrases("qualifiers"),
+            implies=tuple(
+                (tuple(fold_word(str(p)).split()), tuple(fold_word(str(concept)).split()))
+                for concept, items in (raw.get("implies") or {}).items() for p in items or () if str(p).strip()
+            ),
         )
 
 
@@ -226,42 +251,81 @@ def load_entries(data_dir: Path, raw_dir: Path | None = None) -> list[Entry]:
 class _Token:
     text: str  # folded
     word: int  # index into the words() list, for spans
-    soft: bool = False
-    minor: bool = False
+    soft: bool = False  # filler in chat, content in some names
+    minor: bool = False  # inside parentheses, or an optional phrase
+    late: bool = False  # after the name's first qualifier ("cho ...", "đối với ...")
+    marker: bool = False  # part of a variant-marker phrase outside the qualifier
 
 
-def _tokens(text: str, rules: Rules, minor_spans: Sequence[tuple[int, int]] = ()) -> tuple[list[_Token], list]:
-    """Content tokens of `text` (filler removed) and the words() they came from."""
-    ws = words(text)
-    flat: list[tuple[str, int]] = [(f, i) for i, w in enumerate(ws) for f in w.folded]
-    keep = [True] * len(flat)
-    first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
-    for p in rules.stop_phrases:
-        first[p[0]].append(p)
-    i = 0
-    while i < len(flat):
-        for p in first.get(flat[i][0], ()):
-            if tuple(t for t, _ in flat[i:i + len(p)]) == p:
-                for j in range(i, i + len(p)):
-                    keep[j] = False
-                i += len(p) - 1
-                break
-        i += 1
-    out = []
-    for k, (tok, wi) in enumerate(flat):
-        if not keep[k] or tok in rules.stopwords:
-            continue
-        start = ws[wi].start
-        minor = any(a <= start < b for a, b in minor_spans)
-        out.append(_Token(tok, wi, tok in rules.soft_words, minor))
-    return out, ws
-
-
-def _first_phrase_index(rules: Rules) -> dict[str, list[tuple[str, ...]]]:
+def _phrase_index(phrases: Iterable[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]]]:
+    """Phrases by first word, longest first."""
     idx: dict[str, list[tuple[str, ...]]] = defaultdict(list)
-    for p in rules.variant_markers:
+    for p in sorted(phrases, key=len, reverse=True):
         idx[p[0]].append(p)
     return idx
+
+
+def _phrase_at(texts: Sequence[str], k: int, index: dict[str, list[tuple[str, ...]]]) -> int:
+    """Length of the longest indexed phrase starting at position k (0 when none)."""
+    for p in index.get(texts[k], ()):
+        if tuple(texts[k:k + len(p)]) == p:
+            return len(p)
+    return 0
+
+
+def _covered(texts: Sequence[str], index: dict[str, list[tuple[str, ...]]]) -> list[bool]:
+    """Which positions of `texts` belong to one of the indexed phrases."""
+    marked = [False] * len(texts)
+    k = 0
+    while k < len(texts):
+        n = _phrase_at(texts, k, index)
+        for j in range(k, k + n):
+            marked[j] = True
+        k += max(n, 1)
+    return marked
+
+
+class _Tokenizer:
+    """Chat text or a name -> content tokens, with the flags that weight them in names."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.stop = _phrase_index(rules.stop_phrases)
+        self.optional = _phrase_index(rules.optional_phrases)
+        self.qualifiers = _phrase_index(rules.qualifiers)
+        self.markers = _phrase_index(rules.variant_markers)
+        self.implies = _phrase_index(p for p, _ in rules.implies)
+        self.implied = dict(rules.implies)
+
+    def __call__(self, text: str, name: bool = False) -> tuple[list[_Token], list]:
+        ws = words(text)
+        flat = [f for w in ws for f in w.folded]
+        owner = [i for i, w in enumerate(ws) for _ in w.folded]
+        keep = [len(t) > 1 and t not in self.rules.stopwords for t in flat]  # single letters: noise
+        for k, n in enumerate(_phrase_at(flat, k, self.stop) for k in range(len(flat))):
+            for j in range(k, k + n):
+                keep[j] = False
+        if not name:
+            out = [_Token(t, owner[k], t in self.rules.soft_words) for k, t in enumerate(flat) if keep[k]]
+            for k in range(len(flat)):
+                n = _phrase_at(flat, k, self.implies)
+                if n:
+                    # implied words count where a candidate has them, like filler-like words
+                    out += [_Token(t, owner[k + n - 1], True) for t in self.implied[tuple(flat[k:k + n])]]
+            return out, ws
+        parens = [m.span() for m in _PARENS.finditer(clean(text))]
+        optional = _covered(flat, self.optional)
+        late_from = next((k for k in range(2, len(flat)) if _phrase_at(flat, k, self.qualifiers)), len(flat))
+        markers = _covered(flat, self.markers)
+        out = []
+        for k, t in enumerate(flat):
+            if not keep[k]:
+                continue
+            start = ws[owner[k]].start
+            in_parens = any(a <= start < b for a, b in parens)
+            out.append(_Token(t, owner[k], t in self.rules.soft_words, in_parens or optional[k],
+                              k >= late_from, markers[k] and k < min(late_from, MARKER_HEAD)))
+        return out, ws
 
 
 def _osa_distance_le1(a: str, b: str) -> bool:
@@ -285,8 +349,48 @@ def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
+def _position_factor(pos: int) -> float:
+    for limit, factor in POSITION_FACTORS:
+        if pos < limit:
+            return factor
+    return LATE_FACTOR
+
+
+def _distinguishing(names: Sequence[frozenset[str]]) -> list[frozenset[str]]:
+    """Per name, the words it has beyond another, shorter name whose words it all contains:
+    "đăng ký LẠI khai sinh" over "đăng ký khai sinh". A message lacking them means the shorter one."""
+    count: dict[str, int] = defaultdict(int)
+    for ws in names:
+        for w in ws:
+            count[w] += 1
+    # a name can only lie inside names that hold its rarest word
+    by_rarest: dict[str, list[int]] = defaultdict(list)
+    for j, ws in enumerate(names):
+        if ws:
+            by_rarest[min(ws, key=lambda w: (count[w], w))].append(j)
+    out = []
+    for i, ws in enumerate(names):
+        extra: set[str] = set()
+        for w in ws:
+            for j in by_rarest.get(w, ()):
+                if j != i and names[j] < ws:
+                    extra |= ws - names[j]
+        out.append(frozenset(extra))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------
 # The index
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    score: float
+    entry: int
+    variant: int  # -1: the message holds the procedure code itself
+    name_cover: float = 1.0  # share of the variant's weighted words the message has
+    complete: bool = True  # every content word of the message is in the variant
+    special: bool = False  # the variant has a variant-marker word the message lacks
 
 
 @dataclass
@@ -298,6 +402,7 @@ class _Variant:
     bigrams: dict[tuple[str, str], float]
     bigram_total: float
     token_set: frozenset[str] = field(default_factory=frozenset)
+    markers: frozenset[str] = field(default_factory=frozenset)  # its marker and distinguishing words
 
 
 class ProcedureIndex:
@@ -306,15 +411,17 @@ class ProcedureIndex:
     def __init__(self, entries: Sequence[Entry], rules: Rules | None = None) -> None:
         self.entries = list(entries)
         self.rules = rules if rules is not None else Rules.load(DEFAULT_DATA_DIR / RULES_FILE)
+        self._tokenize = _Tokenizer(self.rules)
         self._by_code = {e.code: i for i, e in enumerate(self.entries)}
-        markers = _first_phrase_index(self.rules)
         raw_variants: list[tuple[int, list[_Token]]] = []
+        name_sets: list[frozenset[str]] = []
         for i, e in enumerate(self.entries):
             seen: set[tuple[str, ...]] = set()
-            for text in (e.name, e.short_name, *e.aliases):
-                spans = [m.span() for m in _PARENS.finditer(clean(text))]
-                toks, _ = _tokens(text, self.rules, spans)
+            for k, text in enumerate((e.name, e.short_name, *e.aliases)):
+                toks, _ = self._tokenize(text, name=True)
                 key = tuple(t.text for t in toks)
+                if k == 0:
+                    name_sets.append(frozenset(key))
                 if toks and key not in seen:
                     seen.add(key)
                     raw_variants.append((i, toks))
@@ -322,55 +429,58 @@ class ProcedureIndex:
         per_entry: dict[int, set[str]] = defaultdict(set)
         for i, toks in raw_variants:
             per_entry[i].update(t.text for t in toks)
-        for toks in per_entry.values():
-            for t in toks:
+        for tokset in per_entry.values():
+            for t in tokset:
                 df[t] += 1
         n = max(1, len(self.entries))
         self.idf: dict[str, float] = {t: math.log(1 + n / c) for t, c in df.items()}
+        extra = _distinguishing(name_sets)
         self.variants: list[_Variant] = []
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._bigram_postings: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
-        self._exact: dict[frozenset[str], set[int]] = defaultdict(set)
         for i, toks in raw_variants:
-            texts = [t.text for t in toks]
-            marked = [False] * len(texts)
-            for k, t in enumerate(texts):
-                for p in markers.get(t, ()):
-                    if tuple(texts[k:k + len(p)]) == p:
-                        for j in range(k, k + len(p)):
-                            marked[j] = True
-            weights: dict[str, float] = {}
-            for k, t in enumerate(toks):
-                w = self.idf[t.text]
-                if marked[k]:
-                    w *= MARKER_FACTOR
-                elif t.minor:
-                    w *= MINOR_FACTOR
-                weights[t.text] = max(weights.get(t.text, 0.0), w)
-            bigrams: dict[tuple[str, str], float] = {}
-            for a, b in zip(texts, texts[1:], strict=False):
-                if a != b:
-                    bigrams[(a, b)] = (weights[a] + weights[b]) / 2
-            v = _Variant(i, tuple(texts), weights, sum(weights.values()), bigrams,
-                         sum(bigrams.values()), frozenset(texts))
+            v = self._variant(i, toks, extra[i])
             vid = len(self.variants)
             self.variants.append(v)
-            for t, w in weights.items():
+            for t, w in v.weights.items():
                 self._postings[t].append((vid, w))
-            for b, w in bigrams.items():
-                self._bigram_postings[b].append((vid, w))
-            self._exact[v.token_set].add(vid)
+            for bg, w in v.bigrams.items():
+                self._bigram_postings[bg].append((vid, w))
         self._typo: dict[str, set[str]] = defaultdict(set)
         for t in self.idf:
             if len(t) >= TYPO_MIN_LEN and t.isalpha():
                 for d in _deletes(t):
                     self._typo[d].add(t)
+        self._last: tuple[str, tuple] | None = None
         log.info("procedure index: %d entries, %d variants, %d words",
                  len(self.entries), len(self.variants), len(self.idf))
+
+    def _variant(self, entry: int, toks: list[_Token], extra: frozenset[str]) -> _Variant:
+        """Weights of a name's words: what it costs a candidate when the message lacks each."""
+        weights: dict[str, float] = {}
+        for k, t in enumerate(toks):
+            idf = self.idf[t.text]
+            if t.minor:
+                w = idf * MINOR_FACTOR * min(1.0, _position_factor(k) * 2)
+            elif t.text in extra or t.marker:
+                w = idf * MARKER_FACTOR
+            else:
+                w = idf * _position_factor(k) * (QUALIFIER_FACTOR if t.late else 1.0)
+            if t.soft and not t.minor and t.text not in extra:
+                w *= SOFT_NAME_FACTOR
+            weights[t.text] = max(weights.get(t.text, 0.0), w)
+        texts = tuple(t.text for t in toks)
+        bigrams = {(a, b): (weights[a] + weights[b]) / 2 for a, b in pairwise(texts) if a != b}
+        special = frozenset(t.text for t in toks if not t.minor and (t.marker or t.text in extra))
+        return _Variant(entry, texts, weights, sum(weights.values()), bigrams, sum(bigrams.values()),
+                        frozenset(texts), special)
 
     @classmethod
     def load(cls, data_dir: Path = DEFAULT_DATA_DIR, raw_dir: Path | None = None) -> ProcedureIndex:
         return cls(load_entries(data_dir, raw_dir), Rules.load(data_dir / RULES_FILE))
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
     def entry(self, code: str) -> Entry | None:
         i = self._by_code.get(code)
@@ -378,8 +488,9 @@ class ProcedureIndex:
 
     # -- query side -------------------------------------------------------------------------------
 
-    def _correct(self, tok: str) -> str | None:
-        """A catalogue word one edit away from an unknown word of 4+ letters (the most common wins)."""
+    def _correct(self, tok: str, before: str | None, after: str | None) -> str | None:
+        """A catalogue word one edit away from an unknown word of 4+ letters: one that forms a known
+        word pair with its neighbours first, then the most common."""
         if len(tok) < TYPO_MIN_LEN or not tok.isalpha():
             return None
         pool: set[str] = set(self._typo.get(tok, ()))
@@ -388,69 +499,117 @@ class ProcedureIndex:
                 pool.add(d)
             pool.update(self._typo.get(d, ()))
         best = [c for c in pool if _osa_distance_le1(tok, c)]
-        return min(best, key=lambda c: (self.idf[c], c)) if best else None
+        if not best:
+            return None
+
+        def pairs(c: str) -> int:
+            return int((before, c) in self._bigram_postings) + int((c, after) in self._bigram_postings)
+
+        return min(best, key=lambda c: (-pairs(c), self.idf[c], c))
 
     def _query(self, text: str) -> tuple[list[_Token], list]:
-        toks, ws = _tokens(text, self.rules)
+        toks, ws = self._tokenize(text)
+        toks = [t for t in toks if t.word < MAX_QUERY_WORDS]
         out = []
-        for t in toks:
-            if t.word >= MAX_QUERY_WORDS:
-                break
+        for k, t in enumerate(toks):
             if t.text in self.idf:
                 out.append(t)
                 continue
-            fixed = self._correct(t.text)
+            before = out[-1].text if out else None
+            after = toks[k + 1].text if k + 1 < len(toks) else None
+            fixed = self._correct(t.text, before, after)
             if fixed is not None:
                 out.append(_Token(fixed, t.word, fixed in self.rules.soft_words))
         return out, ws
 
-    def _rank(self, text: str) -> tuple[list[tuple[float, int, int]], list[_Token], list]:
-        """(score, entry, best variant) for every candidate, best first."""
+    def _rank(self, text: str) -> tuple[list[_Candidate], list[_Token], list]:
+        """(score, entry, best variant) for every candidate, best first; the last answer is reused
+        because the linker asks for link() and search() of the same message."""
         if not isinstance(text, str) or not text.strip():
             return [], [], []
+        if self._last is not None and self._last[0] == text:
+            return self._last[1]  # type: ignore[return-value]
+        result = self._score(text)
+        self._last = (text, result)
+        return result
+
+    def _score(self, text: str) -> tuple[list[_Candidate], list[_Token], list]:
         toks, ws = self._query(text)
         codes = [self._by_code[w.folded[0]] for w in ws[:MAX_QUERY_WORDS]
                  if len(w.folded) == 1 and w.folded[0] in self._by_code]
         if not toks and not codes:
             return [], toks, ws
         hard = {t.text for t in toks if not t.soft}
-        soft = {t.text for t in toks if t.soft}
+        soft = {t.text for t in toks if t.soft} - hard
         alltoks = hard | soft
-        hard_weight = sum(self.idf[t] for t in hard)
+        # a variant marker the message has ("... LẠI ...") counts more when a candidate lacks it
+        marked = _covered([t.text for t in toks], self._tokenize.markers)
+        qweight = {t: self.idf[t] for t in alltoks}
+        for t, m in zip(toks, marked, strict=True):
+            if m and not t.soft:
+                qweight[t.text] = self.idf[t.text] * QUERY_MARKER_FACTOR
+        hard_weight = sum(qweight[t] for t in hard)
+        soft_weight = sum(qweight[t] for t in soft)
         matched_v: dict[int, float] = defaultdict(float)
         matched_q: dict[int, float] = defaultdict(float)
         soft_q: dict[int, float] = defaultdict(float)
+        hard_hits: dict[int, int] = defaultdict(int)
         for t in alltoks:
-            q = self.idf[t]
+            q = qweight[t]
             is_soft = t in soft
             for vid, w in self._postings.get(t, ()):
                 matched_v[vid] += w
                 matched_q[vid] += q
                 if is_soft:
                     soft_q[vid] += q
-        qbigrams = {(a.text, b.text) for a, b in zip(toks, toks[1:], strict=False) if a.text != b.text}
+                else:
+                    hard_hits[vid] += 1
+        qbigrams = {(a.text, b.text) for a, b in pairwise(toks)
+                    if a.text != b.text and (a.text, b.text) in self._bigram_postings}
+        qbigram_weight = sum((self.idf[a] + self.idf[b]) / 2 for a, b in qbigrams)
         matched_b: dict[int, float] = defaultdict(float)
-        for b in qbigrams:
-            for vid, w in self._bigram_postings.get(b, ()):
+        matched_bq: dict[int, float] = defaultdict(float)
+        for bg in qbigrams:
+            q = (self.idf[bg[0]] + self.idf[bg[1]]) / 2
+            for vid, w in self._bigram_postings[bg]:
                 matched_b[vid] += w
-        best: dict[int, tuple[float, int]] = {}
+                matched_bq[vid] += q
+        qseq = tuple(t.text for t in toks)
+        best: dict[int, _Candidate] = {}
         for vid, mv in matched_v.items():
             v = self.variants[vid]
-            if not hard and not v.token_set <= alltoks:
-                continue  # only filler-like words in the message: a candidate must be matched completely
-            if hard <= v.token_set and v.token_set <= alltoks:
-                score = 1.0
+            cover_v = mv / v.total
+            complete = hard_hits[vid] == len(hard)
+            if complete and v.token_set <= alltoks:
+                # the message holds exactly this name or alias, filler aside; of two such names the one
+                # that also uses more of the message's filler-like words ("chưa", "đang") wins below
+                score = EXACT_SCORE
+            elif not hard_hits[vid] or cover_v < MIN_NAME_COVER:
+                continue  # matched by filler-like words only, or hardly any of the name
             else:
-                cover_v = mv / v.total
-                cover_q = matched_q[vid] / (hard_weight + soft_q[vid])
-                order = matched_b[vid] / v.bigram_total if v.bigram_total else cover_v
-                score = W_NAME * cover_v + W_QUERY * cover_q + W_ORDER * order
+                missing_soft = SOFT_MISS * (soft_weight - soft_q[vid])
+                cover_q = matched_q[vid] / (hard_weight + soft_q[vid] + missing_soft)
+                order_v = matched_b[vid] / v.bigram_total if v.bigram_total else cover_v
+                order_q = matched_bq[vid] / qbigram_weight if qbigram_weight else cover_q
+                score = W_NAME * cover_v + W_QUERY * cover_q + W_ORDER * (order_v + order_q) / 2
+                if complete:
+                    start = tuple(t for t in qseq if t in v.token_set)
+                    if len(start) > 1 and v.tokens[:len(start)] == start:
+                        score += PREFIX_BONUS  # the message is the start of the official name
                 score = min(score, 0.99)
-            if score > best.get(v.entry, (-1.0, -1))[0]:
-                best[v.entry] = (score, vid)
+            if v.entry not in best or score > best[v.entry].score:
+                best[v.entry] = _Candidate(score, v.entry, vid, cover_v, complete, not v.markers <= alltoks)
+        exact = [c for c in best.values() if c.score == EXACT_SCORE]
+        if len(exact) > 1:
+            used = {c.entry: len(self.variants[c.variant].token_set & soft) for c in exact}
+            most = max(used.values())
+            for c in exact:
+                if used[c.entry] < most:
+                    best[c.entry] = _Candidate(NEAR_EXACT_SCORE, c.entry, c.variant, c.name_cover, c.complete,
+                                               c.special)
         for i in codes:
-            best[i] = (1.0, -1)
-        ranked = sorted(((s, i, vid) for i, (s, vid) in best.items()), key=lambda x: (-x[0], x[1]))
+            best[i] = _Candidate(EXACT_SCORE, i, -1)
+        ranked = sorted(best.values(), key=lambda c: (-c.score, c.entry))
         return ranked, toks, ws
 
     def _span(self, text: str, vid: int, toks: list[_Token], ws: list, entry: int) -> tuple[int, int] | None:
@@ -466,32 +625,44 @@ class ProcedureIndex:
             return None
         return _original_span(text, ws[min(idx)].start, ws[max(idx)].end)
 
-    def _matches(self, text: str, ranked: list[tuple[float, int, int]], toks: list[_Token], ws: list,
+    def _matches(self, text: str, ranked: list[_Candidate], toks: list[_Token], ws: list,
                  limit: int) -> list[Match]:
         out = []
-        for score, i, vid in ranked[:limit]:
-            e = self.entries[i]
-            span = self._span(text, vid, toks, ws, i)
-            out.append(Match(e.code, e.name, e.short_name, round(score, 3),
+        for c in ranked[:limit]:
+            e = self.entries[c.entry]
+            span = self._span(text, c.variant, toks, ws, c.entry)
+            out.append(Match(e.code, e.name, e.short_name, round(c.score, 3),
                              span[0] if span else None, span[1] if span else None))
         return out
 
     def search(self, text: str, limit: int = 5) -> list[Match]:
         """Ranked candidates (score 0..1, at least MIN_SCORE), best first."""
         ranked, toks, ws = self._rank(text)
-        ranked = [r for r in ranked if r[0] >= MIN_SCORE]
+        ranked = [c for c in ranked if c.score >= MIN_SCORE]
         return self._matches(text, ranked, toks, ws, max(0, limit))
 
     def link(self, text: str) -> Match | None:
         """The procedure the text clearly means, or None when there is none or it is ambiguous."""
         ranked, toks, ws = self._rank(text)
-        if not ranked:
+        if not ranked or ranked[0].score < LINK_MIN_SCORE:
             return None
-        top = ranked[0][0]
-        second = ranked[1][0] if len(ranked) > 1 else 0.0
-        if top < LINK_MIN_SCORE or top - second < LINK_MIN_MARGIN:
-            return None
-        return self._matches(text, ranked, toks, ws, 1)[0]
+        top = ranked[0]
+        second = ranked[1] if len(ranked) > 1 else _Candidate(0.0, -1, -1, 0.0, False)
+        margin = top.score - second.score
+        if top.score >= EXACT_SCORE:
+            clear = second.score < EXACT_SCORE  # the message names exactly one procedure
+        elif top.name_cover < LINK_MIN_NAME_COVER:
+            clear = False  # a word or two shared with a long name is no evidence
+        else:
+            clear = margin >= LINK_MIN_MARGIN or (
+                # close scores, but the runner-up lacks a word of the message or is a special variant
+                # (it carries a marker word the message lacks) while the top is not
+                margin >= LINK_NEAR_MARGIN and not top.special
+                and ((top.complete and (not second.complete
+                                        or second.name_cover <= top.name_cover * LINK_COVER_RATIO))
+                     or second.special)
+            )
+        return self._matches(text, ranked, toks, ws, 1)[0] if clear else None
 
 
 def _original_span(original: str, start: int, end: int) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """All persistent models. Importing this package registers every table on `Base.metadata`."""
 
 from bot.models.channel_token import ChannelToken
+from bot.models.consent import ConsentRecord, ErasureRecord
 from bot.models.conversation import Conversation, Message
 from bot.models.dossier import Dossier, DossierDocument, DossierSequence, DossierStatusChange, StoredFile
 from bot.models.event import InboundEvent
@@ -10,11 +11,13 @@ from bot.models.staff import AuditLog, StaffUser
 __all__ = [
     "AuditLog",
     "ChannelToken",
+    "ConsentRecord",
     "Conversation",
     "Dossier",
     "DossierDocument",
     "DossierSequence",
     "DossierStatusChange",
+    "ErasureRecord",
     "InboundEvent",
     "Message",
     "OutboxMessage",

@@ -1,4 +1,4 @@
-"""The stored Zalo OA token pair: refresh tokens are single-use, so the newest pair must live in the database."""
+"""The stored Zalo OA token pair: refresh tokens are single-use, so the newest pair lives in the database."""
 
 from __future__ import annotations
 

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bot.db import Base, UTCDateTime, utcnow
 
 # Status codes; Vietnamese labels live in data/templates.
-STATUSES = ("received", "processing", "supplement_requested", "result_ready", "returned", "rejected", "withdrawn")
+STATUSES = (
+    "received", "processing", "supplement_requested", "result_ready", "returned", "rejected", "withdrawn",
+)
 
 
 class Dossier(Base):
@@ -20,6 +22,8 @@ class Dossier(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)  # <agency code>-<yyMMdd>-<NNNN>
     procedure_code: Mapped[str] = mapped_column(String(20), index=True)
+    # Name as shown on the receipt, kept with the dossier so it reads the same if the catalogue changes.
+    procedure_name: Mapped[str] = mapped_column(String(300), default="")
     conversation_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversation.id", ondelete="SET NULL"), index=True
     )

@@ -22,9 +22,10 @@ class InboundEvent(Base):
     user_id: Mapped[str] = mapped_column(String(100), index=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)  # exact request bytes of the event
     inbound: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # parsed `Inbound`, None if not a turn
-    # message | echo (our own send) | staff (typed by staff on the platform) | receipt | standby | control | ignored
+    # message | echo (our own send) | staff (typed by staff on the platform) | receipt | standby | control
+    # | unfollow | ignored
     kind: Mapped[str] = mapped_column(String(12), default="message")
-    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # kind-specific facts (echo text, message ids)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # kind-specific facts (echo text, ids)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # pending | processing | done | ignored | failed
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)

@@ -1,0 +1,1 @@
+"""Integration API for the agency's one-stop system (`/api/v1`)."""

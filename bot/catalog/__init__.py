@@ -1,0 +1,1 @@
+"""Procedure catalogue: import of the portal's 588 commune procedures, the store, and answers."""

@@ -1,0 +1,249 @@
+"""Import the portal's raw procedure pages into the project catalogue (data/catalog/procedures/).
+
+One JSON file per procedure, written deterministically (same input -> byte-identical output), with
+every reading problem flagged in the entry's `anomalies` and listed in data/catalog/import-report.md.
+Curated overlays (data/catalog/curated/*.yml) live elsewhere and are never touched here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.catalog import parse
+from nlu.text import fold
+
+log = logging.getLogger(__name__)
+
+SOURCE = "dichvucong.gov.vn"
+# Page titles that name a publishing decision, not a procedure (seen on several "Người có công" codes).
+_DECISION_TITLE = re.compile(
+    r"^(?:công bố danh mục|quy trình nội bộ|quyết định (?:công bố|ban hành|phê duyệt))", re.IGNORECASE
+)
+_STOPWORDS = frozenset((
+    "va", "cua", "cho", "cac", "trong", "theo", "voi", "doi", "tai", "tu", "den", "la", "duoc", "mot", "so",
+    "ve", "thuc", "hien", "thu", "tuc", "hanh", "chinh", "tren", "dia", "ban", "giai", "doan", "nam", "cap",
+    "co", "quan", "nguoi", "hoac", "khi", "nay", "do", "da",
+))
+# Below this share of the name's words found in the page, the name is taken as wrong (no correct
+# page scores under 0.27 on the 588 pages; decision titles are caught by _DECISION_TITLE).
+NAME_FIT_THRESHOLD = 0.25
+
+
+@dataclass
+class ImportResult:
+    """What one import run produced: entries by code, counters for the report."""
+
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+    @property
+    def anomaly_counts(self) -> Counter[str]:
+        return Counter(a for e in self.entries.values() for a in e["anomalies"])
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in fold(text, abbreviations={}).split() if len(w) > 1 and not w.isdigit()} - _STOPWORDS
+
+
+def name_fit(name: str, body: str) -> float:
+    """Share of the name's content words that occur in the page body (steps, documents, result)."""
+    words = content_words(name)
+    if not words:
+        return 0.0
+    return len(words & content_words(body)) / len(words)
+
+
+def build_entry(raw: dict[str, Any], file_name: str) -> dict[str, Any]:
+    """The catalogue entry for one raw page, with its anomalies."""
+    sections = parse.split_sections(raw)
+    anomalies: list[str] = []
+    code = parse.normalize_space(raw.get("ma_thu_tuc")) or Path(file_name).stem
+    name = parse.official_name(raw)
+    result = parse.parse_result(sections.result)
+    steps = parse.normalize_block(sections.steps)
+    documents = parse.parse_documents(sections.documents)
+    modes = parse.parse_modes(sections.modes)
+
+    body = " ".join([steps, result, *(d.name for d in documents)])
+    short = parse.short_name(name)
+    if _DECISION_TITLE.match(name) or name_fit(name, body) < NAME_FIT_THRESHOLD:
+        anomalies.append("name_mismatch")
+        short = _name_from_result(result) or short
+    if not modes:
+        anomalies.append("no_modes")
+    for row in modes:
+        anomalies.extend(row.anomalies)
+    if not documents:
+        anomalies.append("no_documents")
+    if not result:
+        anomalies.append("no_result")
+
+    return {
+        "code": code,
+        "name": name,
+        "short_name": short,
+        "field": parse.normalize_space(raw.get("linh_vuc")),
+        "levels": [lv.strip() for lv in (raw.get("cap_thuc_hien") or "").split(",") if lv.strip()],
+        "applicants": parse.normalize_space(raw.get("doi_tuong_thuc_hien")),
+        "decision": parse.normalize_space(raw.get("so_quyet_dinh")),
+        "url": (raw.get("detail_url") or "").strip(),
+        "steps": steps,
+        "modes": [row.to_dict() for row in modes],
+        "documents": [d.to_dict() for d in documents],
+        "conditions": parse.none_if_empty(sections.conditions),
+        "result": result,
+        "legal_basis": [lb.to_dict() for lb in parse.parse_legal_basis(sections.legal)],
+        "anomalies": sorted(set(anomalies)),
+        "source": {"file": f"{code}.json", "imported_from": SOURCE},
+    }
+
+
+def _name_from_result(result: str) -> str | None:
+    """'Quyết định về việc giải quyết chế độ X' -> 'Giải quyết chế độ X': a usable display name
+    when the page title is wrong."""
+    first = result.split(";")[0].strip()
+    m = re.match(r"^Quyết định (?:về việc |v/v )?(.+)$", first, re.IGNORECASE)
+    if not m:
+        return None
+    return parse.short_name(m.group(1))
+
+
+def render(entry: dict[str, Any]) -> str:
+    return json.dumps(entry, ensure_ascii=False, indent=2) + "\n"
+
+
+def import_catalog(source: Path, catalog_dir: Path) -> ImportResult:
+    """Read every raw page in `source`, write `catalog_dir`/procedures/<code>.json and the report.
+
+    Files are rewritten only when their content changes; entries whose source page is gone are
+    removed, so the directory always mirrors the last import exactly.
+    """
+    files = sorted(source.glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no raw procedure files (*.json) in {source}")
+    out_dir = catalog_dir / "procedures"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = ImportResult()
+    for path in files:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path.name} is not a JSON procedure page ({exc})") from exc
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path.name} is not a JSON procedure page (expected an object)")
+        entry = build_entry(raw, path.name)
+        if entry["code"] in result.entries:
+            raise ValueError(f"duplicate procedure code {entry['code']} in {path.name}")
+        result.entries[entry["code"]] = entry
+    _flag_duplicate_names(result.entries)
+    for code, entry in result.entries.items():
+        if _write_if_changed(out_dir / f"{code}.json", render(entry)):
+            result.written += 1
+        else:
+            result.unchanged += 1
+    for stale in sorted(out_dir.glob("*.json")):
+        if stale.stem not in result.entries:
+            stale.unlink()
+            result.removed += 1
+    _write_if_changed(catalog_dir / "import-report.md", report(result))
+    log.info("catalog import: %d entries, %d written, %d unchanged, %d removed",
+             len(result.entries), result.written, result.unchanged, result.removed)
+    return result
+
+
+def _flag_duplicate_names(entries: dict[str, dict[str, Any]]) -> None:
+    """Several codes with one official name cannot be told apart by a citizen: flag them all."""
+    names = Counter(e["name"] for e in entries.values())
+    for entry in entries.values():
+        if names[entry["name"]] > 1:
+            entry["anomalies"] = sorted({*entry["anomalies"], "duplicate_name"})
+
+
+def _write_if_changed(path: Path, content: str) -> bool:
+    data = content.encode("utf-8")
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.write_bytes(data)
+    return True
+
+
+def parse_rates(entries: dict[str, dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """(parsed, total) over all mode rows: fee amount known, duration value known, unit stated."""
+    modes = [m for e in entries.values() for m in e["modes"]]
+    return {
+        "fee": (sum(m["fee"]["amount"] is not None for m in modes), len(modes)),
+        "duration": (sum(m["duration"]["value"] is not None for m in modes), len(modes)),
+        "duration_unit_stated": (
+            sum(m["duration"]["value"] is not None and bool(re.search(r"\D", m["duration"]["text"]))
+                for m in modes),
+            len(modes),
+        ),
+    }
+
+
+ANOMALY_HELP = {
+    "name_mismatch": "official name does not fit the page (steps, documents, result); display name taken "
+                     "from the result document where possible",
+    "duration_without_unit": "time is a bare number; read as working days",
+    "duration_missing": "no processing time on the portal (\"Không có thông tin\" / \"Không quy định\")",
+    "duration_unparsed": "time text could not be read as a number and unit",
+    "fee_missing": "no fee on the portal (\"Không có thông tin\")",
+    "fee_unparsed": "fee text could not be read",
+    "fee_amount_suspect": "portal amount below 1,000 đồng; amount taken from the fee note when it states "
+                          "the same figure in thousands/hundreds, else left empty",
+    "fee_foreign_currency": "fee in USD (no amount in đồng)",
+    "fee_set_locally": "portal says \"Miễn phí\" but the note says the province (HĐND) sets the fee",
+    "duplicate_name": "the same official name is used by other codes",
+    "no_documents": "empty document list",
+    "no_modes": "no submission-mode rows could be read",
+    "no_result": "no result document on the page",
+}
+
+
+def report(result: ImportResult) -> str:
+    """The Markdown anomaly report: totals, parse rates, then every anomaly by code."""
+    entries = result.entries
+    counts = result.anomaly_counts
+    flagged = [c for c, e in entries.items() if e["anomalies"]]
+    lines = [
+        "# Catalogue import report",
+        "",
+        f"Source: {SOURCE} (shared/catalog/raw). Generated by `motcua catalog import`; do not edit.",
+        "",
+        f"- Procedures imported: {len(entries)}",
+        f"- Procedures with at least one anomaly: {len(flagged)}",
+        f"- Mode rows: {sum(len(e['modes']) for e in entries.values())}",
+        f"- Documents: {sum(len(e['documents']) for e in entries.values())}",
+        f"- Legal-basis entries: {sum(len(e['legal_basis']) for e in entries.values())}",
+    ]
+    for label, (ok, total) in parse_rates(entries).items():
+        share = 100.0 * ok / total if total else 0.0
+        lines.append(f"- Parse rate, {label.replace('_', ' ')}: {ok}/{total} mode rows ({share:.1f}%)")
+    every_fee = sum(all(m["fee"]["amount"] is not None for m in e["modes"]) for e in entries.values())
+    every_time = sum(all(m["duration"]["value"] is not None for m in e["modes"]) for e in entries.values())
+    lines.append(f"- Procedures with a fee amount for every mode: {every_fee}/{len(entries)}")
+    lines.append(f"- Procedures with a processing time for every mode: {every_time}/{len(entries)}")
+    lines += ["", "## Anomalies by type", "", "| code | procedures | meaning |", "| --- | --- | --- |"]
+    for code, _ in sorted(counts.items()):
+        n = sum(code in e["anomalies"] for e in entries.values())
+        lines.append(f"| `{code}` | {n} | {ANOMALY_HELP.get(code, '')} |")
+    lines += ["", "## Anomalies by procedure", ""]
+    for code in sorted(flagged):
+        e = entries[code]
+        detail = ""
+        if "name_mismatch" in e["anomalies"]:
+            detail = f" — name “{_clip(e['name'], 90)}”, shown as “{e['short_name']}”"
+        lines.append(f"- {code}: {', '.join(e['anomalies'])}{detail}")
+    return "\n".join(lines) + "\n"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -1,0 +1,1 @@
+"""Delivery pipeline: webhook ingest -> stored event -> worker (turn + outbox) -> dispatcher -> platform."""

@@ -1,0 +1,151 @@
+"""Outbox dispatch: send what the turns wrote, in order per conversation, under the window policy.
+
+Network errors, 5xx and rate limits are retried with exponential backoff (and the platform's Retry-After);
+window refusals are held until the citizen writes again; other refusals are marked failed with the
+platform's code (the staff console lists failed and held messages). The platform message id is recorded,
+which is also how Zalo echoes of our own sends are recognised.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from sqlalchemy import and_, func, or_, select, update
+
+from bot.db import transaction, utcnow
+from bot.messages import Reply
+from bot.models import Conversation, OutboxMessage
+from bot.pipeline.store import is_postgres
+from bot.services import Services
+from connectors.base import Connector, SendError
+from connectors.window import decide
+
+log = logging.getLogger(__name__)
+
+SEND_LEASE = timedelta(seconds=60)
+MAX_SEND_ATTEMPTS = 8
+BACKOFF_BASE = 2.0  # seconds; 2, 4, 8 ... capped
+BACKOFF_CAP = 600.0
+OB = OutboxMessage
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    attempts: int
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """Exponential backoff with jitter; a platform's Retry-After wins when it asks for longer."""
+    delay = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP) * (0.75 + random.random() / 2)
+    return timedelta(seconds=max(delay, retry_after or 0.0))
+
+
+def claim_outbox(services: Services, channels: list[str], limit: int = 8,
+                 now: datetime | None = None) -> list[Claim]:
+    """Claim the oldest unsent item of up to `limit` conversations, when it is due."""
+    now = now or utcnow()
+    unfinished = OB.status.in_(("pending", "sending"))
+    heads = select(func.min(OB.id)).where(unfinished).group_by(OB.conversation_id)
+    due = or_(
+        and_(OB.status == "pending", OB.next_attempt_at <= now),
+        and_(OB.status == "sending", OB.next_attempt_at < now),  # a crashed dispatcher's expired lease
+    )
+    stmt = select(OB.id, OB.attempts).where(OB.id.in_(heads), due, OB.channel.in_(channels)).order_by(OB.id)
+    stmt = stmt.limit(limit)
+    claims: list[Claim] = []
+    with transaction(services.sessions) as session:
+        if is_postgres(session):
+            stmt = stmt.with_for_update(skip_locked=True, of=OB)
+        for item_id, attempts in session.execute(stmt).all():
+            taken = session.execute(
+                update(OB).where(OB.id == item_id, OB.attempts == attempts, unfinished)
+                .values(status="sending", attempts=attempts + 1, next_attempt_at=now + SEND_LEASE)
+            ).rowcount
+            if taken:
+                claims.append(Claim(item_id, attempts + 1))
+    return claims
+
+
+def _finish(services: Services, claim: Claim, **values: object) -> bool:
+    with transaction(services.sessions) as session:
+        return bool(session.execute(
+            update(OB).where(OB.id == claim.id, OB.attempts == claim.attempts, OB.status == "sending")
+            .values(**values)
+        ).rowcount)
+
+
+def send_one(services: Services, connectors: dict[str, Connector], claim: Claim,
+             http: requests.Session) -> str:
+    """Send one claimed item; returns its new status (sent | held | pending | failed)."""
+    with services.sessions() as session:
+        item = session.get(OB, claim.id)
+        assert item is not None
+        conv = session.get(Conversation, item.conversation_id)
+        assert conv is not None
+        session.expunge(item)
+    now = utcnow()
+    reply = Reply.from_dict(item.reply)
+    decision = decide(
+        item.channel, purpose=item.purpose, author=reply.author, last_inbound_at=conv.last_inbound_at,
+        last_inbound_message_id=conv.last_inbound_message_id, now=now,
+        zalo_transaction=services.settings.zalo_transaction_messages,
+    )
+    if not decision.allowed:
+        _finish(services, claim, status="held", error=decision.reason)
+        log.info("outbox %s held: %s", claim.id, decision.reason)
+        return "held"
+    connector = connectors[item.channel]
+    try:
+        platform_id = connector.send(item, http, decision.as_target(item.user_id))
+    except SendError as exc:
+        return _send_failed(services, claim, exc)
+    except Exception as exc:  # a bug or an unexpected answer: retried like a transient error, then failed
+        log.exception("outbox %s: unexpected error while sending", claim.id)
+        return _send_failed(services, claim, SendError("transient", exc.__class__.__name__, str(exc)))
+    _finish(services, claim, status="sent", platform_message_id=platform_id[:200] or None,
+            sent_at=utcnow(), error=None)
+    log.info("outbox %s sent on %s (%s)", claim.id, item.channel, decision.mode)
+    return "sent"
+
+
+def _send_failed(services: Services, claim: Claim, exc: SendError) -> str:
+    if exc.kind == "window":
+        # The platform says the window is closed: keep it for when the citizen writes again.
+        _finish(services, claim, status="held", error=str(exc))
+        log.info("outbox %s held by the platform (%s)", claim.id, exc.code)
+        return "held"
+    if exc.kind == "transient" and claim.attempts < MAX_SEND_ATTEMPTS:
+        _finish(services, claim, status="pending", error=str(exc),
+                next_attempt_at=utcnow() + backoff(claim.attempts, exc.retry_after))
+        log.warning("outbox %s attempt %s: %s, retrying", claim.id, claim.attempts, exc.code)
+        return "pending"
+    _finish(services, claim, status="failed", error=str(exc))
+    log.error("outbox %s failed permanently: %s %s", claim.id, exc.kind, exc.code)
+    return "failed"
+
+
+def dispatch_once(services: Services, connectors: dict[str, Connector], http: requests.Session,
+                  limit: int = 8) -> int:
+    """Claim and send one round; returns how many items were claimed."""
+    claims = claim_outbox(services, list(connectors), limit)
+    for claim in claims:
+        send_one(services, connectors, claim, http)
+    return len(claims)
+
+
+def drain(services: Services, connectors: dict[str, Connector], http: requests.Session | None = None,
+          rounds: int = 1000) -> int:
+    """Send until nothing is due (console chat, tests)."""
+    http = http or requests.Session()
+    total = 0
+    for _ in range(rounds):
+        sent = dispatch_once(services, connectors, http)
+        if not sent:
+            break
+        total += sent
+    return total

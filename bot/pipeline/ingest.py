@@ -1,0 +1,65 @@
+"""Webhook side of the pipeline: verify, store the raw event under (channel, event id), acknowledge.
+
+Nothing here runs the bot: the platform gets its 200 within milliseconds (Zalo allows 2 s), and a
+platform retry of the same event hits the unique key and is acknowledged without a second turn.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from bot.db import transaction, utcnow
+from bot.models import InboundEvent
+from bot.pipeline.store import EVENTS, insert_ignore
+from bot.services import Services
+from connectors.base import Connector, MalformedEvent, ParsedEvent, WebhookRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ack:
+    status: int
+    body: str
+    stored: int = 0
+
+
+def store_events(services: Services, channel: str, events: list[ParsedEvent], raw: bytes) -> int:
+    """Store parsed events; duplicates (same channel and event id) are skipped. Returns new ones."""
+    if not events:
+        return 0
+    now = utcnow()
+    rows = [
+        {"channel": channel, "event_id": ev.event_id[:200], "user_id": ev.user_id[:100], "raw": raw,
+         "inbound": ev.inbound.to_dict() if ev.inbound else None, "kind": ev.kind,
+         "detail": ev.detail or None, "received_at": now, "status": "pending", "attempts": 0}
+        for ev in events
+    ]
+    with transaction(services.sessions) as session:
+        stored = insert_ignore(session, InboundEvent, rows)
+    if stored:
+        EVENTS.notify()
+    return stored
+
+
+def ingest(services: Services, connector: Connector, request: WebhookRequest) -> Ack:
+    """Verify and store one webhook request; never raises for bad input."""
+    if not connector.verify(request):
+        try:
+            json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            log.warning("%s webhook: malformed body (%d bytes)", connector.name, len(request.body))
+            return Ack(400, "malformed body")
+        log.warning("%s webhook: missing or wrong signature", connector.name)
+        return Ack(401, "invalid signature")
+    try:
+        events = connector.parse(request)
+    except MalformedEvent as exc:
+        log.warning("%s webhook: %s", connector.name, exc)
+        return Ack(400, "malformed event")
+    stored = store_events(services, connector.name, events, request.body)
+    if len(events) > stored:
+        log.info("%s webhook: %d duplicate event(s) acknowledged", connector.name, len(events) - stored)
+    return Ack(200, "ok", stored)

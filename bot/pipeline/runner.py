@@ -1,0 +1,78 @@
+"""Processing and dispatch loops as threads: embedded in the app process, or in `motcua worker`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import requests
+
+from bot.pipeline import dispatcher, worker
+from bot.pipeline.store import EVENTS, OUTBOX, Wakeup
+from bot.services import Services
+from connectors.base import Connector
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.25  # other processes' events are found at the next poll; ours wake the loop at once
+
+
+class Runner:
+    """N event processors and M dispatchers sharing one process's services."""
+
+    def __init__(self, services: Services, connectors: dict[str, Connector], *, processors: int = 2,
+                 dispatchers: int = 1) -> None:
+        self.services = services
+        self.connectors = connectors
+        self.processors = processors
+        self.dispatchers = dispatchers
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> Runner:
+        for n in range(self.processors):
+            self._spawn(f"motcua-worker-{n}", self._process_step, EVENTS)
+        for n in range(self.dispatchers):
+            self._spawn(f"motcua-dispatcher-{n}", self._dispatch_step, OUTBOX)
+        log.info("pipeline started: %d processor(s), %d dispatcher(s), channels %s",
+                 self.processors, self.dispatchers, ",".join(self.connectors))
+        return self
+
+    def _spawn(self, name: str, step: Callable[[requests.Session], int], wakeup: Wakeup) -> None:
+        thread = threading.Thread(target=self._loop, args=(step, wakeup), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _process_step(self, http: requests.Session) -> int:
+        return worker.work_once(self.services, self.connectors, http, limit=1)
+
+    def _dispatch_step(self, http: requests.Session) -> int:
+        return dispatcher.dispatch_once(self.services, self.connectors, http)
+
+    def _loop(self, step: Callable[[requests.Session], int], wakeup: Wakeup) -> None:
+        http = requests.Session()
+        while not self._stop.is_set():
+            try:
+                if step(http):
+                    continue
+            except Exception:  # database hiccup: log, wait a little, carry on
+                log.exception("pipeline loop error")
+                time.sleep(1.0)
+            wakeup.wait(POLL_SECONDS)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        EVENTS.notify()
+        OUTBOX.notify()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def join(self) -> None:
+        """Block until interrupted (the `motcua worker` command)."""
+        try:
+            while any(t.is_alive() for t in self._threads):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            self.stop()

@@ -1,0 +1,257 @@
+"""Event processing: stored events -> turns, in order within a conversation, in parallel across them.
+
+A worker claims the oldest unfinished event of a conversation (never a later one while an earlier one is
+unfinished), under a lease with an expiry. The turn, the transcript, the outbox and the event's `done` mark
+commit in one transaction, fenced by the claim's attempt number: if a crashed worker's lease expired and
+another worker re-claimed the event, the late commit matches no row and rolls back. So after a crash the
+event is processed again from scratch, and never twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.db import transaction, utcnow
+from bot.messages import Inbound
+from bot.models import InboundEvent, Message, OutboxMessage
+from bot.pipeline.store import OUTBOX, is_postgres
+from bot.services import Services
+from bot.turn import conversation_for, record_inbound, run_turn
+from connectors.base import Connector
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 5
+ECHO_WAIT = timedelta(seconds=2)  # a Zalo echo can arrive before our send call has returned its id
+ECHO_TRIES = 5
+E = InboundEvent
+
+
+class LostClaim(RuntimeError):
+    """Our lease expired and another worker took the event over: roll back, do nothing."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    attempts: int
+
+
+def claim_events(services: Services, limit: int = 4, now: datetime | None = None,
+                 channels: list[str] | None = None) -> list[Claim]:
+    """Claim the head event of up to `limit` conversations whose head is free to take."""
+    now = now or utcnow()
+    unfinished = E.status.in_(("pending", "processing"))
+    heads = select(func.min(E.id)).where(unfinished).group_by(E.channel, E.user_id)
+    if channels is not None:
+        heads = heads.where(E.channel.in_(channels))
+    free = or_(
+        and_(E.status == "pending", or_(E.locked_until.is_(None), E.locked_until <= now)),
+        and_(E.status == "processing", E.locked_until < now),  # a crashed worker's expired lease
+    )
+    stmt = select(E.id, E.attempts).where(E.id.in_(heads), free).order_by(E.id).limit(limit)
+    claims: list[Claim] = []
+    with transaction(services.sessions) as session:
+        if is_postgres(session):
+            stmt = stmt.with_for_update(skip_locked=True, of=E)  # other workers skip what we lock
+        for event_id, attempts in session.execute(stmt).all():
+            taken = session.execute(
+                update(E).where(E.id == event_id, E.attempts == attempts, unfinished)
+                .values(status="processing", attempts=attempts + 1, locked_until=now + LEASE)
+            ).rowcount
+            if taken:
+                claims.append(Claim(event_id, attempts + 1))
+    return claims
+
+
+class PrefetchedNLU:
+    """The NLU answer fetched before the transaction opened, so a SQLite write lock never waits on HTTP."""
+
+    def __init__(self, inner: Any, text: str, parse: Any) -> None:
+        self._inner, self._text, self._parse = inner, text, parse
+
+    def parse(self, text: str) -> Any:
+        if text == self._text and self._parse is not None:
+            return self._parse
+        return self._inner.parse(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _turn_services(services: Services, inbound: Inbound) -> Services:
+    if is_postgres(services.engine) or inbound.kind != "text" or inbound.payload or not inbound.text:
+        return services
+    try:
+        parse = services.nlu.parse(inbound.text)
+    except Exception:  # the turn itself will meet (and report) the same failure
+        return services
+    return dataclasses.replace(services, nlu=PrefetchedNLU(services.nlu, inbound.text, parse))  # type: ignore[arg-type]
+
+
+def process(services: Services, claim: Claim, connectors: dict[str, Connector] | None = None,
+            http: requests.Session | None = None) -> str:
+    """Process one claimed event; returns its final status (done | ignored | pending | failed | lost)."""
+    with services.sessions() as session:
+        event = session.get(E, claim.id)
+        assert event is not None
+        kind, channel, user_id = event.kind, event.channel, event.user_id
+        inbound = Inbound.from_dict(event.inbound) if event.inbound else None
+        detail = dict(event.detail or {})
+    turn_services = services
+    if kind == "message" and inbound is not None:
+        connector = (connectors or {}).get(channel)
+        if connector is not None and http is not None:
+            connector.typing(user_id, http)
+        turn_services = _turn_services(services, inbound)
+    now = utcnow()
+    try:
+        with transaction(services.sessions) as session:
+            _fence(session, claim, now)
+            status = _handle(session, turn_services, kind, channel, user_id, inbound, detail, claim, now)
+            if status == "pending":  # deferred (an echo waiting for its send id)
+                values: dict[str, Any] = {"status": "pending", "locked_until": now + ECHO_WAIT}
+            else:
+                values = {"status": status, "locked_until": None, "processed_at": now, "error": None}
+            session.execute(update(E).where(E.id == claim.id).values(**values))
+    except LostClaim:
+        log.warning("event %s: lease lost to another worker, rolled back", claim.id)
+        return "lost"
+    except Exception as exc:
+        return _failed(services, claim, exc)
+    if status == "done":
+        OUTBOX.notify()
+    return status
+
+
+def _fence(session: Session, claim: Claim, now: datetime) -> None:
+    """Extend our lease, and on PostgreSQL lock the row, only if the claim is still ours."""
+    owned = session.execute(
+        update(E).where(E.id == claim.id, E.attempts == claim.attempts, E.status == "processing")
+        .values(locked_until=now + LEASE)
+    ).rowcount
+    if not owned:
+        raise LostClaim(claim.id)
+
+
+def _handle(session: Session, services: Services, kind: str, channel: str, user_id: str,
+            inbound: Inbound | None, detail: dict[str, Any], claim: Claim, now: datetime) -> str:
+    if kind == "message" and inbound is not None:
+        run_turn(session, services, inbound, now)
+        conv = conversation_for(session, channel, user_id)
+        release_held(session, conv.id, now)
+        return "done"
+    if kind == "standby" and inbound is not None:
+        conv = record_inbound(session, inbound, now)
+        _pause(conv, "platform_owner", now)
+        return "done"
+    if kind == "echo" and channel == "zalo":
+        return _zalo_echo(session, channel, user_id, detail, claim, now)
+    if kind == "staff":
+        _staff_message(session, channel, user_id, detail, now)
+        return "done"
+    if kind == "control":
+        conv = conversation_for(session, channel, user_id)
+        if detail.get("action") == "pass_thread_control" and conv.mode == "paused":
+            conv.mode, conv.handoff_reason, conv.handoff_since = "bot", None, None
+        elif detail.get("action") == "take_thread_control":
+            _pause(conv, "platform_owner", now)
+        return "done"
+    # receipts, our own Messenger echoes, unfollow, ignored kinds: acknowledged, nothing to do
+    return "ignored"
+
+
+def _zalo_echo(session: Session, channel: str, user_id: str, detail: dict[str, Any], claim: Claim,
+               now: datetime) -> str:
+    """An `oa_send_*` echo is ours if we recorded its id at send time; otherwise staff typed it."""
+    message_id = str(detail.get("message_id") or "")
+    if message_id:
+        ours = session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.channel == channel, OutboxMessage.user_id == user_id,
+                OutboxMessage.platform_message_id.contains(message_id))
+        ).first()
+        if ours is not None:
+            return "ignored"
+    in_flight = session.scalars(
+        select(OutboxMessage.id).where(OutboxMessage.channel == channel, OutboxMessage.user_id == user_id,
+                                       OutboxMessage.status == "sending")
+    ).first()
+    if in_flight is not None and claim.attempts < ECHO_TRIES:
+        return "pending"  # our send may not have returned its id yet: look again in 2 s
+    _staff_message(session, channel, user_id, detail, now)
+    return "done"
+
+
+def _staff_message(session: Session, channel: str, user_id: str, detail: dict[str, Any],
+                   now: datetime) -> None:
+    """A message an officer typed on the platform itself: into the transcript, and the bot steps back."""
+    conv = conversation_for(session, channel, user_id)
+    text = str(detail.get("text") or "")
+    session.add(Message(conversation_id=conv.id, direction="out", author="staff", text=text,
+                        body={"kind": "text", "text": text, "author": "staff", "via": "platform"},
+                        created_at=now))
+    _pause(conv, "staff_on_platform", now)
+    log.info("conversation %s: staff wrote on the platform, bot paused", conv.id)
+
+
+def _pause(conv: Any, reason: str, now: datetime) -> None:
+    if conv.mode == "bot":
+        conv.mode, conv.handoff_reason, conv.handoff_since = "paused", reason, now
+
+
+def release_held(session: Session, conversation_id: int, now: datetime) -> int:
+    """The citizen wrote again: messages held for a closed window may go out now."""
+    return int(session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.conversation_id == conversation_id, OutboxMessage.status == "held")
+        .values(status="pending", next_attempt_at=now, error=None)
+    ).rowcount or 0)
+
+
+def _failed(services: Services, claim: Claim, exc: Exception) -> str:
+    """A turn that raised: retried with backoff, given up after MAX_ATTEMPTS (status failed, kept)."""
+    now = utcnow()
+    final = claim.attempts >= MAX_ATTEMPTS
+    status = "failed" if final else "pending"
+    delay = timedelta(seconds=min(2 ** claim.attempts, 60) * (0.5 + random.random()))
+    with transaction(services.sessions) as session:
+        session.execute(
+            update(E).where(E.id == claim.id, E.attempts == claim.attempts, E.status == "processing")
+            .values(status=status, locked_until=None if final else now + delay,
+                    error=f"{exc.__class__.__name__}: {str(exc)[:300]}")
+        )
+    log.error("event %s attempt %s failed (%s)%s", claim.id, claim.attempts, exc.__class__.__name__,
+              ", given up" if final else "", exc_info=final)
+    return status
+
+
+def work_once(services: Services, connectors: dict[str, Connector] | None = None,
+              http: requests.Session | None = None, limit: int = 4, channels: list[str] | None = None) -> int:
+    """Claim and process one round of events; returns how many were claimed."""
+    claims = claim_events(services, limit, channels=channels)
+    for claim in claims:
+        process(services, claim, connectors, http)
+    return len(claims)
+
+
+def drain(services: Services, connectors: dict[str, Connector] | None = None, rounds: int = 1000,
+          channels: list[str] | None = None) -> int:
+    """Process until nothing is claimable (console chat, tests)."""
+    total = 0
+    for _ in range(rounds):
+        done = work_once(services, connectors, channels=channels)
+        if not done:
+            break
+        total += done
+    return total

@@ -1,0 +1,1 @@
+"""Staff console: officers answer escalated chats and process dossiers (`/staff`)."""

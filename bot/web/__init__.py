@@ -1,0 +1,1 @@
+"""Public web endpoints: platform webhooks and the web chat page."""

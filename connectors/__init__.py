@@ -1,0 +1,45 @@
+"""Channel connectors: one module per platform, all behind `connectors.base.Connector`."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from connectors.base import Connector
+from connectors.console import ConsoleConnector
+from connectors.facebook import FacebookConnector
+from connectors.web import WebConnector
+from connectors.zalo import ZaloConnector
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+CONNECTORS: dict[str, type[Connector]] = {
+    "zalo": ZaloConnector,
+    "facebook": FacebookConnector,
+    "web": WebConnector,
+    "console": ConsoleConnector,
+}
+
+
+def build_connectors(services: Services, *, quiet: bool = False) -> dict[str, Connector]:
+    """The enabled connectors; a channel without credentials is left out with one clear log line.
+
+    The console channel is not among them: only the `motcua chat` process can print its replies.
+    """
+    built: dict[str, Connector] = {}
+    for name, cls in CONNECTORS.items():
+        if name == "console":
+            continue
+        missing = cls.missing_settings(services.settings)
+        if missing:
+            if not quiet:
+                log.info("channel %s disabled: %s not set", name, ", ".join(missing))
+            continue
+        built[name] = cls(services)
+    return built
+
+
+__all__ = ["CONNECTORS", "Connector", "build_connectors"]

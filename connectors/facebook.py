@@ -1,0 +1,261 @@
+"""Facebook Messenger: signed, batched webhooks in, Send API out (channels.md §2)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from bot.config import Settings
+from bot.messages import Attachment, Inbound, Reply
+from connectors.base import (
+    HTTP_TIMEOUT,
+    Connector,
+    MalformedEvent,
+    ParsedEvent,
+    SendError,
+    WebhookRequest,
+    constant_time_equal,
+    numbered_text,
+)
+from connectors.window import RETIRED_TAGS
+
+if TYPE_CHECKING:
+    from bot.models import OutboxMessage
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+METADATA = "motcua"  # echoed back in message_echoes: marks a message as sent by this bot
+MAX_TEXT = 2000
+QUICK_REPLY_TITLE = 20
+MAX_QUICK_REPLIES = 13
+TEMPLATE_TEXT = 640
+MAX_TEMPLATE_BUTTONS = 3
+TRANSIENT_CODES = {1, 2, 4, 17, 32, 613, 1200}
+WINDOW_SUBCODES = {2018278, 2534022}
+
+
+def signature(app_secret: str, body: bytes) -> str:
+    """HMAC-SHA256 over the raw bytes Meta sent (already \\u-escaped; never re-serialise) (§2.3)."""
+    return hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class FacebookConnector(Connector):
+    name = "facebook"
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(services)
+
+    @classmethod
+    def missing_settings(cls, settings: Settings) -> list[str]:
+        needed = {"FACEBOOK_APP_SECRET": settings.facebook_app_secret,
+                  "FACEBOOK_VERIFY_TOKEN": settings.facebook_verify_token,
+                  "FACEBOOK_PAGE_ACCESS_TOKEN": settings.facebook_page_access_token}
+        return [name for name, value in needed.items() if not value]
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        return not cls.missing_settings(settings)
+
+    def subscription_challenge(self, args: dict[str, str]) -> str | None:
+        """GET verification: the challenge to echo back, or None (-> 403)."""
+        if args.get("hub.mode") != "subscribe":
+            return None
+        if not constant_time_equal(args.get("hub.verify_token", ""), self.settings.facebook_verify_token):
+            return None
+        return args.get("hub.challenge", "")
+
+    def verify(self, request: WebhookRequest) -> bool:
+        header = (request.header("X-Hub-Signature-256") or "").strip()
+        if not header.startswith("sha256="):
+            return False
+        expected = signature(self.settings.facebook_app_secret, request.body)
+        return constant_time_equal(header[7:].lower(), expected)
+
+    # ---- webhook side ------------------------------------------------------------------------------
+
+    def parse(self, request: WebhookRequest) -> list[ParsedEvent]:
+        try:
+            data = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedEvent("body is not JSON") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
+            raise MalformedEvent("not a Messenger batch")
+        if data.get("object") != "page":
+            log.info("facebook object %s acknowledged and ignored", str(data.get("object"))[:20])
+            return []
+        events: list[ParsedEvent] = []
+        for entry in data["entry"]:  # several entries per batch, several events per entry (§2.2)
+            if not isinstance(entry, dict):
+                continue
+            for item in entry.get("messaging") or ():
+                parsed = self._event(item) if isinstance(item, dict) else None
+                if parsed:
+                    events.append(parsed)
+            for item in entry.get("standby") or ():
+                parsed = self._event(item) if isinstance(item, dict) else None
+                if parsed and parsed.kind == "message":
+                    # Another app or a person owns the thread: keep the context, stay silent (§2.6).
+                    events.append(ParsedEvent("standby:" + parsed.event_id, parsed.user_id, parsed.inbound,
+                                              "standby"))
+        return events
+
+    def _event(self, item: dict[str, Any]) -> ParsedEvent | None:
+        sender = str((item.get("sender") or {}).get("id") or "")
+        recipient = str((item.get("recipient") or {}).get("id") or "")
+        timestamp = item.get("timestamp")
+        ts_ms = int(timestamp) if isinstance(timestamp, int | float) else None
+        common: dict[str, Any] = {"channel": self.name, "user_id": sender, "timestamp_ms": ts_ms}
+        if isinstance(item.get("message"), dict):
+            message = item["message"]
+            mid = str(message.get("mid") or f"{sender}:{timestamp}")
+            if message.get("is_echo"):
+                own = (str(message.get("metadata") or "").startswith(METADATA)
+                       or (self.settings.facebook_app_id
+                           and str(message.get("app_id")) == self.settings.facebook_app_id))
+                detail = {"message_id": mid, "text": message.get("text") or "",
+                          "app_id": message.get("app_id")}
+                return ParsedEvent(f"echo:{mid}", recipient, None, "echo" if own else "staff", detail)
+            return ParsedEvent(f"mid:{mid}", sender, self._message(message, mid, common), "message")
+        if isinstance(item.get("postback"), dict):
+            postback = item["postback"]
+            key = postback.get("mid") or f"{sender}:{timestamp}"
+            payload = postback.get("payload")
+            inbound = Inbound(kind="payload" if payload else "text", payload=payload,
+                              text=str(postback.get("title") or ""), message_id=postback.get("mid"), **common)
+            return ParsedEvent(f"pb:{key}", sender, inbound, "message")
+        if isinstance(item.get("read"), dict):
+            watermark = item["read"].get("watermark")
+            return ParsedEvent(f"read:{sender}:{watermark}", sender, None, "receipt",
+                               {"event": "read", "watermark": watermark})
+        if isinstance(item.get("delivery"), dict):  # [U] delivery shape (§2.2)
+            delivery = item["delivery"]
+            return ParsedEvent(f"delivery:{sender}:{delivery.get('watermark')}", sender, None, "receipt",
+                               {"event": "delivery", "message_ids": delivery.get("mids") or []})
+        for action in ("pass_thread_control", "take_thread_control", "request_thread_control"):
+            if isinstance(item.get(action), dict):
+                control = item[action]
+                return ParsedEvent(f"{action}:{sender}:{timestamp}", sender, None, "control",
+                                   {"action": action, "new_owner_app_id": control.get("new_owner_app_id")})
+        return None
+
+    def _message(self, message: dict[str, Any], mid: str, common: dict[str, Any]) -> Inbound:
+        text = str(message.get("text") or "")
+        quick = message.get("quick_reply") or {}
+        if quick.get("payload"):  # a quick-reply tap: the payload counts, not the title (§2.2)
+            return Inbound(kind="payload", payload=str(quick["payload"]), text=text, message_id=mid, **common)
+        attachments = []
+        for att in message.get("attachments") or ():
+            kind = str(att.get("type") or "")
+            url = (att.get("payload") or {}).get("url")
+            if kind == "location":
+                coords = (att.get("payload") or {}).get("coordinates") or {}
+                return Inbound(kind="location", text=f"{coords.get('lat')},{coords.get('long')}",
+                               message_id=mid, **common)
+            if kind == "sticker" or (att.get("payload") or {}).get("sticker_id"):
+                return Inbound(kind="sticker", text=text, message_id=mid, **common)
+            if kind in ("image", "file", "audio", "video") and url:
+                name = (att.get("payload") or {}).get("name")
+                attachments.append(Attachment(kind=kind, url=str(url), name=name))
+            elif url:  # fallback (shared link), reels, posts: the address as text
+                text = " ".join(filter(None, [text, str(url)]))
+        if attachments:
+            return Inbound(kind="attachment", text=text, attachments=tuple(attachments), message_id=mid,
+                           **common)
+        return Inbound(kind="text", text=text, message_id=mid, **common)
+
+    # ---- sending side ------------------------------------------------------------------------------
+
+    def render(self, reply: Reply, target: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if reply.kind in ("image", "file") and reply.url and reply.url.startswith("https://"):
+            parts: list[dict[str, Any]] = [{"text": reply.text[:MAX_TEXT]}] if reply.text else []
+            payload: dict[str, Any] = {"url": reply.url, "is_reusable": True}
+            parts.append({"attachment": {"type": reply.kind, "payload": payload}})
+            return [dict(p, metadata=METADATA) for p in parts]
+        return [dict(p, metadata=METADATA) for p in self._text_and_buttons(reply)]
+
+    def _text_and_buttons(self, reply: Reply) -> list[dict[str, Any]]:
+        buttons = reply.buttons
+        if not buttons:
+            text = numbered_text(reply)
+            return [{"text": text[i:i + MAX_TEXT]} for i in range(0, max(len(text), 1), MAX_TEXT)]
+        fits_title = all(len(b.title) <= QUICK_REPLY_TITLE for b in buttons)
+        has_url = any(b.url for b in buttons)
+        if not has_url and fits_title and len(buttons) <= MAX_QUICK_REPLIES and len(reply.text) <= MAX_TEXT:
+            return [{"text": reply.text or "…", "quick_replies": [
+                {"content_type": "text", "title": b.title, "payload": b.payload} for b in buttons]}]
+        if len(buttons) <= MAX_TEMPLATE_BUTTONS and fits_title and len(reply.text) <= TEMPLATE_TEXT:
+            rendered = [{"type": "web_url", "url": b.url, "title": b.title} if b.url
+                        else {"type": "postback", "title": b.title, "payload": b.payload} for b in buttons]
+            return [{"attachment": {"type": "template", "payload": {
+                "template_type": "button", "text": reply.text or "…", "buttons": rendered}}}]
+        # Long titles: numbered lines, and quick replies "1", "2", ... carrying the same payloads.
+        text = numbered_text(reply)
+        numbered = [{"content_type": "text", "title": str(n), "payload": b.payload}
+                    for n, b in enumerate(buttons, start=1) if b.payload][:MAX_QUICK_REPLIES]
+        message: dict[str, Any] = {"text": text[:MAX_TEXT]}
+        if numbered:
+            message["quick_replies"] = numbered
+        return [message]
+
+    def _post(self, client: requests.Session, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.settings.facebook_graph_base}/{self.settings.facebook_graph_version}/me/messages"
+        try:
+            resp = client.post(url, params={"access_token": self.settings.facebook_page_access_token},
+                               json=body, timeout=HTTP_TIMEOUT)
+        except requests.RequestException as exc:
+            raise SendError("transient", "network", exc.__class__.__name__) from exc
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {}
+        if resp.ok and "error" not in data:
+            return data  # type: ignore[no-any-return]
+        error = data.get("error") or {}
+        code, subcode = error.get("code"), error.get("error_subcode")
+        message = str(error.get("message") or f"HTTP {resp.status_code}")[:200]
+        label = f"{code}/{subcode}" if subcode else str(code or f"http_{resp.status_code}")
+        if resp.status_code >= 500 and code is None:
+            raise SendError("transient", label, message)
+        if code in TRANSIENT_CODES:
+            raise SendError("transient", label, message, _retry_after(resp))
+        if subcode in WINDOW_SUBCODES:  # code 10 / 2018278: outside the allowed window
+            raise SendError("window", label, message)
+        if code == 190:
+            log.error("facebook page token rejected (190): renew FACEBOOK_PAGE_ACCESS_TOKEN")
+            raise SendError("auth", label, message)
+        raise SendError("permanent", label, message)
+
+    def send(self, item: OutboxMessage, client: requests.Session, target: dict[str, Any]) -> str:
+        reply = Reply.from_dict(item.reply)
+        tag = target.get("tag")
+        assert tag not in RETIRED_TAGS, "retired Messenger tag"
+        ids = []
+        for message in self.render(reply, target):
+            body: dict[str, Any] = {"recipient": {"id": item.user_id}, "message": message}
+            if tag:
+                body.update(messaging_type="MESSAGE_TAG", tag=tag)
+            else:
+                body["messaging_type"] = "RESPONSE"
+            data = self._post(client, body)
+            ids.append(str(data.get("message_id") or ""))
+        return ",".join(i for i in ids if i)
+
+    def typing(self, user_id: str, client: requests.Session) -> None:
+        """typing_on while a turn runs; best effort, a failure only costs the indicator."""
+        try:
+            self._post(client, {"recipient": {"id": user_id}, "sender_action": "typing_on"})
+        except SendError as exc:
+            log.debug("typing indicator not shown: %s", exc.code)
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    try:
+        return float(resp.headers.get("Retry-After", ""))
+    except ValueError:
+        return None

@@ -1,0 +1,318 @@
+"""Zalo Official Account: signed webhooks in, OpenAPI v3 customer-service messages out (channels.md §1)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mimetypes
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from bot.config import Settings
+from bot.messages import Attachment, Inbound, Reply
+from connectors.base import (
+    HTTP_TIMEOUT,
+    Connector,
+    MalformedEvent,
+    ParsedEvent,
+    SendError,
+    WebhookRequest,
+    constant_time_equal,
+    numbered_text,
+)
+from connectors.zalo_token import ZaloTokens
+
+if TYPE_CHECKING:
+    from bot.models import OutboxMessage
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 2000  # longer texts get error -210 (§1.5)
+MAX_BUTTONS = 5
+BUTTON_TITLE = 100
+# Our button payloads travel back as the text of a `user_send_text` event ([U] §1.3: a tap on an
+# oa.query.hide button "sends the payload string as a message from the user"); the prefix tells them apart
+# from anything a citizen could type.
+PAYLOAD_PREFIX = "#mc:"
+
+ATTACHMENT_EVENTS = {"image", "file", "audio", "video", "gif", "sticker", "link", "location"}
+AUTH_ERRORS = {-216, 216, -220, 401, -401}
+TRANSIENT_ERRORS = {-32, -100}
+WINDOW_ERRORS = {-213, -217, -227, -230, -232, -234, -244}
+
+
+def signature(app_id: str, body: bytes, timestamp: str, oa_secret: str) -> str:
+    """sha256(app_id + raw body + timestamp + OA secret key), plain hash, not HMAC (§1.4 [S])."""
+    digest = hashlib.sha256(app_id.encode() + body + timestamp.encode() + oa_secret.encode())
+    return digest.hexdigest()
+
+
+def _timestamp_seconds(raw: str) -> float:
+    value = float(raw)
+    return value / 1000.0 if value > 1e11 else value  # epoch ms in real traffic, seconds tolerated
+
+
+def _load(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedEvent("body is not JSON") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("event_name"), str):
+        raise MalformedEvent("not a Zalo event")
+    return data
+
+
+def _id(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class ZaloConnector(Connector):
+    name = "zalo"
+
+    def __init__(self, services: Services, http: requests.Session | None = None) -> None:
+        super().__init__(services)
+        self.tokens = ZaloTokens(services, http)
+        self.clock = time.time
+
+    @classmethod
+    def missing_settings(cls, settings: Settings) -> list[str]:
+        needed = {"ZALO_APP_ID": settings.zalo_app_id,
+                  "ZALO_OA_SECRET_KEY": settings.zalo_oa_secret_key,
+                  "ZALO_APP_SECRET": settings.zalo_app_secret,
+                  "ZALO_REFRESH_TOKEN": settings.zalo_refresh_token}
+        return [name for name, value in needed.items() if not value]
+
+    @classmethod
+    def enabled(cls, settings: Settings) -> bool:
+        return not cls.missing_settings(settings)
+
+    # ---- webhook side ------------------------------------------------------------------------------
+
+    def verify(self, request: WebhookRequest) -> bool:
+        header = (request.header("X-ZEvent-Signature") or "").strip()
+        if not header:
+            return False
+        try:
+            data = _load(request.body)
+            raw_ts = str(data["timestamp"])
+            sent_at = _timestamp_seconds(raw_ts)
+        except (MalformedEvent, KeyError, ValueError):
+            return False
+        max_age = self.settings.zalo_webhook_max_age
+        if max_age and abs(self.clock() - sent_at) > max_age:
+            log.warning("zalo webhook rejected: stale timestamp")
+            return False
+        settings = self.settings
+        expected = signature(settings.zalo_app_id, request.body, raw_ts, settings.zalo_oa_secret_key)
+        given = header[4:] if header.startswith("mac=") else header
+        return constant_time_equal(given.lower(), expected)
+
+    def parse(self, request: WebhookRequest) -> list[ParsedEvent]:
+        data = _load(request.body)
+        name: str = data["event_name"]
+        timestamp = _id(data.get("timestamp"))
+        message = data.get("message") if isinstance(data.get("message"), dict) else {}
+        sender = _id((data.get("sender") or {}).get("id"))
+        recipient = _id((data.get("recipient") or {}).get("id"))
+        msg_id = _id(message.get("msg_id"))
+        ts_ms = int(float(timestamp)) if timestamp.replace(".", "", 1).isdigit() else None
+
+        if name in ("follow", "unfollow"):
+            user = _id((data.get("follower") or {}).get("id"))
+            if not user:
+                raise MalformedEvent("follow without follower")
+            inbound = Inbound(channel=self.name, user_id=user, kind=name, timestamp_ms=ts_ms)  # type: ignore[arg-type]
+            kind = "message" if name == "follow" else "unfollow"
+            return [ParsedEvent(f"{name}:{user}:{timestamp}", user, inbound, kind)]
+        if name in ("user_received_message", "user_seen_message"):
+            ids = message.get("msg_ids") or ([msg_id] if msg_id else [])  # msg_ids[] is [U] (§1.2)
+            return [ParsedEvent(f"{name}:{recipient}:{timestamp}", recipient, None, "receipt",
+                                {"event": name, "message_ids": [str(i) for i in ids]})]
+        if name.startswith("oa_send_"):
+            # Echo of an OA-side send: ours (the worker matches the id) or typed by staff in the OA admin.
+            return [ParsedEvent(f"oa:{msg_id or timestamp}", recipient, None, "echo",
+                                {"message_id": msg_id, "text": message.get("text") or "", "event": name})]
+        if name.startswith(("user_send_", "anonymous_send_")):
+            user = sender
+            if not user:
+                raise MalformedEvent("message without sender")
+            if name.startswith("anonymous_send_"):
+                # [U] replies to a not-yet-follower need anonymous_id + conversation_id on /v2.0/oa/message.
+                conversation = _id(message.get("conversation_id") or data.get("conversation_id"))
+                user = f"anon:{sender}:{conversation}"
+            inbound = self._inbound(name.split("_send_", 1)[1], user, message, msg_id, ts_ms)
+            if inbound is None:
+                return [ParsedEvent(f"msg:{msg_id or timestamp}", user, None, "ignored", {"event": name})]
+            return [ParsedEvent(f"msg:{msg_id or user + ':' + timestamp}", user, inbound, "message")]
+        log.info("zalo event %s acknowledged and ignored", name)
+        return []
+
+    def _inbound(self, what: str, user: str, message: dict[str, Any], msg_id: str,
+                 ts_ms: int | None) -> Inbound | None:
+        text = str(message.get("text") or "")
+        common: dict[str, Any] = {"channel": self.name, "user_id": user, "message_id": msg_id or None,
+                                  "timestamp_ms": ts_ms}
+        if what == "text":
+            if text.startswith(PAYLOAD_PREFIX):
+                return Inbound(kind="payload", payload=text[len(PAYLOAD_PREFIX):], **common)
+            return Inbound(kind="text", text=text, **common)
+        if what not in ATTACHMENT_EVENTS:
+            return None  # business cards and other kinds the bot cannot use
+        first = (message.get("attachments") or [{}])[0] or {}
+        payload = first.get("payload") or {}
+        if what == "location":
+            coords = payload.get("coordinates") or {}
+            where = f"{coords.get('latitude')},{coords.get('longitude')}"
+            return Inbound(kind="location", text=where, **common)
+        if what == "link":
+            return Inbound(kind="text", text=" ".join(filter(None, [text, str(payload.get("url") or "")])),
+                           **common)
+        if what == "sticker":
+            return Inbound(kind="sticker", text=text, **common)
+        url = str(payload.get("url") or "")
+        if not url:
+            return None
+        size_raw = str(payload.get("size") or "").strip()  # a string in some samples, a number in others
+        attachment = Attachment(
+            kind="image" if what in ("image", "gif") else what,
+            url=url,
+            name=payload.get("name"),
+            size=int(float(size_raw)) if size_raw.replace(".", "", 1).isdigit() else None,
+        )
+        return Inbound(kind="attachment", text=text, attachments=(attachment,), **common)
+
+    # ---- sending side ------------------------------------------------------------------------------
+
+    def _recipient(self, target: dict[str, Any]) -> dict[str, str]:
+        user = str(target.get("user_id") or "")
+        if user.startswith("anon:"):
+            _, anonymous_id, conversation = user.split(":", 2)
+            return {"anonymous_id": anonymous_id, "conversation_id": conversation}
+        if target.get("mode") == "reply" and target.get("message_id"):
+            return {"message_id": str(target["message_id"])}  # free reply quota (§1.6 [C])
+        return {"user_id": user}
+
+    def render(self, reply: Reply, target: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Message bodies (without recipient) for one reply, in sending order."""
+        target = target or {}
+        if target.get("mode") == "transaction":
+            return [self._transaction(reply)]
+        if reply.kind == "image" and reply.url:
+            element: dict[str, Any] = {"media_type": "image"}
+            element.update({"attachment_id": reply.url[len("attachment:"):]} if reply.url.startswith(
+                "attachment:") else {"url": reply.url})
+            media = {"type": "template", "payload": {"template_type": "media", "elements": [element]}}
+            message: dict[str, Any] = {"attachment": media}
+            if reply.text:
+                message["text"] = reply.text[:MAX_TEXT]
+            return [message]
+        if reply.kind == "file" and reply.url:
+            parts: list[dict[str, Any]] = [{"text": reply.text[:MAX_TEXT]}] if reply.text else []
+            parts.append({"attachment": {"type": "file", "payload": {"token": reply.url}}})
+            return parts
+        buttons = [b for b in reply.buttons if b.payload or b.url]
+        if buttons and len(reply.buttons) <= MAX_BUTTONS and len(reply.text) <= MAX_TEXT:
+            rendered = [
+                {"title": b.title[:BUTTON_TITLE], "type": "oa.open.url", "payload": {"url": b.url}} if b.url
+                else {"title": b.title[:BUTTON_TITLE], "type": "oa.query.hide",
+                      "payload": f"{PAYLOAD_PREFIX}{b.payload}"}
+                for b in reply.buttons
+            ]
+            template = {"type": "template", "payload": {"buttons": rendered}}
+            return [{"text": reply.text, "attachment": template}]
+        text = numbered_text(reply)
+        return [{"text": text[i:i + MAX_TEXT]} for i in range(0, max(len(text), 1), MAX_TEXT)]
+
+    def _transaction(self, reply: Reply) -> dict[str, Any]:
+        """A transaction message (§1.6 [S]); header and one text block within the documented limits."""
+        header, _, rest = (reply.text or "").partition("\n")
+        elements: list[dict[str, Any]] = [{"type": "header", "content": header[:100], "align": "left"}]
+        if rest.strip():
+            elements.append({"type": "text", "align": "left", "content": rest.strip()[:250]})
+        payload: dict[str, Any] = {"template_type": "transaction_account", "language": "VI",
+                                   "elements": elements}
+        links = [b for b in reply.buttons if b.url][:4]
+        if links:
+            payload["buttons"] = [{"title": b.title[:35], "image_icon": "", "type": "oa.open.url",
+                                   "payload": {"url": b.url}} for b in links]
+        return {"attachment": {"type": "template", "payload": payload}}
+
+    def send(self, item: OutboxMessage, client: requests.Session, target: dict[str, Any]) -> str:
+        reply = Reply.from_dict(item.reply)
+        local = reply.url and not reply.url.startswith(("http", "attachment:"))
+        if reply.kind in ("image", "file") and local:
+            reply = self._upload(reply, client)
+        transaction = target.get("mode") == "transaction"
+        path = "/v3.0/oa/message/transaction" if transaction else "/v3.0/oa/message/cs"
+        if str(target.get("user_id") or "").startswith("anon:"):
+            path = "/v2.0/oa/message"  # [U] anonymous users are answered through the v2 endpoint (§1.3)
+        ids = []
+        for message in self.render(reply, target):
+            body = {"recipient": self._recipient(target), "message": message}
+            data = self._call(client, path, json_body=body)
+            ids.append(str((data.get("data") or {}).get("message_id") or ""))
+        return ",".join(i for i in ids if i)
+
+    def _upload(self, reply: Reply, client: requests.Session) -> Reply:
+        """Local files (under FILES_DIR) go through the upload endpoints (image, file)."""
+        path = Path(reply.url or "")
+        base = self.settings.files_dir.resolve()
+        if not path.is_absolute():
+            path = base / path
+        if not path.resolve().is_relative_to(base) or not path.is_file():
+            raise SendError("permanent", "file_missing", "file to send is not in FILES_DIR")
+        kind = "image" if reply.kind == "image" else "file"
+        mime = mimetypes.guess_type(reply.name or path.name)[0] or "application/octet-stream"
+        files = {"file": (reply.name or path.name, path.read_bytes(), mime)}
+        data = self._call(client, f"/v2.0/oa/upload/{kind}", files=files)
+        got = data.get("data") or {}
+        ref = f"attachment:{got['attachment_id']}" if kind == "image" else str(got.get("token") or "")
+        if not ref or ref == "attachment:":
+            raise SendError("permanent", "upload", "upload answered without an id")
+        return Reply(kind=reply.kind, text=reply.text, url=ref, name=reply.name, author=reply.author)
+
+    def _call(self, client: requests.Session, path: str, *, json_body: dict[str, Any] | None = None,
+              files: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One OpenAPI call; on an invalid/expired token, refresh once and retry once."""
+        token = self.tokens.current()
+        for attempt in (1, 2):
+            try:
+                resp = client.post(f"{self.settings.zalo_api_base}{path}", json=json_body, files=files,
+                                   headers={"access_token": token}, timeout=HTTP_TIMEOUT)
+            except requests.RequestException as exc:
+                raise SendError("transient", "network", exc.__class__.__name__) from exc
+            if resp.status_code >= 500 or resp.status_code == 429:
+                raise SendError("transient", f"http_{resp.status_code}", "Zalo server error",
+                                _retry_after(resp))
+            try:
+                data = resp.json()
+                code = int(data.get("error", 0))
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise SendError("transient", "bad_answer", "answer is not JSON") from exc
+            if code == 0:  # API errors come with HTTP 200; only `error` tells (§1.5)
+                return data  # type: ignore[no-any-return]
+            message = str(data.get("message") or "")[:200]
+            if code in AUTH_ERRORS and attempt == 1:
+                log.info("zalo token rejected (error %s), refreshing", code)
+                token = self.tokens.refresh(token)
+                continue
+            if code in TRANSIENT_ERRORS:
+                raise SendError("transient", str(code), message)
+            if code in WINDOW_ERRORS:
+                raise SendError("window", str(code), message)
+            if code in AUTH_ERRORS:
+                raise SendError("auth", str(code), message)
+            raise SendError("permanent", str(code), message)
+        raise SendError("auth", "token", "token still rejected after refresh")
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    try:
+        return float(resp.headers.get("Retry-After", ""))
+    except ValueError:
+        return None

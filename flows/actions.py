@@ -1,0 +1,153 @@
+"""Named actions a flow file can call (`- action: show_status`) for what data alone cannot say.
+
+Each action gets the turn's context and its step, and returns an `Answer`: ok=True to go on with the
+next step, ok=False to stop the flow here (its replies say why).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot.messages import Button, Reply
+from bot.templates import text
+from flows.engine import Answer, Context, chunk_buttons, payload
+from flows.steps import Action
+
+log = logging.getLogger(__name__)
+
+SUPPLEMENT_STATUS = "supplement_requested"
+AFTER_SUPPLEMENT = "processing"  # back in the officer's hands, with a history note and flagged documents
+
+
+def list_own_dossiers(ctx: Context, step: Action) -> Answer:
+    """Offer the citizen's own dossiers as buttons before asking for a code."""
+    from bot.dossier import dossiers_of, list_replies, local_today
+
+    active = ctx.active
+    assert active is not None
+    if active["slots"].get("dossier_code"):
+        return Answer(True)
+    own = list(dossiers_of(ctx.turn.session, ctx.turn.conversation))
+    if not own:
+        return Answer(True)
+    listing = list_replies(own, local_today(ctx.now))
+    buttons = [Button(d.code, payload("choose", value=d.code)) for d in own[:5]]
+    return Answer(True, [*listing, *chunk_buttons(text("dialogue.status_own_list"), buttons)])
+
+
+def show_status(ctx: Context, step: Action) -> Answer:
+    from bot.dossier import lookup
+
+    active = ctx.active
+    assert active is not None
+    code = str(active["slots"].get("dossier_code") or "")
+    view = lookup(ctx.turn.session, code, ctx.turn.conversation, now=ctx.now)
+    if view is None:
+        return Answer(True, [Reply.say(text("dialogue.status_not_found", code=code))])
+    return Answer(True, view.replies())
+
+
+def _own_dossier(ctx: Context, code: str) -> Any:
+    from bot.dossier import dossiers_of
+
+    return next((d for d in dossiers_of(ctx.turn.session, ctx.turn.conversation) if d.code == code), None)
+
+
+def supplement_pick(ctx: Context, step: Action) -> Answer:
+    """Which dossier to supplement: the only one waiting for it is chosen, several are offered."""
+    from bot.dossier import dossiers_of
+
+    active = ctx.active
+    assert active is not None
+    own = dossiers_of(ctx.turn.session, ctx.turn.conversation)
+    waiting = [d for d in own if d.status == SUPPLEMENT_STATUS]
+    if active["slots"].get("dossier_code"):
+        return Answer(True)
+    if not waiting:
+        ctx.end_flow()
+        return Answer(False, [Reply.say(text("dialogue.supplement_none"))])
+    if len(waiting) == 1:
+        active["slots"]["dossier_code"] = waiting[0].code
+        active["display"]["dossier_code"] = waiting[0].code
+        return Answer(True)
+    buttons = [Button(d.code, payload("choose", value=d.code)) for d in waiting[:10]]
+    return Answer(True, chunk_buttons(text("dialogue.supplement_which"), buttons))
+
+
+def supplement_check(ctx: Context, step: Action) -> Answer:
+    """Only the citizen's own dossier, and only while staff are asking for documents."""
+    active = ctx.active
+    assert active is not None
+    code = str(active["slots"].get("dossier_code") or "")
+    dossier = _own_dossier(ctx, code)
+    if dossier is None or dossier.status != SUPPLEMENT_STATUS:
+        ctx.end_flow()
+        key = "dialogue.supplement_not_yours" if dossier is None else "dialogue.supplement_not_requested"
+        return Answer(False, [Reply.say(text(key, code=code))])
+    items = list(getattr(dossier, "supplement_items", None) or [])
+    lines = "\n".join(f"• {item}" for item in items) or (dossier.status_note or "")
+    return Answer(True, [Reply.say(text("dialogue.supplement_requested", code=code, items=lines))])
+
+
+def supplement_attach(ctx: Context, step: Action) -> Answer:
+    """Attach the uploaded files to the dossier, flagged as a supplement, and put it back in the queue."""
+    from bot.models import DossierDocument, DossierStatusChange
+
+    active = ctx.active
+    assert active is not None
+    code = str(active["slots"].get("dossier_code") or "")
+    dossier = _own_dossier(ctx, code)
+    if dossier is None or dossier.status != SUPPLEMENT_STATUS:
+        ctx.end_flow()
+        return Answer(False, [Reply.say(text("dialogue.supplement_not_requested", code=code))])
+    label = text("dialogue.supplement_item")
+    files: list[int] = []
+    for item_id, doc in active["docs"].items():
+        files += [int(f) for f in doc.get("files", [])]
+        log.debug("supplement item=%s files=%d", item_id, len(doc.get("files", [])))
+    session = ctx.turn.session
+    for file_id in files:
+        session.add(
+            DossierDocument(
+                dossier_id=dossier.id, item=label, file_id=file_id, supplement=True, created_at=ctx.now
+            )
+        )
+    dossier.status = AFTER_SUPPLEMENT
+    dossier.updated_at = ctx.now
+    session.add(
+        DossierStatusChange(
+            dossier_id=dossier.id,
+            status=AFTER_SUPPLEMENT,
+            note=text("dialogue.supplement_history_note", count=len(files)),
+            actor="citizen",
+            created_at=ctx.now,
+        )
+    )
+    session.flush()
+    log.info("supplement dossier=%s files=%d", dossier.id, len(files))
+    return Answer(True, [Reply.say(text("dialogue.supplement_done", code=code, count=len(files)))])
+
+
+def erase_data(ctx: Context, step: Action) -> Answer:
+    """Withdraw consent and erase personal data and files; say what the law keeps."""
+    from bot.consent import erase
+
+    report = erase(ctx.turn.session, ctx.turn.services.settings, ctx.turn.conversation, ctx.now)
+    disclosed = ctx.state.get("disclosed", True)
+    ctx.state.clear()
+    ctx.state["disclosed"] = disclosed
+    ctx.state["active"] = None
+    log.info("personal data erased conversation=%s", ctx.turn.conversation.id)
+    return Answer(False, report.replies())
+
+
+ACTIONS: dict[str, Callable[[Context, Action], Answer]] = {
+    "list_own_dossiers": list_own_dossiers,
+    "show_status": show_status,
+    "supplement_pick": supplement_pick,
+    "supplement_check": supplement_check,
+    "supplement_attach": supplement_attach,
+    "erase_data": erase_data,
+}

@@ -1,0 +1,111 @@
+"""The web chat page end to end through the Flask test client and the real pipeline."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.models import InboundEvent
+from bot.pipeline import dispatcher, worker
+
+pytestmark = pytest.mark.usefixtures("scripted_dialogue")
+
+
+def _run_pipeline(app: Flask) -> None:
+    services = app.extensions["motcua"]
+    worker.drain(services)
+    dispatcher.drain(services, app.extensions["motcua.connectors"])
+
+
+def _messages(client: FlaskClient, after: int = 0) -> list[dict[str, Any]]:
+    resp = client.get(f"/chat/api/messages?after={after}")
+    assert resp.status_code == 200
+    return resp.get_json()["messages"]  # type: ignore[no-any-return]
+
+
+def test_page_renders_with_cookie(app: Flask) -> None:
+    client = app.test_client()
+    resp = client.get("/")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "Trợ lý hành chính công" in html and "chat.js" in html and 'type="file"' in html
+    assert "motcua_chat=" in resp.headers["Set-Cookie"] and "HttpOnly" in resp.headers["Set-Cookie"]
+    assert client.get("/static/chat.js").status_code == 200
+
+
+def test_message_buttons_and_poll(app: Flask) -> None:
+    client = app.test_client()
+    client.get("/")
+    resp = client.post("/chat/api/messages", json={"text": "Xin chào, cho em hỏi", "client_id": "c-0000001"})
+    assert resp.status_code == 202
+    assert _messages(client) == []  # nothing sent before the pipeline ran
+    _run_pipeline(app)
+    [first] = _messages(client)
+    assert first["reply"]["text"] == "Em nhận được: Xin chào, cho em hỏi"
+    assert [b["payload"] for b in first["reply"]["buttons"]] == ["check_status", "human"]
+    click = {"text": "Tra cứu hồ sơ", "payload": "check_status", "client_id": "c-0000002"}
+    assert client.post("/chat/api/messages", json=click).status_code == 202
+    assert client.post("/chat/api/messages", json=click).get_json()["duplicate"] is True  # resend
+    _run_pipeline(app)
+    [second] = _messages(client, after=first["id"])
+    assert second["reply"]["text"] == "Em nhận được: check_status"
+    other = app.test_client()  # another visitor sees nothing of this conversation
+    other.get("/")
+    assert _messages(other) == []
+
+
+def test_upload_goes_through_the_pipeline(app: Flask, settings: Settings) -> None:
+    client = app.test_client()
+    client.get("/")
+    data = {"file": (io.BytesIO(b"%PDF-1.4 test"), "đơn đề nghị.pdf", "application/pdf"),
+            "client_id": "up-000001"}
+    resp = client.post("/chat/api/upload", data=data, content_type="multipart/form-data")
+    assert resp.status_code == 202
+    with app.extensions["motcua"].sessions() as session:
+        event = session.scalars(select(InboundEvent)).one()
+    attachment = event.inbound["attachments"][0]  # type: ignore[index]
+    assert (attachment["kind"], attachment["name"], attachment["size"]) == ("file", "đơn đề nghị.pdf", 13)
+    key = attachment["url"].rsplit("/", 1)[1]
+    assert (settings.files_dir / "web" / key).read_bytes() == b"%PDF-1.4 test"  # generated name
+    assert client.get(f"/chat/uploads/{key}").get_data() == b"%PDF-1.4 test"
+    assert client.get("/chat/uploads/..%2Fetc").status_code == 404
+    _run_pipeline(app)
+    [reply] = _messages(client)
+    assert reply["reply"]["text"] == "Em nhận được: attachment"
+
+
+def test_bad_input_gets_clear_answers(app: Flask) -> None:
+    client = app.test_client()
+    assert client.post("/chat/api/messages", json={"text": "   "}).status_code == 400
+    assert client.post("/chat/api/messages", data="no json").status_code == 400
+    too_long = client.post("/chat/api/messages", json={"text": "a" * 2001})
+    assert too_long.status_code == 400 and "2000" in too_long.get_json()["error"]
+    assert client.post("/chat/api/upload", data={}, content_type="multipart/form-data").status_code == 400
+    big = {"file": (io.BytesIO(b"x" * (11 * 1024 * 1024)), "big.jpg", "image/jpeg")}
+    assert client.post("/chat/api/upload", data=big, content_type="multipart/form-data").status_code == 413
+    assert client.get("/chat/api/messages?after=abc").status_code == 200
+
+
+def test_embedded_workers_answer_on_their_own(settings: Settings) -> None:
+    from bot.app import create_app
+
+    app = create_app(Settings(**{**settings.__dict__, "embedded_workers": True}), start_workers=True)
+    runner = app.extensions["motcua.runner"]
+    try:
+        client = app.test_client()
+        client.get("/")
+        client.post("/chat/api/messages", json={"text": "Giờ làm việc thế nào ạ?"})
+        deadline = time.monotonic() + 10
+        while not (found := _messages(client)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert found and found[0]["reply"]["text"] == "Em nhận được: Giờ làm việc thế nào ạ?"
+    finally:
+        runner.stop()
+        app.extensions["motcua"].engine.dispose()

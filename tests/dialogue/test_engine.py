@@ -1,0 +1,380 @@
+"""The dialogue manager and flow engine with a scripted NLU: message by message, asserting on what the
+bot sends, on the saved state and on the dossier it creates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.catalog.store import Catalog
+from bot.consent import has_consent
+from bot.dossier import SubmissionError, processing_time
+from bot.models import ConsentRecord, Conversation, Dossier, DossierStatusChange
+from flows.engine import parse_payload, payload
+from flows.loader import load_flows
+
+from .chat import Chat, ScriptedNLU, active_step, answer_step, button, complete, payloads, texts
+
+KHAI_SINH = "1.001193"
+CODE = re.compile(r"^000\.00\.12\.H62-\d{6}-\d{4}$")
+FLOWS = load_flows()
+DOSSIER_FLOWS = sorted(name for name, flow in FLOWS.items() if flow.procedure)
+
+
+@pytest.fixture
+def chat(make_chat: Callable[..., Chat], nlu: ScriptedNLU) -> Chat:
+    nlu.add("xin chào", "greet")
+    nlu.add("em muốn làm giấy khai sinh cho con", "submit_dossier", procedure=KHAI_SINH)
+    nlu.add("phí bao nhiêu vậy?", "ask_fee")
+    nlu.add("bạn là người hay máy?", "bot_challenge")
+    nlu.add("cho tôi gặp cán bộ", "request_human")
+    nlu.add("thôi hủy đi", "cancel")
+    nlu.add("cảm ơn em", "thank")
+    return make_chat()
+
+
+def start_khai_sinh(chat: Chat) -> None:
+    replies = chat.say("em muốn làm giấy khai sinh cho con")
+    if active_step(chat).type == "consent":  # asked once per purpose
+        assert "consent:yes" in payloads(replies)
+        chat.press("consent:yes", "Đồng ý")
+    assert active_step(chat).id == "applicant_name"
+
+
+def dossiers(chat: Chat) -> list[Dossier]:
+    with chat.services.sessions() as session:
+        found = list(session.scalars(select(Dossier).order_by(Dossier.id)))
+        for d in found:
+            _ = d.documents, d.history
+        session.expunge_all()
+        return found
+
+
+def test_payloads_round_trip() -> None:
+    raw = payload("ask_fee", procedure=KHAI_SINH)
+    assert raw == '/ask_fee{"procedure":"1.001193"}'
+    assert parse_payload(raw) == ("ask_fee", {"procedure": KHAI_SINH})
+    assert parse_payload('/choose{"value":"2"}') == ("choose", {"value": "2"})
+    assert parse_payload("/greet") == ("greet", {})
+    assert parse_payload("15/10/2026") is None
+    assert parse_payload('/ask_fee{"procedure":') is None
+    assert parse_payload("/ xin chào") is None
+
+
+def test_first_message_says_it_is_an_automated_assistant_once(chat: Chat) -> None:
+    first = chat.say("xin chào")
+    assert "trợ lý tự động" in first[0].text and "Trung tâm Phục vụ hành chính công" in first[0].text
+    assert payloads(first[-1:]) == ["/ask_procedure", "/submit_dossier", "/check_status", "/request_human"]
+    again = chat.say("xin chào")
+    assert "trợ lý tự động" not in texts(again)
+    challenge = chat.say("bạn là người hay máy?")
+    assert "không phải người thật" in texts(challenge)
+
+
+def test_button_payloads_skip_the_nlu(chat: Chat, nlu: ScriptedNLU) -> None:
+    replies = chat.press(payload("ask_fee", procedure=KHAI_SINH))
+    assert nlu.calls == []
+    assert "Miễn phí" in texts(replies)
+
+
+def test_no_consent_no_collection(chat: Chat) -> None:
+    chat.say("em muốn làm giấy khai sinh cho con")
+    replies = chat.press("consent:no", "Không đồng ý")
+    assert "không thu thập" in texts(replies) and "trực tiếp" in texts(replies)
+    assert chat.state().get("active") is None
+    with chat.services.sessions() as session:
+        record = session.scalars(select(ConsentRecord)).one()
+        assert record.granted is False and record.text_version.startswith("v1-")
+
+
+def test_a_valid_value_is_not_sent_to_the_nlu(chat: Chat, nlu: ScriptedNLU) -> None:
+    start_khai_sinh(chat)
+    chat.say("Nguyễn Văn An")  # names are checked for a clear intent first ("tra cứu hồ sơ" is a name too)
+    nlu.calls.clear()
+    chat.say("001090001234")
+    assert nlu.calls == []
+    replies = chat.say("phí bao nhiêu vậy?")  # not a phone number: maybe a question
+    assert nlu.calls == ["phí bao nhiêu vậy?"]
+    assert "Lệ phí" in texts(replies)  # answered for the flow's procedure without naming it
+    assert active_step(chat).id == "phone"  # and the question is asked again
+    assert "số điện thoại" in replies[-1].text
+
+
+def test_invalid_answers_get_the_validator_hint_and_a_human_after_three(chat: Chat) -> None:
+    start_khai_sinh(chat)
+    chat.say("Nguyễn Văn An")
+    first = chat.say("12345")
+    assert "12" in first[0].text  # the ID hint says what a valid number looks like
+    chat.say("abc")
+    third = chat.say("0000")
+    assert "/request_human" in payloads(third)
+    assert active_step(chat).id == "applicant_id_number"
+    assert chat.state()["active"]["invalid"] == 3
+
+
+def test_going_back_forgets_the_answer_and_asks_again(chat: Chat) -> None:
+    start_khai_sinh(chat)
+    chat.say("Nguyễn Văn An")
+    chat.say("001090001234")
+    replies = chat.say("quay lại")
+    assert active_step(chat).id == "applicant_id_number"
+    assert "quay lại" in replies[0].text
+    assert "applicant_id_number" not in chat.state()["active"]["slots"]
+    chat.press("/back")
+    assert active_step(chat).id == "applicant_name"
+    replies = chat.say("quay lại")
+    assert "đầu tiên" in texts(replies)
+
+
+def test_complete_submission_with_documents_correction_and_receipt(chat: Chat) -> None:
+    start_khai_sinh(chat)
+    complete(chat, until="relationship")
+    chat.say("Người được ủy quyền")  # branch: the authorization letter is asked for later
+    complete(chat, until="giay_chung_sinh")
+    wrong = chat.upload("/note.txt")
+    assert "JPEG" in texts(wrong) and active_step(chat).id == "giay_chung_sinh"
+    small = chat.upload("/tiny.png")
+    assert "nhỏ" in texts(small)
+    got = chat.upload("/giay.png", "/ban-ve.pdf")
+    assert "2 tệp" in texts(got) and "/done" in payloads(got)
+    chat.say("xong")
+    assert active_step(chat).id == "van_ban_cua_nguoi"
+    chat.press("/none")
+    assert active_step(chat).id == "van_ban_uy_quyen"
+    chat.upload("/giay.png")
+    chat.say("xong")
+    assert active_step(chat).id == "bien_ban_ve_viec"
+    chat.say("không áp dụng")
+    chat.press("/none")
+    assert active_step(chat).id == "confirm"
+    summary = chat.say("ok nhưng khoan")  # not an answer: the summary comes again with the hint
+    assert "Ngày sinh của bé: 15/10/2020" in texts(summary)
+    # correct one field without starting over
+    edit = chat.say("sửa ngày sinh của bé")
+    assert "ngày sinh" in texts(edit).lower()
+    summary = chat.say("16/10/2020")
+    assert "Ngày sinh của bé: 16/10/2020" in texts(summary) and active_step(chat).id == "confirm"
+    fields = chat.press('/choose{"value":"edit"}')
+    chat.press(button(fields, "Quan hệ"))
+    summary = chat.say("Mẹ")
+    assert active_step(chat).id == "confirm"
+    assert "Văn bản ủy quyền" not in texts(summary)  # the branch no longer applies
+    receipt = chat.press(button(summary, "Nộp hồ sơ"))
+    assert chat.state().get("active") is None
+    [dossier] = dossiers(chat)
+    assert CODE.match(dossier.code) and dossier.code in texts(receipt)
+    assert dossier.status == "received" and dossier.procedure_code == KHAI_SINH
+    assert dossier.applicant["child_birth_date"] == "2020-10-16"
+    assert dossier.applicant["relationship"] == "Mẹ" and dossier.phone == "+84912345678"
+    assert dossier.appointment_date == date(2026, 11, 25)  # 1 working day, received Tuesday morning
+    items = [(d.item, d.file_id is not None, d.not_applicable) for d in dossier.documents]
+    assert items.count(("Giấy chứng sinh", True, False)) == 2
+    assert (
+        "Văn bản của người làm chứng xác nhận việc sinh, hoặc giấy cam đoan về việc sinh",
+        False,
+        True,
+    ) in items
+    assert not any(i[0] == "Văn bản ủy quyền" for i in items)
+
+
+@pytest.mark.parametrize("name", DOSSIER_FLOWS)
+def test_every_procedure_flow_can_be_completed(
+    name: str, make_chat: Callable[..., Chat], nlu: ScriptedNLU
+) -> None:
+    chat = make_chat()
+    flow = FLOWS[name]
+    chat.press(payload("submit_dossier", procedure=flow.procedure))
+    assert active_step(chat) is not None, texts(chat.log[-1][1])
+    try:
+        processing_time(Catalog.load().get(flow.procedure))
+    except SubmissionError:  # no processing time in the catalogue: an officer completes it
+        complete(chat, until="confirm")
+        answer_step(chat, active_step(chat))
+        assert chat.conversation().mode == "waiting_human" and dossiers(chat) == []
+        assert chat.state()["active"]["flow"] == name  # the draft is kept for the officer
+        return
+    receipt = complete(chat)
+    [dossier] = dossiers(chat)
+    assert dossier.procedure_code == flow.procedure and dossier.code in texts(receipt)
+    assert dossier.appointment_date >= date(2026, 11, 24)
+
+
+def test_side_questions_cancel_and_handoff_inside_a_flow(chat: Chat, nlu: ScriptedNLU) -> None:
+    start_khai_sinh(chat)
+    chat.say("Nguyễn Văn An")
+    replies = chat.say("bạn là người hay máy?")
+    assert "không phải người thật" in replies[0].text and active_step(chat).id == "applicant_id_number"
+    replies = chat.say("thôi hủy đi")
+    assert "hủy" in texts(replies) and chat.state().get("active") is None
+    start_khai_sinh(chat)
+    chat.say("Nguyễn Văn An")
+    replies = chat.say("cho tôi gặp cán bộ")
+    conv = chat.conversation()
+    assert conv.mode == "waiting_human" and conv.handoff_reason == "request_human"
+    assert chat.state()["active"]["flow"] == "khai_sinh"  # the draft is kept for later
+    assert chat.say("alo") == []  # staff own the chat now: the bot is silent
+
+
+def test_resume_after_a_break_continue_restart_or_cancel(chat: Chat) -> None:
+    start_khai_sinh(chat)
+    chat.say("Nguyễn Văn An")
+    offer = chat.say("xin chào", after=timedelta(hours=3))
+    assert payloads(offer[-1:]) == ["/resume", "/restart", "/cancel"]
+    resumed = chat.press("/resume")
+    assert active_step(chat).id == "applicant_id_number" and "số định danh" in texts(resumed)
+    # a valid answer after a break is simply taken
+    chat.say("001090001234", after=timedelta(hours=2))
+    assert active_step(chat).id == "phone"
+    offer = chat.say("chào em ơi", after=timedelta(minutes=45))
+    assert "/resume" in payloads(offer)
+    chat.press("/restart")
+    assert active_step(chat).id == "applicant_name"
+    chat.say("xin chào")
+    chat.press("/cancel")
+    assert chat.state().get("active") is None
+
+
+def test_drafts_expire(chat: Chat) -> None:
+    start_khai_sinh(chat)
+    chat.say("Nguyễn Văn An")
+    days = chat.services.settings.draft_ttl_days
+    replies = chat.say("xin chào", after=timedelta(days=days, hours=1))
+    assert "hết hạn" in texts(replies) or "xóa bản nháp" in texts(replies)
+    assert chat.state().get("active") is None
+
+
+def test_two_misunderstandings_in_a_row_hand_over(chat: Chat) -> None:
+    first = chat.say("asdfgh")
+    assert "chưa hiểu" in texts(first) and "/request_human" in payloads(first)
+    chat.say("cảm ơn em")  # understood: the count starts again
+    chat.say("qwerty")
+    chat.say("zxcvb")
+    conv = chat.conversation()
+    assert conv.mode == "waiting_human" and conv.handoff_reason == "not_understood"
+
+
+def test_status_lookup_by_code_by_list_and_for_strangers(
+    make_chat: Callable[..., Chat], nlu: ScriptedNLU
+) -> None:
+    owner = make_chat("owner")
+    owner.press(payload("submit_dossier", procedure=KHAI_SINH))
+    complete(owner)
+    [dossier] = dossiers(owner)
+    nlu.add(f"hồ sơ {dossier.code} xong chưa", "check_status", dossier_code=dossier.code)
+    nlu.add("tra cứu hồ sơ", "check_status")
+    mine = owner.say(f"hồ sơ {dossier.code} xong chưa")
+    assert "Đăng ký khai sinh" in texts(mine) and "Mới tiếp nhận" in texts(mine)
+    listed = owner.say("tra cứu hồ sơ")
+    assert dossier.code in texts(listed)
+    chosen = owner.press(button(listed, dossier.code))
+    assert "25/11/2026" in texts(chosen) and owner.state().get("active") is None
+    stranger = make_chat("stranger")
+    theirs = stranger.say(f"hồ sơ {dossier.code} xong chưa")
+    assert "Mới tiếp nhận" in texts(theirs) and "Đăng ký khai sinh" not in texts(theirs)
+    stranger.say("tra cứu hồ sơ")
+    unknown = stranger.say("000.00.12.H62-261124-0999")
+    assert "không tìm thấy" in texts(unknown)
+
+
+def test_supplement_puts_the_dossier_back_to_the_officer(
+    make_chat: Callable[..., Chat], nlu: ScriptedNLU
+) -> None:
+    chat = make_chat()
+    nlu.add("em gửi bổ sung giấy tờ", "supplement_dossier")
+    nothing = chat.say("em gửi bổ sung giấy tờ")
+    assert "không có hồ sơ" in texts(nothing)
+    chat.press(payload("submit_dossier", procedure=KHAI_SINH))
+    complete(chat)
+    [dossier] = dossiers(chat)
+    with chat.services.sessions() as session, session.begin():
+        row = session.get(Dossier, dossier.id)
+        assert row is not None
+        row.status, row.supplement_items = "supplement_requested", ["Giấy chứng sinh bản rõ hơn"]
+    consent = chat.say("em gửi bổ sung giấy tờ")
+    assert "consent:yes" in payloads(consent)  # a new purpose: asked once
+    asked = chat.press("consent:yes")
+    assert "Giấy chứng sinh bản rõ hơn" in texts(asked)
+    assert active_step(chat).id == "supplement_files"
+    chat.upload("/giay.png")
+    done = chat.say("xong")
+    assert "chuyển lại cho cán bộ" in texts(done)
+    [dossier] = dossiers(chat)
+    assert dossier.status == "processing"
+    assert [d.supplement for d in dossier.documents].count(True) == 1
+    with chat.services.sessions() as session:
+        note = session.scalars(
+            select(DossierStatusChange.note).order_by(DossierStatusChange.id.desc())
+        ).first()
+    assert note and "bổ sung" in note
+
+
+def test_delete_my_data_erases_and_says_what_is_kept(
+    make_chat: Callable[..., Chat], nlu: ScriptedNLU
+) -> None:
+    chat = make_chat()
+    nlu.add("xóa dữ liệu của tôi", "delete_data")
+    chat.press(payload("submit_dossier", procedure=KHAI_SINH))
+    complete(chat)
+    [dossier] = dossiers(chat)
+    chat.press(payload("submit_dossier", procedure=KHAI_SINH))
+    complete(chat, until="applicant_id_number")  # a draft in progress
+    asked = chat.say("xóa dữ liệu của tôi")
+    assert "/choose" in payloads(asked)[0]
+    done = chat.press(button(asked, "Xóa dữ liệu"))
+    assert dossier.code in texts(done)
+    state = chat.state()
+    assert state.get("active") is None and "suspended" not in state
+    with chat.services.sessions() as session:
+        conv = session.scalars(select(Conversation)).one()
+        assert not has_consent(session, conv, "flow:khai_sinh")
+
+
+def test_complaint_hands_over_with_its_reason(make_chat: Callable[..., Chat], nlu: ScriptedNLU) -> None:
+    chat = make_chat()
+    text = "tôi muốn phản ánh cán bộ tiếp nhận hồ sơ hôm qua thái độ không tốt"
+    nlu.add(text, "complaint")
+    replies = chat.say(text)
+    conv = chat.conversation()
+    assert conv.mode == "waiting_human" and conv.handoff_reason == "complaint"
+    assert "ghi nhận" in texts(replies)
+
+
+def test_questions_use_the_context_or_ask_which_procedure(chat: Chat, nlu: ScriptedNLU) -> None:
+    nlu.add("khai sinh", "ask_procedure", procedure=KHAI_SINH)
+    nlu.add(
+        "làm hộ tịch thì sao",
+        "ask_fee",
+        candidates=(("1.001193", "Đăng ký khai sinh"), ("1.000894", "Đăng ký kết hôn")),
+    )
+    asked = chat.say("phí bao nhiêu vậy?")
+    assert chat.state()["expect"] == {"intent": "ask_fee"} and asked[-1].buttons
+    fee = chat.say("khai sinh")  # the pending question is answered for the procedure now named
+    assert "Lệ phí" in texts(fee)
+    again = chat.say("phí bao nhiêu vậy?")  # context: the last procedure talked about
+    assert "Lệ phí" in texts(again)
+    pick = chat.say("làm hộ tịch thì sao")
+    assert "Lệ phí" in texts(pick)  # the context is among the candidates: no need to ask
+
+
+def test_a_procedure_not_taken_in_the_chat_is_explained(chat: Chat) -> None:
+    replies = chat.press(payload("submit_dossier", procedure="1.000005"))
+    assert chat.state().get("active") is None
+    assert "chưa nộp được" in texts(replies) or "không" in texts(replies)
+
+
+def test_a_valid_answer_resumes_after_a_status_question(
+    make_chat: Callable[..., Chat], nlu: ScriptedNLU
+) -> None:
+    chat = make_chat()
+    nlu.add("tra cứu hồ sơ", "check_status")
+    chat.press(payload("submit_dossier", procedure=KHAI_SINH))
+    answer_step(chat, active_step(chat))
+    chat.say("tra cứu hồ sơ")
+    assert chat.state()["active"]["flow"] == "check_status"
+    back = chat.say("000.00.12.H62-261124-0999")
+    assert "không tìm thấy" in texts(back)
+    assert chat.state()["active"]["flow"] == "khai_sinh" and "quay lại" in texts(back)

@@ -1,0 +1,293 @@
+"""Escalation queue, claiming, replying (text and files), handing back, dossiers, documents, outbox, audit."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from datetime import date, timedelta
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import select
+
+from bot.db import transaction
+from bot.messages import Reply
+from bot.models import AuditLog, Conversation, Dossier, DossierDocument, Message, OutboxMessage, StoredFile
+
+from .conftest import Staff, add_conversation, add_dossier, db, staff_id
+
+
+def png(width: int = 640, height: int = 480) -> bytes:
+    """A real (tiny, compressed) PNG of the given size."""
+    raw = b"".join(b"\x00" + b"\xff" * width * 3 for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
+
+
+def _outbox(app: Flask) -> list[OutboxMessage]:
+    with db(app) as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def _audit(app: Flask) -> list[tuple[str, str | None]]:
+    with db(app) as session:
+        return [(e.action, e.object_id) for e in session.scalars(select(AuditLog).order_by(AuditLog.id))]
+
+
+def test_queue_shows_channel_waiting_time_and_reason(app: Flask, officer: Staff) -> None:
+    add_conversation(app, reason="complaint", channel="zalo", user_id="z-1")
+    add_conversation(app, mode="bot", reason=None, user_id="psid-2")
+    page = officer.get("/staff/").get_data(as_text=True)
+    assert "Công dân chờ cán bộ (1)" in page
+    assert "Zalo" in page and "Phản ánh, khiếu nại" in page and "12 phút" in page
+    assert officer.get("/staff/queue.json").get_json() == {"waiting": 1}
+
+
+def test_claim_reply_and_hand_back(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app)
+    with transaction(app.extensions["motcua"].sessions) as session:
+        session.add(
+            Message(conversation_id=conv, direction="in", author="citizen", text="Cho tôi gặp cán bộ")
+        )
+    page = officer.get(f"/staff/conversations/{conv}").get_data(as_text=True)
+    assert "Cho tôi gặp cán bộ" in page and "Nhận cuộc trò chuyện" in page
+    # Replying before claiming is refused.
+    officer.post(f"/staff/conversations/{conv}/reply", {"text": "Chào anh"})
+    assert _outbox(app) == []
+
+    assert officer.post(f"/staff/conversations/{conv}/claim").status_code == 302
+    with db(app) as session:
+        c = session.get(Conversation, conv)
+        assert (c.mode, c.assigned_staff_id) == ("human", staff_id(app, "canbo1"))
+
+    officer.post(f"/staff/conversations/{conv}/reply", {"text": "Chào anh, em là cán bộ Trung tâm."})
+    (sent,) = _outbox(app)
+    reply = Reply.from_dict(sent.reply)
+    assert (sent.purpose, sent.channel, sent.user_id, sent.in_reply_to) == (
+        "staff",
+        "facebook",
+        "psid-1",
+        "mid.1",
+    )
+    assert (reply.kind, reply.author, reply.text) == ("text", "staff", "Chào anh, em là cán bộ Trung tâm.")
+
+    polled = officer.get(f"/staff/conversations/{conv}/messages.json?after=0").get_json()
+    assert polled["mode"] == "human"
+    assert [(m["author"], m["text"]) for m in polled["messages"]][-1] == (
+        "staff",
+        "Chào anh, em là cán bộ Trung tâm.",
+    )
+    last = polled["messages"][-1]["id"]
+    assert officer.get(f"/staff/conversations/{conv}/messages.json?after={last}").get_json()["messages"] == []
+    assert officer.get(f"/staff/conversations/{conv}/messages.json?after=abc").status_code == 200
+
+    officer.post(f"/staff/conversations/{conv}/release")
+    with db(app) as session:
+        c = session.get(Conversation, conv)
+        assert (c.mode, c.assigned_staff_id, c.handoff_reason) == ("bot", None, None)
+    assert "trợ lý tự động" in Reply.from_dict(_outbox(app)[-1].reply).text
+    actions = [a for a, _ in _audit(app) if a.startswith("conversation.")]
+    assert actions == [
+        "conversation.view",
+        "conversation.claim",
+        "conversation.reply",
+        "conversation.release",
+    ]
+
+
+def test_close_clears_the_flow_state(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app)
+    with transaction(app.extensions["motcua"].sessions) as session:
+        session.get(Conversation, conv).state = {"flow": "khai_sinh", "step": 3}
+    officer.post(f"/staff/conversations/{conv}/claim")
+    officer.post(f"/staff/conversations/{conv}/close")
+    with db(app) as session:
+        c = session.get(Conversation, conv)
+        assert (c.mode, c.state) == ("bot", {})
+    assert "kết thúc" in Reply.from_dict(_outbox(app)[-1].reply).text
+
+
+def test_another_officer_cannot_take_or_release_a_claimed_conversation(
+    app: Flask, officer: Staff, make_user
+) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import login
+
+    conv = add_conversation(app)
+    officer.post(f"/staff/conversations/{conv}/claim")
+    make_user("canbo2")
+    other_client = app.test_client()
+    login(other_client, "canbo2")
+    other = Staff(other_client)
+    page = other.post(f"/staff/conversations/{conv}/claim", follow_redirects=True).get_data(as_text=True)
+    assert "cán bộ khác" in page
+    other.post(f"/staff/conversations/{conv}/release")
+    other.post(f"/staff/conversations/{conv}/reply", {"text": "xen ngang"})
+    with db(app) as session:
+        c = session.get(Conversation, conv)
+        assert (c.mode, c.assigned_staff_id) == ("human", staff_id(app, "canbo1"))
+    assert _outbox(app) == []
+
+
+def test_reply_with_a_file_goes_out_as_a_signed_link(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app)
+    officer.post(f"/staff/conversations/{conv}/claim")
+    from io import BytesIO
+
+    resp = officer.post(
+        f"/staff/conversations/{conv}/reply",
+        {"text": "Mẫu tờ khai đây ạ", "files": (BytesIO(png()), "to_khai.png")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 302
+    text, image = (Reply.from_dict(o.reply) for o in _outbox(app))
+    assert text.text == "Mẫu tờ khai đây ạ"
+    assert (image.kind, image.name, image.author) == ("image", "to_khai.png", "staff")
+    assert image.url and "/outgoing/" in image.url
+    with db(app) as session:
+        stored = session.scalars(select(StoredFile)).one()
+        assert stored.content_type == "image/png" and stored.storage_name != "to_khai.png"
+    public = app.test_client()
+    path = image.url.split("localhost", 1)[1]
+    fetched = public.get(path)
+    assert fetched.status_code == 200 and fetched.data == png()
+    assert public.get(path[:-3] + "abc").status_code == 404
+    assert public.get(f"/outgoing/{stored.storage_name}/").status_code == 404
+
+
+def test_reply_refuses_files_that_are_not_images_or_pdf(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app)
+    officer.post(f"/staff/conversations/{conv}/claim")
+    from io import BytesIO
+
+    page = officer.post(
+        f"/staff/conversations/{conv}/reply",
+        {"text": "x", "files": (BytesIO(b"MZ\x90\x00 not a document"), "virus.pdf")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Chỉ gửi được ảnh JPEG, PNG hoặc tệp PDF" in page
+    assert _outbox(app) == []
+    assert officer.post(f"/staff/conversations/{conv}/reply", {"text": "x" * 2000}).status_code == 302
+    assert _outbox(app) == []
+
+
+def test_dossier_list_filters_and_search(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app)
+    add_dossier(app, conv, code="A-261101-0001", appointment=date.today() - timedelta(days=2))
+    add_dossier(
+        app, conv, code="A-261101-0002", status="processing", phone="+84987654321", procedure="1.000894"
+    )
+    add_dossier(
+        app, None, code="A-261101-0003", status="returned", appointment=date.today() - timedelta(days=9)
+    )
+
+    def codes(query: str) -> set[str]:
+        page = officer.get(f"/staff/dossiers?{query}").get_data(as_text=True)
+        return {c for c in ("A-261101-0001", "A-261101-0002", "A-261101-0003") if f">{c}<" in page}
+
+    assert codes("") == {"A-261101-0001", "A-261101-0002", "A-261101-0003"}
+    assert codes("status=processing") == {"A-261101-0002"}
+    assert codes("procedure=1.000894") == {"A-261101-0002"}
+    assert codes("overdue=1") == {"A-261101-0001"}
+    assert codes("q=0003") == {"A-261101-0003"}
+    assert codes("q=0987+654+321") == {"A-261101-0002"}
+    assert codes("q=84987654321") == {"A-261101-0002"}
+    today = date.today().isoformat()
+    assert codes(f"from={today}&to={today}") == {"A-261101-0001", "A-261101-0002", "A-261101-0003"}
+    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    assert codes(f"from={tomorrow}") == set()
+    assert officer.get("/staff/dossiers?from=not-a-date&page=x").status_code == 200
+    assert ("dossier.search", None) in _audit(app)
+
+
+def test_dossier_page_documents_and_status_change(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app)
+    code = add_dossier(app, conv)
+    files_dir = Path(app.extensions["motcua"].settings.files_dir)
+    files_dir.mkdir(parents=True, exist_ok=True)
+    (files_dir / "abcdefgh1234.png").write_bytes(png())
+    with transaction(app.extensions["motcua"].sessions) as session:
+        dossier = session.scalars(select(Dossier)).one()
+        stored = StoredFile(
+            storage_name="abcdefgh1234.png", sha256="0" * 64, content_type="image/png", size=10
+        )
+        session.add(stored)
+        session.flush()
+        session.add(DossierDocument(dossier_id=dossier.id, item="Giấy chứng sinh", file_id=stored.id))
+    page = officer.get(f"/staff/dossiers/{code}").get_data(as_text=True)
+    assert "Giấy chứng sinh" in page and "001203012345" in page and "Mới tiếp nhận" in page
+    assert "/staff/files/abcdefgh1234.png" in page
+    view = officer.get("/staff/files/abcdefgh1234.png")
+    assert view.status_code == 200 and view.mimetype == "image/png" and view.data == png()
+    assert (
+        "attachment" in officer.get("/staff/files/abcdefgh1234.png?download=1").headers["Content-Disposition"]
+    )
+    assert officer.get("/staff/files/..%2Fetc%2Fpasswd").status_code == 404
+    assert officer.get("/staff/files/unknown.png").status_code == 404
+    assert officer.get("/staff/dossiers/KHONG-CO").status_code == 404
+
+    page = officer.post(
+        f"/staff/dossiers/{code}/status",
+        {"status": "supplement_requested", "items": "", "note": ""},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "ít nhất một giấy tờ" in page
+    officer.post(
+        f"/staff/dossiers/{code}/status",
+        {"status": "supplement_requested", "items": "Bản sao CCCD\r\n\r\nGiấy đăng ký kết hôn"},
+    )
+    with db(app) as session:
+        dossier = session.scalars(select(Dossier)).one()
+        assert dossier.status == "supplement_requested"
+        assert dossier.supplement_items == ["Bản sao CCCD", "Giấy đăng ký kết hôn"]
+        assert dossier.history[-1].actor == "staff:canbo1"
+    (note,) = _outbox(app)
+    assert note.purpose == "notification" and "Giấy đăng ký kết hôn" in Reply.from_dict(note.reply).text
+    actions = [a for a, _ in _audit(app)]
+    for expected in ("dossier.view", "file.view", "file.download", "dossier.status"):
+        assert expected in actions
+
+
+def test_undeliverable_messages_can_be_retried_or_marked_handled(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app)
+    with transaction(app.extensions["motcua"].sessions) as session:
+        for status in ("failed", "held", "sent"):
+            session.add(
+                OutboxMessage(
+                    conversation_id=conv,
+                    channel="facebook",
+                    user_id="psid-1",
+                    status=status,
+                    reply=Reply(kind="text", text=f"tin {status}").to_dict(),
+                    attempts=5,
+                    error="(#10) outside the allowed window" if status == "failed" else None,
+                )
+            )
+    page = officer.get("/staff/outbox").get_data(as_text=True)
+    assert "tin failed" in page and "tin held" in page and "tin sent" not in page
+    failed, held, sent = _outbox(app)
+    officer.post(f"/staff/outbox/{failed.id}/retry")
+    officer.post(f"/staff/outbox/{held.id}/handled")
+    officer.post(f"/staff/outbox/{sent.id}/retry")
+    failed, held, sent = _outbox(app)
+    assert (failed.status, failed.attempts, failed.error) == ("pending", 0, None)
+    assert held.status == "handled" and sent.status == "sent"
+    assert officer.post("/staff/outbox/999/retry").status_code == 404
+
+
+def test_admin_sees_the_audit_log_without_personal_data(app: Flask, admin: Staff, officer: Staff) -> None:
+    code = add_dossier(app, add_conversation(app))
+    officer.get(f"/staff/dossiers/{code}")
+    page = admin.get("/staff/audit").get_data(as_text=True)
+    assert "staff:canbo1" in page and "dossier.view" in page and code in page
+    with db(app) as session:
+        details = " ".join(e.detail or "" for e in session.scalars(select(AuditLog)))
+    assert "001203012345" not in details and "Nguyễn" not in details and "912345678" not in details
+    filtered = admin.get(f"/staff/audit?type=dossier&id={code}").get_data(as_text=True)
+    assert "dossier.view" in filtered and "login" not in filtered.split("<tbody>")[1]
