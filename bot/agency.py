@@ -125,7 +125,7 @@ class Agency:
             timezone=zone,
             opening_hours=hours,
             cutoff=_time(raw.get("same_day_cutoff", "15:00"), "same_day_cutoff"),
-            accepted_procedures=frozenset(str(c).strip() for c in accepted),
+            accepted_procedures=frozenset(_code(c) for c in accepted),
             holidays=holidays,
             make_up_working_days=frozenset(make_up),
             make_up_hours=make_up_hours,
@@ -371,6 +371,13 @@ def _date(value: object, where: str) -> date:
         return date.fromisoformat(str(value).strip())
     except ValueError as exc:
         raise AgencyConfigError(f"{where}: {value!r} is not a date like 2026-01-01") from exc
+
+
+def _code(value: object) -> str:
+    """A procedure code; an unquoted 1.010040 arrives as the float 1.01004 and is restored."""
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return str(value).strip()
 
 
 def _whole_days(value: float | int) -> int:

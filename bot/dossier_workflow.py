@@ -8,12 +8,12 @@ same effect: the new status, a history row, an audit entry and a message to the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
+from bot import dossier as dossiers
 from bot.messages import Reply
 from bot.models import Conversation, Dossier, DossierStatusChange
 from bot.models.dossier import STATUSES
@@ -21,7 +21,7 @@ from bot.models.staff import StaffUser
 from bot.staff import audit
 from bot.templates import text
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+LOCAL_TZ = dossiers.LOCAL_TZ
 MAX_NOTE = 1000
 MAX_ITEMS = 10
 MAX_ITEM_LENGTH = 200
@@ -37,35 +37,29 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "rejected": (),
     "withdrawn": (),
 }
-# Still waiting for the centre: these can be overdue.
-OPEN_STATUSES = ("received", "processing", "supplement_requested")
-
-
 class InvalidTransition(ValueError):
     """A status change that is not allowed or lacks what it needs; the message is shown to the officer."""
 
 
 def label(status: str) -> str:
-    """Vietnamese label of a status code (staff console, API)."""
-    return text(f"staff.status_{status}")
+    """Vietnamese label of a status code (the dossier area's labels: one wording everywhere)."""
+    return dossiers.status_label(status)
 
 
 def allowed_next(status: str) -> tuple[str, ...]:
     return TRANSITIONS.get(status, ())
 
 
-def local_today(now: datetime) -> date:
-    return now.astimezone(LOCAL_TZ).date()
-
-
 def is_overdue(dossier: Dossier, now: datetime) -> bool:
-    """Overdue is derived from the appointment date, never stored as a status."""
-    return dossier.status in OPEN_STATUSES and dossier.appointment_date < local_today(now)
+    """Overdue is derived from the appointment date (bot.dossier's rule), never stored as a status."""
+    return dossiers.is_overdue(dossier, dossiers.local_today(now))
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
     """The same rule as `is_overdue`, for a query."""
-    return and_(Dossier.status.in_(OPEN_STATUSES), Dossier.appointment_date < local_today(now))
+    return and_(
+        Dossier.status.not_in(dossiers.CLOSED_STATUSES), Dossier.appointment_date < dossiers.local_today(now)
+    )
 
 
 def _clean_items(items: Sequence[str] | None) -> list[str]:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000  # longer texts get error -210 (§1.5)
 MAX_BUTTONS = 5
+UPLOAD_LIMIT = 5 * 1024 * 1024  # upload/file and upload/gif accept up to 5 MB (§1.9)
 BUTTON_TITLE = 100
 # Our button payloads travel back as the text of a `user_send_text` event ([U] §1.3: a tap on an
 # oa.query.hide button "sends the payload string as a message from the user"); the prefix tells them apart
@@ -244,8 +245,10 @@ class ZaloConnector(Connector):
 
     def send(self, item: OutboxMessage, client: requests.Session, target: dict[str, Any]) -> str:
         reply = Reply.from_dict(item.reply)
-        local = reply.url and not reply.url.startswith(("http", "attachment:"))
-        if reply.kind in ("image", "file") and local:
+        url = reply.url or ""
+        # A file goes out as an upload token; an image by its public URL, or uploaded when it is local.
+        if (reply.kind == "file" and url) or (reply.kind == "image" and url and not url.startswith(
+                ("http://", "https://", "attachment:"))):
             reply = self._upload(reply, client)
         transaction = target.get("mode") == "transaction"
         path = "/v3.0/oa/message/transaction" if transaction else "/v3.0/oa/message/cs"
@@ -258,21 +261,44 @@ class ZaloConnector(Connector):
             ids.append(str((data.get("data") or {}).get("message_id") or ""))
         return ",".join(i for i in ids if i)
 
-    def _upload(self, reply: Reply, client: requests.Session) -> Reply:
-        """Local files (under FILES_DIR) go through the upload endpoints (image, file)."""
-        path = Path(reply.url or "")
+    def _content(self, reply: Reply, client: requests.Session) -> tuple[str, bytes]:
+        """The bytes to upload: a file under FILES_DIR, or one fetched from its URL (size-capped)."""
+        url = reply.url or ""
+        limit = UPLOAD_LIMIT
+        if url.startswith(("http://", "https://")):
+            try:
+                with client.get(url, stream=True, timeout=HTTP_TIMEOUT) as resp:
+                    if resp.status_code >= 500:
+                        raise SendError("transient", f"fetch_{resp.status_code}", "file server error")
+                    if not resp.ok:
+                        raise SendError("permanent", f"fetch_{resp.status_code}", "file not found")
+                    data = b""
+                    for chunk in resp.iter_content(65536):
+                        data += chunk
+                        if len(data) > limit:
+                            raise SendError("permanent", "-210", "file larger than Zalo accepts")
+            except requests.RequestException as exc:
+                raise SendError("transient", "fetch", exc.__class__.__name__) from exc
+            return reply.name or Path(url.split("?", 1)[0]).name or "file", data
+        path = Path(url)
         base = self.settings.files_dir.resolve()
         if not path.is_absolute():
             path = base / path
         if not path.resolve().is_relative_to(base) or not path.is_file():
             raise SendError("permanent", "file_missing", "file to send is not in FILES_DIR")
+        if path.stat().st_size > limit:
+            raise SendError("permanent", "-210", "file larger than Zalo accepts")
+        return reply.name or path.name, path.read_bytes()
+
+    def _upload(self, reply: Reply, client: requests.Session) -> Reply:
+        """Through the upload endpoints (§1.9): image -> attachment_id, file (PDF/DOC/DOCX) -> token."""
+        name, data = self._content(reply, client)
         kind = "image" if reply.kind == "image" else "file"
-        mime = mimetypes.guess_type(reply.name or path.name)[0] or "application/octet-stream"
-        files = {"file": (reply.name or path.name, path.read_bytes(), mime)}
-        data = self._call(client, f"/v2.0/oa/upload/{kind}", files=files)
-        got = data.get("data") or {}
-        ref = f"attachment:{got['attachment_id']}" if kind == "image" else str(got.get("token") or "")
-        if not ref or ref == "attachment:":
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        answer = self._call(client, f"/v2.0/oa/upload/{kind}", files={"file": (name, data, mime)})
+        got = answer.get("data") or {}
+        ref = f"attachment:{got.get('attachment_id') or ''}" if kind == "image" else str(got.get("token", ""))
+        if ref in ("", "attachment:"):
             raise SendError("permanent", "upload", "upload answered without an id")
         return Reply(kind=reply.kind, text=reply.text, url=ref, name=reply.name, author=reply.author)
 

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.agency import Agency
 from bot.catalog.store import Catalog
 from bot.messages import Button, Reply
+from bot.models import Message
 from bot.templates import text
 from bot.turn import Turn
 from flows import engine
@@ -26,8 +29,11 @@ from nlu.text import fold
 log = logging.getLogger(__name__)
 
 CONFIDENT = 0.5  # below this the NLU guess is treated as "not understood"
+GREET_SURE = 0.8
+VAGUE = ("affirm", "deny", "out_of_scope")  # intents that say nothing when a procedure is named
+CANDIDATE_MIN = 0.65  # procedure candidates scored lower are noise ("phí bao nhiêu?" names none)
 SIDE_QUESTIONS = ("ask_procedure", "ask_fee", "ask_documents", "ask_duration", "ask_office")
-INTERRUPTIONS = (
+INTERRUPTIONS = (  # what may interrupt a flow when said in words (buttons may carry any intent)
     *SIDE_QUESTIONS,
     "request_human",
     "cancel",
@@ -43,7 +49,7 @@ BACK_WORDS = {"quay lai", "back", "tro lai", "quay lai buoc truoc", "lui lai", "
 IDLE = timedelta(minutes=30)
 COMPLAINT_WORDS = 8  # a complaint this long already says what happened: no need to ask for it
 # Flows that may interrupt a dossier and hand it back when they end.
-SUSPENDING_FLOWS = ("check_status", "complaint", "handoff")
+SUSPENDING_FLOWS = ("check_status", "complaint", "handoff", "delete_data")
 
 
 @dataclass
@@ -64,10 +70,13 @@ class Understanding:
 
 def understand(ctx: Context, message: str) -> Understanding:
     parse = ctx.turn.services.nlu.parse(message)
+    ctx.intent = parse.intent
     entities: dict[str, str] = {}
     for e in parse.entities:
         entities.setdefault(e.entity, e.value)
-    return Understanding(parse.intent, parse.confidence, entities, tuple(parse.candidates), message)
+    # The linker always ranks something; only a real match is a mention of a procedure.
+    candidates = tuple(c for c in parse.candidates if c.score >= CANDIDATE_MIN)
+    return Understanding(parse.intent, parse.confidence, entities, candidates, message)
 
 
 def from_payload(name: str, args: dict[str, Any]) -> Understanding:
@@ -88,10 +97,31 @@ def handle_turn(turn: Turn) -> list[Reply]:
         replies += route(ctx)
     except NLUUnavailable:
         log.warning("nlu unavailable conversation=%s", turn.conversation.id)
-        replies.append(menu(text("dialogue.nlu_down")))
+        if ctx.step is not None:  # buttons and valid answers still work: ask the pending question again
+            replies += engine.reask(ctx, "dialogue.nlu_down_in_flow")
+        else:
+            replies.append(menu(text("dialogue.nlu_down")))
     replies += _restore_suspended(ctx)
     ctx.save()
+    _note_intent(ctx)
     return replies
+
+
+def _note_intent(ctx: Context) -> None:
+    """Write the understood intent on the citizen's message in the transcript (staff, analytics)."""
+    action = engine.action_of(ctx.turn.inbound)
+    intent = ctx.intent or (action[0] if action else None)
+    if not intent:
+        return
+    session, conv = ctx.turn.session, ctx.turn.conversation
+    message = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conv.id, Message.direction == "in")
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    if message is not None:
+        message.intent = intent[:50]
 
 
 def route(ctx: Context) -> list[Reply]:
@@ -143,12 +173,20 @@ def in_flow(ctx: Context, action: tuple[str, dict[str, Any]] | None) -> list[Rep
     folded = fold(inbound.text)
     if folded in BACK_WORDS:
         return engine.back(ctx)
+    earlier = engine.answered_field(ctx, inbound.text)
+    if earlier and not isinstance(step, Confirm):  # "sửa ngày sinh" before the summary: fix it, then go on
+        return engine.edit(ctx, earlier)
     idle = _idle(ctx)
     heard: Understanding | None = None
     if isinstance(step, Collect) and step.kind in FREE_TEXT_KINDS and inbound.text.strip():
-        heard = understand(ctx, inbound.text)
+        try:
+            heard = understand(ctx, inbound.text)
+        except NLUUnavailable:  # the value itself can still be taken
+            heard = Understanding("out_of_scope", 0.0, text=inbound.text)
         if _is_interruption(ctx, heard, strict=True):
             return interruption(ctx, heard)
+        if heard.intent == "greet" and heard.confidence >= GREET_SURE:  # "chào em" is a valid name too
+            return offer_resume(ctx, greet=True)
     result = engine.answer(ctx, inbound, None)
     if result.ok:
         ctx.state.pop("resume_offered", None)
@@ -211,6 +249,20 @@ def interruption(ctx: Context, heard: Understanding) -> list[Reply]:
         return start_flow(ctx, "delete_data")
     if intent in ("request_human", "complaint", "check_status"):
         return by_intent(ctx, heard)
+    if intent == "submit_dossier" and flow is not None:  # a "Nộp hồ sơ" button under an answer
+        if heard.procedure in (None, flow.procedure):
+            return engine.reask(ctx, "dialogue.resumed")
+        return [
+            Reply.say(
+                text("dialogue.finish_first", title=flow.title),
+                Button(text("dialogue.button_cancel"), payload("cancel")),
+            ),
+            *engine.reask(ctx),
+        ]
+    if intent == "greet":
+        return offer_resume(ctx, greet=True)
+    if intent in ("thank", "goodbye", "affirm", "deny"):
+        return engine.reask(ctx, "dialogue.resumed")
     return invalid(ctx, "")
 
 
@@ -270,13 +322,19 @@ def by_intent(ctx: Context, heard: Understanding) -> list[Reply]:
     if (
         isinstance(expect, dict)
         and not heard.from_button
-        and intent in ("ask_procedure", "out_of_scope", "submit_dossier", expect.get("intent"))
+        and (
+            heard.confidence < CONFIDENT
+            or intent in (*VAGUE, "ask_procedure", "submit_dossier", expect.get("intent"))
+        )
     ):
         procedure = _procedure_of(ctx, heard, context=None, strict=True)
         if procedure:
             intent = str(expect["intent"])
             heard.entities["procedure"] = procedure
             heard.confidence = max(heard.confidence, CONFIDENT)
+    if heard.procedure and (heard.confidence < CONFIDENT or intent in VAGUE):
+        intent = "ask_procedure"  # "đăng ký kết hôn": a procedure named without a clear question
+        heard.confidence = CONFIDENT
     if heard.confidence < CONFIDENT or intent == "out_of_scope":
         return not_understood(ctx)
     conv.failed_understanding = 0
@@ -339,16 +397,15 @@ def menu(message: str) -> Reply:
 def _procedure_of(
     ctx: Context, heard: Understanding, *, context: str | None, strict: bool = False
 ) -> str | None:
-    """The procedure meant: the entity, else one clear candidate, else the conversation's context."""
+    """The procedure meant: the entity, else the conversation's context when the message names no other,
+    else (strict) the one clear candidate."""
     if heard.procedure:
         return heard.procedure
     codes = [c.code for c in heard.candidates]
-    if context and context in codes:
+    if context and (context in codes or not codes):
         return context
-    if len(codes) == 1 and strict:
+    if strict and len(codes) == 1:
         return codes[0]
-    if not codes and not strict:
-        return context
     return None
 
 
@@ -366,7 +423,7 @@ def answer_question(ctx: Context, intent: str, heard: Understanding, *, context:
     code = _procedure_of(ctx, heard, context=context)
     procedure = catalog.get(code) if code else None
     if procedure is not None:
-        ctx.state["last_procedure"] = procedure.code
+        ctx.state["last_procedure"] = ctx.state["last_asked"] = procedure.code
         return answers.answer(intent, procedure, agency.accepted_procedures)
     ctx.state["expect"] = {"intent": intent}
     if heard.candidates:
@@ -380,7 +437,8 @@ def submit_dossier(ctx: Context, heard: Understanding) -> list[Reply]:
     from flows.loader import flow_for_procedure
 
     agency = _agency()
-    code = _procedure_of(ctx, heard, context=None, strict=True)
+    # "em muốn nộp hồ sơ luôn" right after asking about a procedure means that one.
+    code = _procedure_of(ctx, heard, context=ctx.state.pop("last_asked", None), strict=True)
     if not code:
         ctx.state["expect"] = {"intent": "submit_dossier"}
         if heard.candidates:
@@ -403,9 +461,15 @@ def submit_dossier(ctx: Context, heard: Understanding) -> list[Reply]:
 
 
 def _submit_choices(ctx: Context) -> list[Reply]:
-    """Buttons for the procedures the centre accepts in the chat (the curated ones first)."""
+    """Buttons for the most used procedures the centre accepts in the chat."""
+    from flows.generate import FLOW_NAMES
+
     agency = _agency()
-    flows = [f for f in ctx.flows.values() if f.procedure and agency.accepts(f.procedure)]
+    order = list(FLOW_NAMES)
+    flows = sorted(
+        (f for f in ctx.flows.values() if f.procedure and agency.accepts(f.procedure)),
+        key=lambda f: order.index(f.procedure) if f.procedure in order else len(order),
+    )
     buttons = [
         Button(f.title, payload("submit_dossier", procedure=f.procedure)) for f in flows[: engine.MAX_BUTTONS]
     ]

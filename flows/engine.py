@@ -136,6 +136,7 @@ class Context:
 
     def __init__(self, turn: Turn, flows: dict[str, Flow] | None = None) -> None:
         self.turn = turn
+        self.intent: str | None = None  # what the NLU (or a button) said this message was, for the transcript
         self.state: dict[str, Any] = copy.deepcopy(dict(turn.conversation.state or {}))
         self.flows = (
             flows if flows is not None else load_flows(str(turn.services.settings.data_dir / "flows"))
@@ -296,6 +297,10 @@ def prompt(ctx: Context, step: Step, *, again: bool = False) -> list[Reply]:
         return [consent_prompt(Agency.load(), ctx.turn.services.settings, step.purpose)]
     if isinstance(step, Collect):
         buttons = [Button(o, payload("choose", value=o)) for o in step.options]
+        known = (ctx.turn.conversation.profile or {}).get(step.id)
+        if isinstance(known, dict) and not step.options and known.get("display"):
+            # Given for an earlier dossier (with consent): one tap to reuse it.
+            buttons.append(Button(str(known["display"])[:60], payload("choose", value=str(known["display"]))))
         if step.optional:
             buttons.append(Button(text("dialogue.button_skip"), payload("skip")))
         return chunk_buttons(step.ask, buttons)
@@ -553,15 +558,25 @@ def confirm_summary(ctx: Context) -> list[Reply]:
     ]
 
 
-def edit_choices(ctx: Context) -> list[Reply]:
+def _editable(ctx: Context) -> list[Collect | Documents]:
     flow, active = ctx.flow, ctx.active
     assert flow is not None and active is not None
-    buttons = [
-        Button(text("dialogue.button_edit_field", label=s.label), payload("edit", field=s.id))
+    return [
+        s
         for s in flow.fields
         if s.applies(active["slots"]) and (s.id in active["slots"] or s.id in active["docs"])
     ]
-    return chunk_buttons(text("dialogue.edit_which"), buttons)
+
+
+def edit_choices(ctx: Context) -> list[Reply]:
+    """Numbered fields (a platform that cuts button titles still shows the list) and one button each."""
+    fields = _editable(ctx)
+    lines = [text("dialogue.edit_which")] + [f"{n}. {s.label}" for n, s in enumerate(fields, 1)]
+    buttons = [
+        Button(text("dialogue.button_edit_field", label=f"{n}. {s.label}"), payload("edit", field=s.id))
+        for n, s in enumerate(fields, 1)
+    ]
+    return chunk_buttons("\n".join(lines), buttons)
 
 
 def edit(ctx: Context, field_id: str) -> list[Reply]:
@@ -600,6 +615,15 @@ def _match_field(ctx: Context, raw: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def answered_field(ctx: Context, raw: str) -> str | None:
+    """The already answered field that "sửa <label>" names, if exactly one."""
+    field_id = _match_field(ctx, raw)
+    active = ctx.active or {}
+    if field_id and (field_id in active.get("slots", {}) or field_id in active.get("docs", {})):
+        return field_id
+    return None
+
+
 def _answer_confirm(
     ctx: Context, step: Confirm, inbound: Inbound, action: tuple[str, dict[str, Any]] | None
 ) -> Answer:
@@ -612,6 +636,10 @@ def _answer_confirm(
     if value == "edit" or (not action and folded in {"sua", "sua lai", "sua thong tin", "chinh sua"}):
         return Answer(True, edit_choices(ctx))
     field_id = _match_field(ctx, inbound.text) if not action else None
+    number = folded.removeprefix("sua ").strip()
+    if not field_id and not action and number.isdigit():  # "3" or "sửa 3" from the numbered list
+        fields = _editable(ctx)
+        field_id = fields[int(number) - 1].id if 1 <= int(number) <= len(fields) else None
     if field_id:
         return Answer(True, edit(ctx, field_id))
     return Answer(False, hint="dialogue.confirm_hint")
@@ -637,6 +665,19 @@ def back(ctx: Context) -> list[Reply]:
             ctx.touch()
             return [Reply.say(text("dialogue.going_back")), *prompt(ctx, target)]
     return reask(ctx, "dialogue.cannot_go_back")
+
+
+# Answers worth offering again in the citizen's next dossier (the applicant, not the other people named).
+REMEMBERED = ("applicant_name", "applicant_id_number", "phone")
+
+
+def remember(ctx: Context, flow: Flow, active: dict[str, Any]) -> None:
+    """Keep the applicant's own details in the profile (erased with "xóa dữ liệu của tôi")."""
+    profile = dict(ctx.turn.conversation.profile or {})
+    for slot in REMEMBERED:
+        if active["slots"].get(slot):
+            profile[slot] = {"display": active["display"].get(slot) or str(active["slots"][slot])}
+    ctx.turn.conversation.profile = profile
 
 
 def submit(ctx: Context) -> list[Reply]:
@@ -691,5 +732,6 @@ def submit(ctx: Context) -> list[Reply]:
         return [Reply.say(text("dialogue.submit_failed")), *handoff(ctx, "request_human")]
     ctx.end_flow()
     ctx.state["last_dossier"] = dossier.code
+    remember(ctx, flow, active)
     log.info("dossier submitted conversation=%s dossier=%s", ctx.turn.conversation.id, dossier.id)
     return list(receipt(dossier, catalog))

@@ -91,6 +91,8 @@ def collect_step(field: dict[str, Any]) -> dict[str, Any]:
 def _slug(name: str, used: set[str]) -> str:
     words = re.findall(r"[a-z0-9]+", fold(name))[:4]
     base = "_".join(words) or "giay_to"
+    if not base[0].isalpha():
+        base = "giay_to_" + base
     slug, n = base, 2
     while slug in used:
         slug, n = f"{base}_{n}", n + 1

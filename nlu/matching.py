@@ -3,17 +3,21 @@
 Used by the Rasa procedure linker (inside the Rasa server: standard library + PyYAML only, no `bot`
 imports, Python 3.10) and by `motcua catalog search`, so both answer the same way.
 
-Every name, short name and alias becomes a *variant*: its folded words (nlu.text.words: no diacritics,
-abbreviations expanded) minus chat filler (data/matching.yml), weighted by how rare they are in the
-catalogue (IDF). A message is scored against each variant found through an inverted index by
-- how much of the variant the message covers (missing words that mark a special variant, such as
-  "lại" or "nước ngoài", cost more, words in parentheses less), so generic questions find the base
-  procedure;
-- how much of the message the variant explains (filler that also occurs in names, like "làm" or "cần",
-  only counts where it matches);
-- how many of the variant's word pairs appear in the same order.
-A message holding exactly a variant's words scores 1. `link` answers only when the best match is clear;
-otherwise the caller offers the top three.
+Every official name, short name and alias becomes a *variant*: its folded words (nlu.text.words: no
+diacritics, abbreviations expanded) minus filler (data/matching.yml), each weighted by its rarity in the
+catalogue (IDF), by its place in the name (names put action and object first, qualifiers and parentheses
+after) and, for words that set a variant apart from a base procedure ("lại", "nước ngoài", "lưu động",
+or whatever a name has beyond another, shorter name), more. An inverted index finds the variants sharing
+a content word with the message; each is scored by
+- how much of the variant the message covers, so a generic "khai sinh" finds the plain registration;
+- how much of the message the variant explains (words that are filler in chat but content in some names,
+  such as "làm" / "lâm" or "cần" / "căn", count only where they match);
+- how many word pairs appear in the same order.
+Words written with diacritics must fit the name's ("số đó" is not "sổ đỏ"; "kêt" fits "kết"), unknown
+words get one commonly confused sound swapped ("tạm chú" -> "tạm trú") or, if long, one edit, and a
+nationality implies "nước ngoài". A message holding exactly a variant's words scores 1. `link` answers
+only when the best match is clear (enough evidence and a margin over the runner-up); otherwise the
+caller offers the top three from `search`.
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
 import yaml
 
-from nlu.text import clean, fold_word, words
+from nlu.text import Word, clean, fold_word, words
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +44,40 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 RULES_FILE = "matching.yml"
 
 MAX_QUERY_WORDS = 400  # a chat message longer than this is cut; procedure names are far shorter
-MIN_SCORE = 0.3  # search() drops weaker candidates
-MIN_NAME_COVER = 0.2  # ... and those whose name or alias the message hardly covers
-LINK_MIN_SCORE = 0.5
+NOISE_MIN_WORDS, NOISE_SHARE = 12, 0.5  # random bytes: most "words" single characters or foreign script
+TYPO_MIN_LEN = 5  # shorter unknown words get only sound swaps, never edits ("chào" is not "chấp")
+
+# Weights of a name's words (what it costs a candidate when the message lacks one)
+POSITION_FACTORS = ((6, 1.0), (12, 0.5))  # first six words full weight, next six half ...
+LATE_FACTOR = 0.2  # ... the rest a fifth
+QUALIFIER_FACTOR = 0.5  # words after "cho", "đối với", "tại" ... (who/where qualifiers)
+MINOR_FACTOR = 0.35  # words in parentheses ("(thực hiện tại cấp xã)") or optional phrases
+MARKER_FACTOR = 2.5  # words that set a variant apart ("lại", "lưu động", what a longer sibling adds)
+MARKER_HEAD = 8  # a listed marker word further into a name is description, not a variant
+SOFT_NAME_FACTOR = 0.5  # generic words ("cấp", "đăng ký", "giấy") that citizens often leave out
+
+# Scoring a candidate against the message
+W_NAME, W_QUERY, W_ORDER = 0.35, 0.4, 0.25  # name covered, message explained, word order
+QUERY_MARKER_FACTOR = 4.0  # a marker word of the message ("... lại ...") that a candidate lacks
+SOFT_MISS = 0.3  # what a filler-like word of the message costs a candidate that lacks it
+SOFT_EVIDENCE = 0.5  # a filler-like word found in a name is half the evidence of a content word
+PREFIX_BONUS = 0.05  # the message is the beginning of the official name
 EXACT_SCORE = 1.0
 NEAR_EXACT_SCORE = 0.98  # exact, but another exact name uses more of the message
-LINK_MIN_MARGIN = 0.06
-LINK_NEAR_MARGIN = 0.03
-LINK_COVER_RATIO = 0.85
-LINK_MIN_NAME_COVER = 0.45
-MARKER_FACTOR = 2.5  # weight of a variant-marker word that the message lacks
-QUERY_MARKER_FACTOR = 4.0  # weight of a variant-marker word of the message that a candidate lacks
-MARKER_HEAD = 8  # a marker word further into a name is part of its description, not a variant
-SOFT_NAME_FACTOR = 0.5  # generic words of names ("cấp", "đăng ký", "giấy") that citizens often leave out
-MINOR_FACTOR = 0.35  # weight of a word in parentheses ("(thực hiện tại cấp xã)") or an optional phrase
-# Names put the action and its object first and qualifiers after: later words weigh less.
-POSITION_FACTORS = ((6, 1.0), (12, 0.5))
-LATE_FACTOR = 0.2
-QUALIFIER_FACTOR = 0.5  # words after "cho", "đối với", "tại" ... (who/where qualifiers) weigh less
-W_NAME, W_QUERY, W_ORDER = 0.35, 0.4, 0.25
-TYPO_MIN_LEN = 4
-PREFIX_BONUS = 0.05
-SOFT_MISS = 0.3  # what a filler-like word of the message costs a candidate that lacks it
+MIN_SCORE = 0.3  # search() drops weaker candidates ...
+MIN_NAME_COVER = 0.2  # ... and those whose name or alias the message hardly covers
+
+# When link() answers
+LINK_MIN_SCORE = 0.5
+LINK_MIN_MARGIN = 0.06  # over the runner-up
+LINK_NEAR_MARGIN = 0.03  # enough when only the top explains every word or the runner-up is a variant
+LINK_COVER_RATIO = 0.85  # runner-up covers clearly less of its name: it carries words of its own
+LINK_MIN_NAME_COVER = 0.45  # without a rare word, most of the name must be there ...
+LINK_MIN_EVIDENCE = 6.0  # ... or content words of this summed IDF (about two rare words)
 _LEADING_THU_TUC = re.compile(r"^\s*thủ\s+tục\s+", re.IGNORECASE)
 _PARENS = re.compile(r"\([^()]*\)")
+_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")  # grave, acute, tilde, hook, dot below
+Spelling = tuple[tuple[str, ...], str]  # per letter its shape marks, and the tone mark
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,8 @@ class Rules:
     optional_phrases: tuple[tuple[str, ...], ...] = ()
     qualifiers: tuple[tuple[str, ...], ...] = ()
     implies: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    confusable_initials: tuple[tuple[str, ...], ...] = ()
+    confusable_finals: tuple[tuple[str, ...], ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> Rules:
@@ -110,6 +127,10 @@ class Rules:
             log.warning("matching rules missing: %s", path)
             return cls()
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+        def groups(key: str) -> tuple[tuple[str, ...], ...]:
+            items = raw.get(key) or ()
+            return tuple(tuple(fold_word(str(x)) for x in g) for g in items if isinstance(g, list))
 
         def phrases(key: str) -> tuple[tuple[str, ...], ...]:
             items = {tuple(fold_word(str(p)).split()) for p in raw.get(key) or ()}
@@ -124,8 +145,11 @@ class Rules:
             qualifiers=phrases("qualifiers"),
             implies=tuple(
                 (tuple(fold_word(str(p)).split()), tuple(fold_word(str(concept)).split()))
-                for concept, items in (raw.get("implies") or {}).items() for p in items or () if str(p).strip()
+                for concept, items in (raw.get("implies") or {}).items()
+                for p in items or () if str(p).strip()
             ),
+            confusable_initials=groups("confusable_initials"),
+            confusable_finals=groups("confusable_finals"),
         )
 
 
@@ -255,6 +279,8 @@ class _Token:
     minor: bool = False  # inside parentheses, or an optional phrase
     late: bool = False  # after the name's first qualifier ("cho ...", "đối với ...")
     marker: bool = False  # part of a variant-marker phrase outside the qualifier
+    spelling: Spelling | None = None  # how it was written with diacritics (see _spelling); None: unknown
+    implied: bool = False  # not written but implied by a phrase (data/matching.yml `implies`)
 
 
 def _phrase_index(phrases: Iterable[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]]]:
@@ -299,19 +325,25 @@ class _Tokenizer:
 
     def __call__(self, text: str, name: bool = False) -> tuple[list[_Token], list]:
         ws = words(text)
-        flat = [f for w in ws for f in w.folded]
+        flat = [(f.lstrip("0") or "0") if f.isdigit() else f for w in ws for f in w.folded]  # 02 = 2
         owner = [i for i, w in enumerate(ws) for _ in w.folded]
-        keep = [len(t) > 1 and t not in self.rules.stopwords for t in flat]  # single letters: noise
+        # single letters are noise (initials, list markers); single digits count ("dưới 6 tuổi")
+        keep = [(len(t) > 1 or t.isdigit()) and t not in self.rules.stopwords for t in flat]
         for k, n in enumerate(_phrase_at(flat, k, self.stop) for k in range(len(flat))):
             for j in range(k, k + n):
                 keep[j] = False
         if not name:
-            out = [_Token(t, owner[k], t in self.rules.soft_words) for k, t in enumerate(flat) if keep[k]]
+            # a phrase implying a concept ("quốc tịch Hàn" -> nước ngoài) is said by the implied words,
+            # which count like content words; the phrase's own words count only where a candidate has them
+            implied = _covered(flat, self.implies)
+            out = [_Token(t, owner[k], implied[k] or t in self.rules.soft_words,
+                          spelling=_spelling(ws[owner[k]], False))
+                   for k, t in enumerate(flat) if keep[k]]
             for k in range(len(flat)):
                 n = _phrase_at(flat, k, self.implies)
                 if n:
-                    # implied words count where a candidate has them, like filler-like words
-                    out += [_Token(t, owner[k + n - 1], True) for t in self.implied[tuple(flat[k:k + n])]]
+                    concept = self.implied[tuple(flat[k:k + n])]
+                    out += [_Token(t, owner[k + n - 1], implied=True) for t in concept]
             return out, ws
         parens = [m.span() for m in _PARENS.finditer(clean(text))]
         optional = _covered(flat, self.optional)
@@ -324,8 +356,64 @@ class _Tokenizer:
             start = ws[owner[k]].start
             in_parens = any(a <= start < b for a, b in parens)
             out.append(_Token(t, owner[k], t in self.rules.soft_words, in_parens or optional[k],
-                              k >= late_from, markers[k] and k < min(late_from, MARKER_HEAD)))
+                              k >= late_from, markers[k] and k < min(late_from, MARKER_HEAD),
+                              _spelling(ws[owner[k]], True)))
         return out, ws
+
+
+def _spelling(word: Word, exact: bool) -> Spelling | None:
+    """The word's diacritics: per letter its shape marks (ă â ê ô ơ ư đ) and, for the word, its tone,
+    wherever the tone mark sits (hoà = hòa). None for an abbreviation, or for a message word typed
+    without diacritics (`exact` False): it may stand for any spelling."""
+    if len(word.folded) != 1:
+        return None
+    letters: list[str] = []
+    tone = ""
+    for ch in unicodedata.normalize("NFD", word.text.lower()):
+        if ch in _TONE_MARKS:
+            tone = ch
+        elif unicodedata.combining(ch):
+            if letters:
+                letters[-1] += ch
+        else:
+            letters.append("\u0111" if ch == "\u0111" else "")  # đ carries its stroke as a mark
+    marks = tuple(letters)
+    if not exact and not tone and not any(marks):
+        return None
+    return marks, tone
+
+
+@lru_cache(maxsize=8192)
+def _fits(written: frozenset[Spelling], name: frozenset[Spelling]) -> bool:
+    """Whether one of the message's spellings of a word fits one of the name's."""
+    return bool(written & name) or any(_compatible(w, n) for w in written for n in name)
+
+
+def _compatible(written: Spelling, name: Spelling) -> bool:
+    """A message word fits a name word when it has no diacritic the name word lacks: "kêt" (tone left
+    out) fits "kết", "số" does not fit "sổ"."""
+    (marks, tone), (name_marks, name_tone) = written, name
+    if tone and tone != name_tone:
+        return False
+    return len(marks) == len(name_marks) and all(
+        set(m) <= set(n) for m, n in zip(marks, name_marks, strict=True))
+
+
+def _confusions(word: str, rules: Rules) -> set[str]:
+    """The word with one commonly confused initial or final sound swapped (folded: "xinh" -> "sinh")."""
+    out: set[str] = set()
+    for group in rules.confusable_initials:
+        for a in sorted(group, key=len, reverse=True):
+            if word.startswith(a):
+                out.update(b + word[len(a):] for b in group if b != a)
+                break
+    for group in rules.confusable_finals:
+        for a in sorted(group, key=len, reverse=True):
+            if word.endswith(a):
+                out.update(word[: len(word) - len(a)] + b for b in group if b != a)
+                break
+    out.discard(word)
+    return out
 
 
 def _osa_distance_le1(a: str, b: str) -> bool:
@@ -388,9 +476,11 @@ class _Candidate:
     score: float
     entry: int
     variant: int  # -1: the message holds the procedure code itself
-    name_cover: float = 1.0  # share of the variant's weighted words the message has
+    name_cover: float = 1.0  # share of the variant's weighted words the message has (filler-like at half)
     complete: bool = True  # every content word of the message is in the variant
     special: bool = False  # the variant has a variant-marker word the message lacks
+    evidence: float = 0.0  # summed rarity (IDF) of the message's content words found in its best name
+    hits: float = 0.0  # how many of the message's words its best name has (filler-like ones count half)
 
 
 @dataclass
@@ -403,6 +493,7 @@ class _Variant:
     bigram_total: float
     token_set: frozenset[str] = field(default_factory=frozenset)
     markers: frozenset[str] = field(default_factory=frozenset)  # its marker and distinguishing words
+    spellings: dict[str, frozenset[Spelling]] = field(default_factory=dict)  # token -> written forms
 
 
 class ProcedureIndex:
@@ -436,22 +527,24 @@ class ProcedureIndex:
         self.idf: dict[str, float] = {t: math.log(1 + n / c) for t, c in df.items()}
         extra = _distinguishing(name_sets)
         self.variants: list[_Variant] = []
-        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        # word -> (variant, weight, the word's written forms in that variant)
+        self._postings: dict[str, list[tuple[int, float, frozenset[Spelling] | None]]] = defaultdict(list)
         self._bigram_postings: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
         for i, toks in raw_variants:
             v = self._variant(i, toks, extra[i])
             vid = len(self.variants)
             self.variants.append(v)
             for t, w in v.weights.items():
-                self._postings[t].append((vid, w))
+                self._postings[t].append((vid, w, v.spellings.get(t)))
             for bg, w in v.bigrams.items():
                 self._bigram_postings[bg].append((vid, w))
+        self._entry_words = [frozenset(per_entry.get(i, ())) for i in range(len(self.entries))]
         self._typo: dict[str, set[str]] = defaultdict(set)
         for t in self.idf:
             if len(t) >= TYPO_MIN_LEN and t.isalpha():
                 for d in _deletes(t):
                     self._typo[d].add(t)
-        self._last: tuple[str, tuple] | None = None
+        self._last: tuple[str, tuple[list[_Candidate], list[_Token], list[Word]]] | None = None
         log.info("procedure index: %d entries, %d variants, %d words",
                  len(self.entries), len(self.variants), len(self.idf))
 
@@ -472,8 +565,12 @@ class ProcedureIndex:
         texts = tuple(t.text for t in toks)
         bigrams = {(a, b): (weights[a] + weights[b]) / 2 for a, b in pairwise(texts) if a != b}
         special = frozenset(t.text for t in toks if not t.minor and (t.marker or t.text in extra))
+        spellings: dict[str, set[Spelling]] = defaultdict(set)
+        for t in toks:
+            if t.spelling is not None:
+                spellings[t.text].add(t.spelling)
         return _Variant(entry, texts, weights, sum(weights.values()), bigrams, sum(bigrams.values()),
-                        frozenset(texts), special)
+                        frozenset(texts), special, {t: frozenset(v) for t, v in spellings.items()})
 
     @classmethod
     def load(cls, data_dir: Path = DEFAULT_DATA_DIR, raw_dir: Path | None = None) -> ProcedureIndex:
@@ -488,58 +585,68 @@ class ProcedureIndex:
 
     # -- query side -------------------------------------------------------------------------------
 
-    def _correct(self, tok: str, before: str | None, after: str | None) -> str | None:
-        """A catalogue word one edit away from an unknown word of 4+ letters: one that forms a known
-        word pair with its neighbours first, then the most common."""
-        if len(tok) < TYPO_MIN_LEN or not tok.isalpha():
-            return None
-        pool: set[str] = set(self._typo.get(tok, ()))
-        for d in _deletes(tok):
-            if d in self.idf:
-                pool.add(d)
-            pool.update(self._typo.get(d, ()))
-        best = [c for c in pool if _osa_distance_le1(tok, c)]
-        if not best:
-            return None
+    def _pairs(self, word: str, before: str | None, after: str | None) -> int:
+        """How many of the word's neighbours it forms a catalogue word pair with (0 to 2)."""
+        return int((before, word) in self._bigram_postings) + int((word, after) in self._bigram_postings)
 
-        def pairs(c: str) -> int:
-            return int((before, c) in self._bigram_postings) + int((c, after) in self._bigram_postings)
-
-        return min(best, key=lambda c: (-pairs(c), self.idf[c], c))
+    def _correct(self, tok: str, before: str | None, after: str | None, written: bool) -> str | None:
+        """Another catalogue word for `tok` that, unlike it, forms a catalogue word pair with a neighbour:
+        a commonly confused sound swapped ("tạm chú" -> "tạm trú", "khai xinh" -> "khai sinh"), or for an
+        unknown word of 5+ letters typed without diacritics, one edit away. Short syllables are one edit
+        from many catalogue words ("chào" / "chấp"), hence the neighbour check."""
+        if not tok.isascii() or not tok.isalpha() or self._pairs(tok, before, after):
+            return None
+        options = [c for c in _confusions(tok, self.rules) if c in self.idf]
+        if not options and not written and tok not in self.idf and len(tok) >= TYPO_MIN_LEN:
+            pool: set[str] = set(self._typo.get(tok, ()))
+            for d in _deletes(tok):
+                if d in self.idf:
+                    pool.add(d)
+                pool.update(self._typo.get(d, ()))
+            options = [c for c in pool if _osa_distance_le1(tok, c)]
+        confirmed = [(self._pairs(c, before, after), c) for c in options]
+        confirmed = [(n, c) for n, c in confirmed if n]
+        return min(confirmed, key=lambda x: (-x[0], self.idf[x[1]], x[1]))[1] if confirmed else None
 
     def _query(self, text: str) -> tuple[list[_Token], list]:
         toks, ws = self._tokenize(text)
-        toks = [t for t in toks if t.word < MAX_QUERY_WORDS]
+        implied = [t for t in toks if t.implied and t.word < MAX_QUERY_WORDS]
+        toks = [t for t in toks if not t.implied and t.word < MAX_QUERY_WORDS]
         out = []
         for k, t in enumerate(toks):
-            if t.text in self.idf:
-                out.append(t)
-                continue
             before = out[-1].text if out else None
             after = toks[k + 1].text if k + 1 < len(toks) else None
-            fixed = self._correct(t.text, before, after)
+            fixed = None
+            if (before or after) and (not t.soft or t.text not in self.idf):
+                fixed = self._correct(t.text, before, after, t.spelling is not None)
             if fixed is not None:
                 out.append(_Token(fixed, t.word, fixed in self.rules.soft_words))
-        return out, ws
+            elif t.text in self.idf:
+                out.append(t)
+        return out + implied, ws
 
     def _rank(self, text: str) -> tuple[list[_Candidate], list[_Token], list]:
         """(score, entry, best variant) for every candidate, best first; the last answer is reused
         because the linker asks for link() and search() of the same message."""
         if not isinstance(text, str) or not text.strip():
             return [], [], []
-        if self._last is not None and self._last[0] == text:
-            return self._last[1]  # type: ignore[return-value]
+        last = self._last  # one read: another thread may replace it meanwhile
+        if last is not None and last[0] == text:
+            return last[1]
         result = self._score(text)
         self._last = (text, result)
         return result
 
     def _score(self, text: str) -> tuple[list[_Candidate], list[_Token], list]:
         toks, ws = self._query(text)
+        if _looks_like_noise(ws):
+            return [], [], ws
         codes = [self._by_code[w.folded[0]] for w in ws[:MAX_QUERY_WORDS]
                  if len(w.folded) == 1 and w.folded[0] in self._by_code]
         if not toks and not codes:
             return [], toks, ws
         hard = {t.text for t in toks if not t.soft}
+        implied_only = hard - {t.text for t in toks if not t.soft and not t.implied}
         soft = {t.text for t in toks if t.soft} - hard
         alltoks = hard | soft
         # a variant marker the message has ("... LẠI ...") counts more when a candidate lacks it
@@ -550,21 +657,46 @@ class ProcedureIndex:
                 qweight[t.text] = self.idf[t.text] * QUERY_MARKER_FACTOR
         hard_weight = sum(qweight[t] for t in hard)
         soft_weight = sum(qweight[t] for t in soft)
-        matched_v: dict[int, float] = defaultdict(float)
-        matched_q: dict[int, float] = defaultdict(float)
-        soft_q: dict[int, float] = defaultdict(float)
-        hard_hits: dict[int, int] = defaultdict(int)
-        for t in alltoks:
+        written_sets: dict[str, set[Spelling]] = defaultdict(set)
+        for tok in toks:
+            if tok.spelling is not None:
+                written_sets[tok.text].add(tok.spelling)
+        written = {t: frozenset(forms) for t, forms in written_sets.items()}
+        # per candidate variant: [name weight matched, message weight matched, of it filler-like,
+        #                         content words matched, evidence weight in the name, of the content words
+        #                         matched those only implied, filler-like words matched]
+        acc: dict[int, list[float]] = {}
+        for t in sorted(hard) + sorted(soft):  # content words first: they decide who is a candidate
             q = qweight[t]
             is_soft = t in soft
-            for vid, w in self._postings.get(t, ()):
-                matched_v[vid] += w
-                matched_q[vid] += q
+            forms = written.get(t)
+            postings = self._postings.get(t, ())
+            only_known = is_soft and bool(hard)
+            if only_known and len(postings) > len(acc):
+                # a filler-like word only adds to candidates found by content words: look it up in them
+                postings = [(vid, w, self.variants[vid].spellings.get(t)) for vid in list(acc)
+                            if (w := self.variants[vid].weights.get(t)) is not None]
+            for vid, w, spelled in postings:
+                if forms is not None and spelled is not None and not _fits(forms, spelled):
+                    continue  # written with other diacritics: another word ("số" is not "sổ")
+                a = acc.get(vid)
+                if a is None:
+                    if only_known:
+                        continue
+                    a = acc[vid] = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+                a[0] += w
+                a[1] += q
                 if is_soft:
-                    soft_q[vid] += q
+                    a[2] += q
+                    a[4] += w * SOFT_EVIDENCE
+                    a[6] += 1
                 else:
-                    hard_hits[vid] += 1
-        qbigrams = {(a.text, b.text) for a, b in pairwise(toks)
+                    a[3] += 1
+                    a[4] += w
+                    if t in implied_only:
+                        a[5] += 1
+        written_seq = [t for t in toks if not t.implied]
+        qbigrams = {(a.text, b.text) for a, b in pairwise(written_seq)
                     if a.text != b.text and (a.text, b.text) in self._bigram_postings}
         qbigram_weight = sum((self.idf[a] + self.idf[b]) / 2 for a, b in qbigrams)
         matched_b: dict[int, float] = defaultdict(float)
@@ -574,21 +706,25 @@ class ProcedureIndex:
             for vid, w in self._bigram_postings[bg]:
                 matched_b[vid] += w
                 matched_bq[vid] += q
-        qseq = tuple(t.text for t in toks)
-        best: dict[int, _Candidate] = {}
-        for vid, mv in matched_v.items():
-            v = self.variants[vid]
+        qseq = tuple(t.text for t in written_seq)
+        n_hard = len(hard)
+        variants = self.variants
+        top: dict[int, tuple[float, int, float, bool, bool]] = {}  # entry -> its best-scoring name
+        support: dict[int, tuple[float, float]] = {}  # entry -> best (evidence, words matched) of its names
+        for vid, (mv, mq, sq, hits, hv, implied_hits, soft_hits) in acc.items():
+            v = variants[vid]
             cover_v = mv / v.total
-            complete = hard_hits[vid] == len(hard)
-            if complete and v.token_set <= alltoks:
+            if cover_v < MIN_NAME_COVER:
+                continue  # hardly any of the name (an exact match covers all of it)
+            complete = hits == n_hard
+            if hits - implied_hits == n_hard - len(implied_only) and v.token_set <= alltoks:
                 # the message holds exactly this name or alias, filler aside; of two such names the one
                 # that also uses more of the message's filler-like words ("chưa", "đang") wins below
                 score = EXACT_SCORE
-            elif not hard_hits[vid] or cover_v < MIN_NAME_COVER:
-                continue  # matched by filler-like words only, or hardly any of the name
+            elif not hits:
+                continue  # matched by filler-like words only
             else:
-                missing_soft = SOFT_MISS * (soft_weight - soft_q[vid])
-                cover_q = matched_q[vid] / (hard_weight + soft_q[vid] + missing_soft)
+                cover_q = mq / (hard_weight + sq + SOFT_MISS * (soft_weight - sq))
                 order_v = matched_b[vid] / v.bigram_total if v.bigram_total else cover_v
                 order_q = matched_bq[vid] / qbigram_weight if qbigram_weight else cover_q
                 score = W_NAME * cover_v + W_QUERY * cover_q + W_ORDER * (order_v + order_q) / 2
@@ -597,16 +733,20 @@ class ProcedureIndex:
                     if len(start) > 1 and v.tokens[:len(start)] == start:
                         score += PREFIX_BONUS  # the message is the start of the official name
                 score = min(score, 0.99)
-            if v.entry not in best or score > best[v.entry].score:
-                best[v.entry] = _Candidate(score, v.entry, vid, cover_v, complete, not v.markers <= alltoks)
+            known = top.get(v.entry)
+            if known is None or score > known[0]:
+                top[v.entry] = (score, vid, hv / v.total, complete, not v.markers <= alltoks)
+            ev, words_matched = support.get(v.entry, (0.0, 0.0))
+            support[v.entry] = (max(ev, mq - sq), max(words_matched, hits + SOFT_EVIDENCE * soft_hits))
+        best = {i: _Candidate(sc, i, vid, cover, complete, special, *support[i])
+                for i, (sc, vid, cover, complete, special) in top.items()}
         exact = [c for c in best.values() if c.score == EXACT_SCORE]
         if len(exact) > 1:
             used = {c.entry: len(self.variants[c.variant].token_set & soft) for c in exact}
             most = max(used.values())
             for c in exact:
                 if used[c.entry] < most:
-                    best[c.entry] = _Candidate(NEAR_EXACT_SCORE, c.entry, c.variant, c.name_cover, c.complete,
-                                               c.special)
+                    best[c.entry] = replace(c, score=NEAR_EXACT_SCORE)
         for i in codes:
             best[i] = _Candidate(EXACT_SCORE, i, -1)
         ranked = sorted(best.values(), key=lambda c: (-c.score, c.entry))
@@ -619,11 +759,19 @@ class ProcedureIndex:
             if not hits:
                 return None
             return _original_span(text, hits[0].start, hits[0].end)
-        vset = self.variants[vid].token_set
-        idx = [t.word for t in toks if t.text in vset]
-        if not idx:
+        vset = self._entry_words[entry]
+        written = [t for t in toks if not t.implied]
+        found = [k for k, t in enumerate(written) if t.text in vset]
+        if not found:
             return None
-        return _original_span(text, ws[min(idx)].start, ws[max(idx)].end)
+        # around the matched content words, plus matched filler-like words right next to them ("đăng ký")
+        core = [k for k in found if not written[k].soft] or found
+        first, last = min(core), max(core)
+        while first - 1 in found:
+            first -= 1
+        while last + 1 in found:
+            last += 1
+        return _original_span(text, ws[written[first].word].start, ws[written[last].word].end)
 
     def _matches(self, text: str, ranked: list[_Candidate], toks: list[_Token], ws: list,
                  limit: int) -> list[Match]:
@@ -651,8 +799,8 @@ class ProcedureIndex:
         margin = top.score - second.score
         if top.score >= EXACT_SCORE:
             clear = second.score < EXACT_SCORE  # the message names exactly one procedure
-        elif top.name_cover < LINK_MIN_NAME_COVER:
-            clear = False  # a word or two shared with a long name is no evidence
+        elif top.evidence < LINK_MIN_EVIDENCE and (top.name_cover < LINK_MIN_NAME_COVER or top.hits < 2):
+            clear = False  # one word, or a common word or two, shared with a name is no evidence
         else:
             clear = margin >= LINK_MIN_MARGIN or (
                 # close scores, but the runner-up lacks a word of the message or is a special variant
@@ -663,6 +811,14 @@ class ProcedureIndex:
                      or second.special)
             )
         return self._matches(text, ranked, toks, ws, 1)[0] if clear else None
+
+
+def _looks_like_noise(ws: Sequence[Word]) -> bool:
+    """Random bytes or foreign script: most "words" are single characters or not Vietnamese letters."""
+    if len(ws) < NOISE_MIN_WORDS:
+        return False
+    odd = sum(1 for w in ws if len(w.text) == 1 or not "".join(w.folded).isascii())
+    return odd > len(ws) * NOISE_SHARE
 
 
 def _original_span(original: str, start: int, end: int) -> tuple[int, int]:

@@ -241,6 +241,13 @@ def test_saturday_morning_opening_is_not_a_working_day(tmp_path: Path) -> None:
     assert agency.dossier_code_prefix == "000.00.01.H01"
 
 
+def test_unquoted_procedure_codes_are_restored(tmp_path: Path) -> None:
+    path = tmp_path / "agency.yml"
+    body = yaml.safe_dump({k: v for k, v in BASE.items() if k != "accepted_procedures"}, allow_unicode=True)
+    path.write_text(body + "accepted_procedures: [1.010040, 2.000815]\n", encoding="utf-8")
+    assert Agency.load(path).accepted_procedures == {"1.010040", "2.000815"}
+
+
 def test_unquoted_yaml_time_is_understood(tmp_path: Path) -> None:
     path = tmp_path / "agency.yml"
     body = yaml.safe_dump(BASE, allow_unicode=True) + "same_day_cutoff: 16:30\n"   # YAML 1.1 reads 990

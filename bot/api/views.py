@@ -81,6 +81,7 @@ def _summary(d: Dossier, now: datetime) -> dict[str, Any]:
     return {
         "code": d.code,
         "procedure_code": d.procedure_code,
+        "procedure_name": d.procedure_name,
         "status": d.status,
         "status_label": label(d.status),
         "received_at": _iso(d.received_at),
@@ -90,7 +91,7 @@ def _summary(d: Dossier, now: datetime) -> dict[str, Any]:
     }
 
 
-def _detail(session: Session, d: Dossier, now: datetime) -> dict[str, Any]:
+def _detail(d: Dossier, now: datetime) -> dict[str, Any]:
     documents = []
     for doc in d.documents:
         stored = doc.file
@@ -172,7 +173,7 @@ def get_dossier(code: str) -> Response | tuple[Response, int]:
     dossier = _find(code)
     if dossier is None:
         return _error(404, "unknown dossier code")
-    body = _detail(session, dossier, utcnow())
+    body = _detail(dossier, utcnow())
     audit.record(session, None, "dossier.view", "dossier", dossier.code, "api: applicant, documents, history")
     session.commit()
     return jsonify(body)
@@ -199,7 +200,7 @@ def set_status(code: str) -> Response | tuple[Response, int]:
         session.rollback()
         return _error(422, str(exc))
     session.commit()
-    return jsonify(_detail(session, dossier, utcnow()))
+    return jsonify(_detail(dossier, utcnow()))
 
 
 @bp.get("/files/<name>")

@@ -46,7 +46,7 @@ class Runner:
         self._threads.append(thread)
 
     def _process_step(self, http: requests.Session) -> int:
-        return worker.work_once(self.services, self.connectors, http, limit=1)
+        return worker.work_once(self.services, self.connectors, http, limit=2)
 
     def _dispatch_step(self, http: requests.Session) -> int:
         return dispatcher.dispatch_once(self.services, self.connectors, http)

@@ -20,8 +20,8 @@ def insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]]
         return 0
     dialect = postgresql if is_postgres(session) else sqlite
     stmt = dialect.insert(model).values(rows).on_conflict_do_nothing()
-    result = session.execute(stmt)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    # Core execution: the ORM bulk path reports rowcount -1 on PostgreSQL.
+    return max(int(session.connection().execute(stmt).rowcount or 0), 0)
 
 
 class Wakeup:

@@ -175,18 +175,17 @@ def _zalo_echo(session: Session, channel: str, user_id: str, detail: dict[str, A
                now: datetime) -> str:
     """An `oa_send_*` echo is ours if we recorded its id at send time; otherwise staff typed it."""
     message_id = str(detail.get("message_id") or "")
+    conv = conversation_for(session, channel, user_id)
+    mine = OutboxMessage.conversation_id == conv.id
     if message_id:
+        # platform_message_id holds the comma-separated ids of every part we sent for one reply
         ours = session.scalars(
-            select(OutboxMessage.id).where(
-                OutboxMessage.channel == channel, OutboxMessage.user_id == user_id,
-                OutboxMessage.platform_message_id.contains(message_id))
+            select(OutboxMessage.id).where(mine, OutboxMessage.platform_message_id.contains(message_id))
         ).first()
         if ours is not None:
             return "ignored"
-    in_flight = session.scalars(
-        select(OutboxMessage.id).where(OutboxMessage.channel == channel, OutboxMessage.user_id == user_id,
-                                       OutboxMessage.status == "sending")
-    ).first()
+    sending = select(OutboxMessage.id).where(mine, OutboxMessage.status == "sending")
+    in_flight = session.scalars(sending).first()
     if in_flight is not None and claim.attempts < ECHO_TRIES:
         return "pending"  # our send may not have returned its id yet: look again in 2 s
     _staff_message(session, channel, user_id, detail, now)

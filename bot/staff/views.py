@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -32,6 +32,7 @@ from werkzeug.wrappers import Response
 
 from bot.config import Settings
 from bot.db import utcnow
+from bot.dossier import normalised_phone
 from bot.dossier_workflow import (
     LOCAL_TZ,
     InvalidTransition,
@@ -54,7 +55,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 PUBLIC_ENDPOINTS = frozenset({"staff.login"})
 MAX_REPLY = 1900
 PAGE_SIZE = 50
-REASONS = ("request_human", "complaint", "not_understood", "invalid_answers")
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- request plumbing
@@ -207,8 +208,12 @@ def queue() -> str:
         .where(Conversation.mode == "human")
         .order_by(Conversation.handoff_since, Conversation.id)
     ).all()
+    # Paused: someone answers on the platform itself (Zalo OA admin, Page Inbox); an officer may hand back.
+    paused = session.scalars(
+        select(Conversation).where(Conversation.mode == "paused").order_by(Conversation.handoff_since)
+    ).all()
     names = _usernames(session, {c.assigned_staff_id for c in owned if c.assigned_staff_id})
-    return render_template("staff/queue.html", waiting=waiting, owned=owned, names=names)
+    return render_template("staff/queue.html", waiting=waiting, owned=owned, paused=paused, names=names)
 
 
 @bp.get("/queue.json")
@@ -226,11 +231,16 @@ def _usernames(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(session.execute(select(StaffUser.id, StaffUser.username).where(StaffUser.id.in_(ids))).all())
 
 
-def _conversation(conv_id: int) -> Conversation:
-    conv = db().get(Conversation, conv_id)
-    if conv is None:
+def _get(model: type[T], key: int) -> T:
+    """The row with this primary key, or a 404 page."""
+    row = db().get(model, key)
+    if row is None:
         abort(404)
-    return conv
+    return row
+
+
+def _conversation(conv_id: int) -> Conversation:
+    return _get(Conversation, conv_id)
 
 
 def _citizen_dossiers(session: Session, conv: Conversation) -> list[Dossier]:
@@ -383,7 +393,7 @@ def reply(conv_id: int) -> Response:
 def _end_human(conv_id: int, *, close: bool) -> Response:
     session = db()
     conv = _conversation(conv_id)
-    if conv.mode not in ("human", "waiting_human") or (
+    if conv.mode not in ("human", "waiting_human", "paused") or (
         conv.mode == "human" and not _owns(conv) and not me().is_admin
     ):
         flash("Chỉ cán bộ đang phụ trách mới trả được cuộc trò chuyện.", "error")
@@ -439,16 +449,6 @@ def _local_start(day: date) -> datetime:
     return datetime.combine(day, time.min, LOCAL_TZ)
 
 
-def normalise_phone(raw: str) -> str | None:
-    """A Vietnamese mobile number in the +84 form dossiers store, or None if `raw` is not one."""
-    digits = "".join(ch for ch in raw if ch.isdigit())
-    if digits.startswith("84") and len(digits) == 11:
-        return "+" + digits
-    if digits.startswith("0") and len(digits) == 10:
-        return "+84" + digits[1:]
-    return None
-
-
 @bp.get("/dossiers")
 def dossiers() -> str:
     session = db()
@@ -470,7 +470,7 @@ def dossiers() -> str:
         query = query.where(overdue_clause(now))
     q = args.get("q", "").strip()[:60]
     if q:
-        phone = normalise_phone(q)
+        phone = normalised_phone(q)
         query = query.where(
             or_(Dossier.code.ilike(f"%{q}%"), Dossier.phone == phone)
             if phone
@@ -479,10 +479,14 @@ def dossiers() -> str:
     page = max(1, int(args["page"])) if args.get("page", "").isdigit() else 1
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
-        query.order_by(Dossier.received_at.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        query.order_by(Dossier.updated_at.desc(), Dossier.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
     ).all()
-    procedures = session.scalars(
-        select(Dossier.procedure_code).distinct().order_by(Dossier.procedure_code)
+    procedures = session.execute(
+        select(Dossier.procedure_code, func.max(Dossier.procedure_name))
+        .group_by(Dossier.procedure_code)
+        .order_by(Dossier.procedure_code)
     ).all()
     if q:
         audit.record(session, me(), "dossier.search", "dossier", None, f"{total} result(s)")
@@ -588,9 +592,11 @@ def stored_file(name: str) -> Response:
         conditional=False,
         max_age=0,
     )
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; img-src 'self'; object-src 'self'; sandbox"
-    )
+    # Types are sniffed at intake (JPEG, PNG, HEIC, PDF); Chromium's PDF viewer refuses sandboxed frames.
+    policy = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'"
+    if stored.content_type != "application/pdf":
+        policy += "; sandbox"
+    response.headers["Content-Security-Policy"] = policy
     return response
 
 
@@ -610,17 +616,10 @@ def outbox() -> str:
     return render_template("staff/outbox.html", rows=rows)
 
 
-def _outbox_row(row_id: int) -> OutboxMessage:
-    row = db().get(OutboxMessage, row_id)
-    if row is None:
-        abort(404)
-    return row
-
-
 @bp.post("/outbox/<int:row_id>/retry")
 def outbox_retry(row_id: int) -> Response:
     session = db()
-    row = _outbox_row(row_id)
+    row = _get(OutboxMessage, row_id)
     if row.status in ("failed", "held"):
         row.status = "pending"
         row.attempts = 0
@@ -635,7 +634,7 @@ def outbox_retry(row_id: int) -> Response:
 @bp.post("/outbox/<int:row_id>/handled")
 def outbox_handled(row_id: int) -> Response:
     session = db()
-    row = _outbox_row(row_id)
+    row = _get(OutboxMessage, row_id)
     if row.status in ("failed", "held"):
         row.status = "handled"
         audit.record(session, me(), "outbox.handled", "outbox_message", row.id)
@@ -697,18 +696,11 @@ def user_create() -> Response:
     return redirect(url_for("staff.users"))
 
 
-def _user(user_id: int) -> StaffUser:
-    user = db().get(StaffUser, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
 @bp.post("/users/<int:user_id>/active")
 def user_active(user_id: int) -> Response:
     _admin_only()
     session = db()
-    user = _user(user_id)
+    user = _get(StaffUser, user_id)
     active = request.form.get("active") == "1"
     if user.id == me().id and not active:
         flash("Không thể tự vô hiệu hóa tài khoản của mình.", "error")
@@ -726,7 +718,7 @@ def user_active(user_id: int) -> Response:
 def user_password(user_id: int) -> Response:
     _admin_only()
     session = db()
-    user = _user(user_id)
+    user = _get(StaffUser, user_id)
     try:
         auth.set_password(user, request.form.get("password", ""))
     except auth.AccountError as exc:

@@ -5,9 +5,10 @@ Schema of a curated file (officers edit these, so the rules are checked here):
   screen), aliases (5–12 colloquial names with diacritics), checklist, modes, fields, source_notes.
 - checklist item: name, how (upload | in_person | fill_in_chat), required, allow_not_applicable,
   optional note and form. An identity card is never a required upload (the state holds that data).
-- mode: mode (online | postal | in_person), duration (null when the source gives none, else value,
-  unit, unit_stated and optionally unit_from: steps|description), fee{text, amount (đồng, null when
-  the province sets it), optional varies, per}, optional note, optional source: description.
+- mode (one entry per mode): mode (online | postal | in_person), duration (null when the source
+  gives none, else value, unit, unit_stated and optionally unit_from: steps|description),
+  fee{text, amount (đồng, null when the province sets it), optional varies, per}, optional note,
+  optional source: description.
 - field: name (snake_case, unique), kind (text | person_name | id_number | phone | date | choice |
   address), label, optional rule (date: past|future|any), options (choice), required, hint.
 
@@ -167,6 +168,8 @@ def test_curated_schema(path: Path) -> None:
         else:
             assert "options" not in f, f
 
+    # One row per mode: the catalogue store and the dossier code key curated modes by mode.
+    assert len({m["mode"] for m in d["modes"]}) == len(d["modes"]), "one entry per mode"
     for m in d["modes"]:
         assert set(m) <= MODE_KEYS and {"mode", "duration", "fee"} <= set(m), m
         assert m["mode"] in MODES

@@ -66,9 +66,10 @@ class StandIn:
                 with standin.lock:
                     standin.calls.append(call)
                 status, answer = standin.answer(call)
-                raw = json.dumps(answer).encode()
+                raw = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "application/octet-stream" if isinstance(answer, bytes)
+                                 else "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
@@ -123,6 +124,8 @@ class ZaloStandIn(StandIn):
                 and c.json is not None]
 
     def answer(self, call: Call) -> tuple[int, Any]:
+        if call.method == "GET" and call.path.startswith("/files/"):  # a file server for outgoing files
+            return 200, b"%PDF-1.4 mau to khai"
         if call.path == "/v4/oa/access_token":
             return self._oauth(call)
         if call.headers.get("access_token") != self.access_token:

@@ -312,3 +312,25 @@ def test_failed_turn_is_retried_then_given_up(
         event = session.scalars(select(InboundEvent)).one()
         assert event.status == "failed" and "dialogue bug" in (event.error or "")
         assert session.scalars(select(Message)).all() == []  # rolled back every time
+
+
+def test_zalo_staff_file_and_image(
+        ch_services: Services, connectors: dict[str, Connector], zalo_server: ZaloStandIn) -> None:
+    """A file goes out as an upload token (fetched from its URL); an image by its public URL."""
+    _zalo(ch_services, connectors, "xin chào", "s1")
+    worker.drain(ch_services, connectors)
+    with transaction(ch_services.sessions) as session:
+        conv = conversation_for(session, "zalo", CITIZEN)
+        pdf = Reply(kind="file", url=f"{zalo_server.url}/files/mau.pdf", name="Mẫu tờ khai.pdf",
+                    author="staff")
+        enqueue(session, conv, pdf, purpose="staff")
+        enqueue(session, conv, Reply(kind="image", url="https://example.org/so-do.png", author="staff"),
+                purpose="staff")
+    dispatcher.drain(ch_services, connectors)
+    upload = next(c for c in zalo_server.calls if c.path == "/v2.0/oa/upload/file")
+    assert b"%PDF-1.4 mau to khai" in upload.body and "Mẫu tờ khai.pdf".encode() in upload.body
+    file_msg, image_msg = [c.json["message"] for c in zalo_server.sends()[-2:]]
+    assert file_msg["attachment"] == {"type": "file", "payload": {"token": "upload-2"}}
+    assert image_msg["attachment"]["payload"]["elements"] == [
+        {"media_type": "image", "url": "https://example.org/so-do.png"}]
+    assert [o.status for o in _outbox(ch_services)] == ["sent"] * 3

@@ -21,7 +21,7 @@ def file_server() -> Iterator[str]:
     """http://127.0.0.1:<port> serving a few small files."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        def do_GET(self) -> None:
             body, kind = FILES.get(self.path, (b"", ""))
             self.send_response(200 if body else 404)
             self.send_header("Content-Type", kind or "text/plain")

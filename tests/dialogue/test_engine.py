@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.catalog.store import Catalog
 from bot.consent import has_consent
 from bot.dossier import SubmissionError, processing_time
-from bot.models import ConsentRecord, Conversation, Dossier, DossierStatusChange
+from bot.models import ConsentRecord, Conversation, Dossier, DossierStatusChange, Message
 from flows.engine import parse_payload, payload
 from flows.loader import load_flows
 
@@ -159,7 +159,8 @@ def test_complete_submission_with_documents_correction_and_receipt(chat: Chat) -
     summary = chat.say("16/10/2020")
     assert "Ngày sinh của bé: 16/10/2020" in texts(summary) and active_step(chat).id == "confirm"
     fields = chat.press('/choose{"value":"edit"}')
-    chat.press(button(fields, "Quan hệ"))
+    assert "4. Quan hệ với bé" in texts(fields)  # numbered, for platforms that cut button titles
+    chat.say("4")
     summary = chat.say("Mẹ")
     assert active_step(chat).id == "confirm"
     assert "Văn bản ủy quyền" not in texts(summary)  # the branch no longer applies
@@ -378,3 +379,100 @@ def test_a_valid_answer_resumes_after_a_status_question(
     back = chat.say("000.00.12.H62-261124-0999")
     assert "không tìm thấy" in texts(back)
     assert chat.state()["active"]["flow"] == "khai_sinh" and "quay lại" in texts(back)
+
+
+def test_declining_erasure_keeps_the_draft(chat: Chat, nlu: ScriptedNLU) -> None:
+    nlu.add("xóa dữ liệu của tôi", "delete_data")
+    start_khai_sinh(chat)
+    chat.say("Nguyễn Văn An")
+    asked = chat.say("xóa dữ liệu của tôi")
+    back = chat.press(button(asked, "Không xóa"))
+    assert "giữ nguyên" in texts(back) and active_step(chat).id == "applicant_id_number"
+    assert chat.state()["active"]["slots"]["applicant_name"] == "Nguyễn Văn An"
+
+
+def test_without_the_nlu_server_buttons_and_answers_still_work(chat: Chat, nlu: ScriptedNLU) -> None:
+    from nlu.client import NLUUnavailable
+
+    def down(message: str) -> None:
+        raise NLUUnavailable("test: server stopped")
+
+    start_khai_sinh(chat)
+    nlu.parse = down  # type: ignore[method-assign]
+    chat.say("Nguyễn Văn An")  # valid answers need no NLU
+    assert active_step(chat).id == "applicant_id_number"
+    replies = chat.say("001090001234x")  # is it a question? the NLU cannot tell: asked again
+    assert active_step(chat).id == "applicant_id_number" and "bận" in texts(replies)
+    menu = chat.press("/cancel")
+    assert "/submit_dossier" in payloads(menu)
+    down_menu = chat.say("alo alo")
+    assert "bận" in texts(down_menu) and "/check_status" in payloads(down_menu)
+
+
+def test_buttons_of_an_answer_inside_a_flow(chat: Chat) -> None:
+    start_khai_sinh(chat)
+    side = chat.press(payload("ask_documents", procedure=KHAI_SINH))
+    assert "Giấy chứng sinh" in texts(side) and active_step(chat).id == "applicant_name"
+    same = chat.press(payload("submit_dossier", procedure=KHAI_SINH))
+    assert active_step(chat).id == "applicant_name" and "họ và tên" in texts(same).lower()
+    other = chat.press(payload("submit_dossier", procedure="1.000894"))
+    assert "đang làm dở" in texts(other) and chat.state()["active"]["flow"] == "khai_sinh"
+
+
+def test_the_applicant_is_offered_again_and_intents_are_noted(chat: Chat) -> None:
+    start_khai_sinh(chat)
+    complete(chat)
+    again = chat.say("em muốn làm giấy khai sinh cho con")
+    assert payload("choose", value="Nguyễn Thị Lan") in payloads(again)  # one tap to reuse
+    chat.press(payload("choose", value="Nguyễn Thị Lan"))
+    assert chat.state()["active"]["slots"]["applicant_name"] == "Nguyễn Thị Lan"
+    with chat.services.sessions() as session:
+        noted = list(session.scalars(select(Message.intent).where(Message.direction == "in")))
+    assert noted[0] == "submit_dossier" and "consent" in noted and "choose" in noted
+
+
+def test_outside_opening_hours_the_handoff_says_when_staff_answer(chat: Chat) -> None:
+    chat.now = chat.now.replace(hour=14)  # 21:00 in Hanoi
+    replies = chat.say("cho tôi gặp cán bộ")
+    assert "ngoài giờ" in texts(replies) and "25/11/2026" in texts(replies)
+
+
+@pytest.mark.parametrize("in_flow", [False, True])
+def test_odd_messages_get_an_answer_never_a_crash(chat: Chat, in_flow: bool) -> None:
+    from bot.messages import Attachment, Inbound
+
+    if in_flow:
+        start_khai_sinh(chat)
+    odd = [
+        Inbound("web", chat.user, "sticker"),
+        Inbound("web", chat.user, "location", text=""),
+        Inbound("web", chat.user, "payload", payload='/edit{"field":5}'),
+        Inbound("web", chat.user, "payload", payload="/choose"),
+        Inbound("web", chat.user, "payload", payload='/ask_fee{"procedure":"9.999999"}'),
+        Inbound("web", chat.user, "payload", payload="/none"),
+        Inbound("web", chat.user, "payload", payload="/unknown_intent"),
+        Inbound("web", chat.user, "text", text="/choose{not json"),
+        Inbound("web", chat.user, "text", text="x" * 5000),
+        Inbound(
+            "web", chat.user, "attachment", attachments=(Attachment("image", "https://evil.example/a.png"),)
+        ),
+        Inbound("web", chat.user, "follow"),
+    ]
+    for inbound in odd:
+        replies = chat.send(inbound)
+        assert replies and all(r.text for r in replies), inbound
+        assert all(len(r.text) < 2000 for r in replies)
+        with chat.services.sessions() as session, session.begin():  # an officer hands back after a handoff
+            session.scalars(select(Conversation)).one().mode = "bot"
+    assert chat.send(Inbound("web", chat.user, "unfollow")) == []
+
+
+def test_an_earlier_answer_can_be_fixed_before_the_summary(chat: Chat) -> None:
+    start_khai_sinh(chat)
+    chat.say("Nguyễn Văn An")
+    chat.say("001090001234")
+    again = chat.say("sửa họ và tên người đi đăng ký")
+    assert active_step(chat).id == "applicant_name" and "họ và tên" in texts(again).lower()
+    nxt = chat.say("Nguyễn Văn Bình")
+    assert active_step(chat).id == "phone" and "điện thoại" in texts(nxt)  # straight back to where it was
+    assert chat.state()["active"]["slots"]["applicant_name"] == "Nguyễn Văn Bình"

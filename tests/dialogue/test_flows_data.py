@@ -156,7 +156,7 @@ def test_loader_refuses_bad_flows_with_a_clear_message(steps: list[object], mess
 def test_loader_names_the_file_and_refuses_a_wrong_name(tmp_path: Path) -> None:
     path = tmp_path / "khac.yml"
     path.write_text("flow: thu\ntitle: Thử\nsteps: [say: hi]\n", encoding="utf-8")
-    with pytest.raises(FlowError, match="khac.yml.*match the file name"):
+    with pytest.raises(FlowError, match=r"khac\.yml.*match the file name"):
         load_file(path)
     path.write_text("flow: [\n", encoding="utf-8")
     with pytest.raises(FlowError, match="not valid YAML"):

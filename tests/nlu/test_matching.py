@@ -324,3 +324,63 @@ def test_long_message_with_a_procedure_still_works(index: ProcedureIndex) -> Non
 def test_non_string_input_is_refused_quietly(index: ProcedureIndex) -> None:
     assert index.search(None) == []  # type: ignore[arg-type]
     assert index.link(b"dang ky khai sinh") is None  # type: ignore[arg-type]
+
+
+# --- chat spelling -----------------------------------------------------------------------------------
+
+
+def test_commonly_confused_sounds_are_tried(index: ProcedureIndex) -> None:
+    for text, code in [("đăng ký tạm chú", "1.004194"), ("dang ky khai xinh cho be", "1.001193"),
+                       ("gia hạn tạm chú", "1.002755")]:
+        linked = index.link(text)
+        assert linked is not None and linked.code == code, text
+    # a real chat word is not "corrected" into a catalogue word ("chào" is not "chấp")
+    assert index.link("chào nhà, hôm khác hỏi tiếp") is None
+
+
+def test_diacritics_tell_folded_homographs_apart(tmp_path: Path) -> None:
+    """"sổ đỏ" and "số đó" fold alike; written with diacritics they are different words."""
+    entries = [Entry("1.013978", "Đăng ký đất đai lần đầu", "Đăng ký đất đai lần đầu",
+                     aliases=("làm sổ đỏ",)),
+               Entry("1.004194", "Đăng ký tạm trú", "Đăng ký tạm trú")]
+    idx = ProcedureIndex(entries, RULES)
+    assert idx.link("làm sổ đỏ") is not None
+    assert idx.link("làm sổ đỏ").code == "1.013978"  # type: ignore[union-attr]
+    assert idx.link("lam so do").code == "1.013978"  # type: ignore[union-attr]
+    assert idx.search("đúng số đó rồi") == []
+    assert idx.link("hoà giải") is None  # tone placement alone never makes a word different
+    assert idx.link("đăng ký tạm trú") == idx.link("đăng kí tạm trú")
+
+
+def test_a_foreign_nationality_means_the_foreign_variant(index: ProcedureIndex) -> None:
+    for text in ("kết hôn với người Nhật", "dang ky ket hon voi chong quoc tich Han"):
+        linked = index.link(text)
+        assert linked is not None and linked.code == "2.000806", text
+
+
+def test_numbers_match_without_leading_zeros(raw_index: ProcedureIndex) -> None:
+    top = raw_index.search("tài khoản định danh điện tử mức độ 2 cho công dân", limit=1)
+    assert top and top[0].code == "3.000228"
+
+
+# --- the command line --------------------------------------------------------------------------------
+
+
+def test_catalog_search_command() -> None:
+    from click.testing import CliRunner
+
+    from bot.catalog.cli import catalog
+
+    runner = CliRunner()
+    result = runner.invoke(catalog, ["search", "cho em hoi dk ket hon can gi", "--json", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert 1 <= len(found) <= 3
+    assert all(set(item) == {"code", "name", "score"} for item in found)
+    assert found[0]["code"] == "1.000894"
+    result = runner.invoke(catalog, ["search", "chứng thực chữ ký"])
+    assert result.exit_code == 0
+    assert "2.000884" in result.stdout and "link: 2.000884" in result.stdout
+    result = runner.invoke(catalog, ["search", "😀", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+    assert runner.invoke(catalog, ["search", "khai sinh", "--limit", "0"]).exit_code != 0

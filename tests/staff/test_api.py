@@ -117,7 +117,8 @@ def test_status_change_has_the_console_effect(app: Flask, client: FlaskClient) -
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["status"] == "processing" and body["history"][-1]["actor"] == "api"
-    (sent,) = db(app).scalars(select(OutboxMessage)).all()
+    with db(app) as session:
+        (sent,) = session.scalars(select(OutboxMessage)).all()
     assert sent.purpose == "notification"
     text = Reply.from_dict(sent.reply).text
     assert code in text and "Đã phân công" in text
@@ -147,8 +148,9 @@ def test_invalid_status_or_transition_is_422(app: Flask, client: FlaskClient) ->
         assert resp.get_json()["error"]
     resp = api(client, "POST", f"/dossiers/{code}/status", data="not json", content_type="application/json")
     assert resp.status_code == 422
-    assert db(app).scalars(select(Dossier)).one().status == "received"
-    assert db(app).scalars(select(OutboxMessage)).all() == []
+    with db(app) as session:
+        assert session.scalars(select(Dossier)).one().status == "received"
+        assert session.scalars(select(OutboxMessage)).all() == []
 
 
 def test_openapi_document_is_served_and_matches_the_routes(app: Flask, client: FlaskClient) -> None:

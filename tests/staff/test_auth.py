@@ -12,7 +12,7 @@ from bot.db import transaction, utcnow
 from bot.models import AuditLog, StaffUser
 from bot.staff import auth
 
-from .conftest import PASSWORD, Staff, csrf_of, db, login
+from .conftest import PASSWORD, Staff, csrf_of, db, login, staff_id
 
 
 def test_passwords_are_hashed_with_scrypt(app: Flask, make_user: Callable[..., int]) -> None:
@@ -80,7 +80,7 @@ def test_a_success_resets_the_failure_count(app: Flask, make_user: Callable[...,
 
 def test_deactivation_ends_the_session_and_blocks_login(app: Flask, admin: Staff, officer: Staff) -> None:
     assert officer.get("/staff/").status_code == 200
-    officer_id = _id(app, "canbo1")
+    officer_id = staff_id(app, "canbo1")
     assert admin.post(f"/staff/users/{officer_id}/active", {"active": "0"}).status_code == 302
     assert officer.get("/staff/").status_code == 302
     client = app.test_client()
@@ -91,7 +91,7 @@ def test_deactivation_ends_the_session_and_blocks_login(app: Flask, admin: Staff
 
 
 def test_password_reset_ends_other_sessions(app: Flask, admin: Staff, officer: Staff) -> None:
-    officer_id = _id(app, "canbo1")
+    officer_id = staff_id(app, "canbo1")
     resp = admin.post(f"/staff/users/{officer_id}/password", {"password": "mat-khau-moi-2026"})
     assert resp.status_code == 302
     assert officer.get("/staff/").status_code == 302
@@ -117,7 +117,7 @@ def test_admin_creates_accounts_with_checks(app: Flask, admin: Staff) -> None:
 
 
 def test_admin_cannot_deactivate_themselves(app: Flask, admin: Staff) -> None:
-    own = _id(app, "quantri")
+    own = staff_id(app, "quantri")
     page = admin.post(f"/staff/users/{own}/active", {"active": "0"}, follow_redirects=True)
     assert "Không thể tự vô hiệu hóa" in page.get_data(as_text=True)
     assert admin.get("/staff/").status_code == 200
@@ -138,8 +138,3 @@ def test_login_page_renders_for_anonymous_users(app: Flask) -> None:
 def test_bad_usernames_are_refused(name: str) -> None:
     with pytest.raises(auth.AccountError):
         auth.normalise_username(name)
-
-
-def _id(app: Flask, username: str) -> int:
-    with db(app) as session:
-        return session.query(StaffUser).filter_by(username=username).one().id

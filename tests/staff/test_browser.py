@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from channels.standins import GraphStandIn
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -24,7 +25,6 @@ from bot.pipeline.dispatcher import drain
 from connectors import build_connectors
 
 from .conftest import PASSWORD, add_conversation, add_dossier, db
-from .graph_standin import GraphStandIn
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -39,8 +39,10 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def graph() -> Iterator[GraphStandIn]:
-    with GraphStandIn(PAGE_TOKEN, "v25.0") as standin:
-        yield standin
+    """The channels area's Graph API stand-in (tests/channels/standins.py)."""
+    standin = GraphStandIn(page_token=PAGE_TOKEN).start()
+    yield standin
+    standin.stop()
 
 
 @pytest.fixture
@@ -94,7 +96,7 @@ def browser() -> Iterator[object]:
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
+    driver.set_page_load_timeout(60)
     try:
         yield driver
     finally:
@@ -117,7 +119,7 @@ def test_officer_claims_replies_and_changes_status_in_the_browser(live, browser,
     code = add_dossier(
         app, conv, code="000.00.12.H62-261129-0007", appointment=date.today() + timedelta(days=3)
     )
-    wait = WebDriverWait(browser, 15)
+    wait = WebDriverWait(browser, 40)
 
     # Log in: an anonymous visit lands on the login page, then back on the queue.
     browser.get(f"{base}/staff/")
@@ -163,7 +165,10 @@ def test_officer_claims_replies_and_changes_status_in_the_browser(live, browser,
     # The real dispatcher sends both through the Messenger stand-in.
     services = app.extensions["motcua"]
     assert drain(services, build_connectors(services, quiet=True)) >= 2
-    texts = graph.texts_for(PSID)
+    texts = [c.json["message"].get("text", "") for c in graph.sends() if c.json["recipient"]["id"] == PSID]
+    assert all(
+        c.query["access_token"] == PAGE_TOKEN and c.path == "/v25.0/me/messages" for c in graph.sends()
+    )
     assert any("em là cán bộ Trung tâm" in t for t in texts)
     assert any(code in t and "đang được cán bộ xử lý" in t and "phân công" in t for t in texts)
     with db(app) as session:

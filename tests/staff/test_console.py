@@ -291,3 +291,15 @@ def test_admin_sees_the_audit_log_without_personal_data(app: Flask, admin: Staff
     assert "001203012345" not in details and "Nguyễn" not in details and "912345678" not in details
     filtered = admin.get(f"/staff/audit?type=dossier&id={code}").get_data(as_text=True)
     assert "dossier.view" in filtered and "login" not in filtered.split("<tbody>")[1]
+
+
+def test_paused_conversations_are_listed_and_can_be_handed_back(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app, mode="paused", reason="staff_on_platform", channel="zalo", user_id="z-9")
+    page = officer.get("/staff/").get_data(as_text=True)
+    assert "Đang trả lời trên Zalo/Messenger (1)" in page and "Cán bộ đang nhắn trực tiếp" in page
+    officer.post(f"/staff/conversations/{conv}/release")
+    with db(app) as session:
+        assert session.get(Conversation, conv).mode == "bot"
+    # A conversation the bot already handles cannot be "released" again (no duplicate hand-back message).
+    officer.post(f"/staff/conversations/{conv}/release")
+    assert len(_outbox(app)) == 1

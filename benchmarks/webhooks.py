@@ -1,0 +1,336 @@
+"""Webhook acknowledgement latency and end-to-end turn throughput, on SQLite and PostgreSQL.
+
+    .venv/bin/python benchmarks/webhooks.py [--backends sqlite,postgresql] [--requests 1000] [--rate 200]
+
+For each backend the script starts the app in a separate process under a real WSGI server (werkzeug's
+threaded server) with the embedded workers, a Zalo stand-in for the replies, and then, from this process,
+sends signed Zalo `user_send_text` webhooks with Vietnamese questions at a fixed rate over loopback
+(plus 5 % platform retries of the same event). It reports acknowledgements per second, p50/p99 ack
+latency, lost and duplicated turns, processed turns per second, and the NLU server's own parse throughput
+measured in the same run (POST /model/parse directly, same concurrency as the workers), and the ratio.
+Bounded: a fixed request count and a time limit; everything it starts is stopped at the end.
+Needs the NLU server (RASA_URL, default http://127.0.0.1:5005; `make nlu-server`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from tests.channels.conftest import ZALO_APP_ID, ZALO_OA_SECRET, zalo_body, zalo_headers  # noqa: E402
+from tests.channels.standins import ZaloStandIn  # noqa: E402
+
+QUESTIONS = [
+    "Cho tôi hỏi thủ tục đăng ký khai sinh cần giấy tờ gì",
+    "Lệ phí đăng ký kết hôn là bao nhiêu vậy em",
+    "Làm giấy chứng nhận độc thân mất bao lâu",
+    "Trung tâm mở cửa mấy giờ",
+    "Tôi muốn tra cứu hồ sơ 000.00.12.H29-240531-0001",
+    "Xin chào",
+    "Đăng ký thường trú cần mang theo những gì",
+    "Tôi muốn gặp cán bộ",
+    "Cảm ơn em nhiều",
+    "Chứng thực bản sao giấy tờ ở đâu",
+]
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+# ------------------------------------------------------------------------------------- server process
+
+
+def serve(port: int) -> None:
+    """Child process: the app with its embedded workers under werkzeug's threaded WSGI server."""
+    import logging
+
+    from werkzeug.serving import make_server
+
+    from bot.app import create_app
+    from bot.logging import setup_logging
+
+    setup_logging()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("bot.pipeline").setLevel(logging.WARNING)
+    logging.getLogger("connectors").setLevel(logging.WARNING)
+    app = create_app()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    server.serve_forever()
+    runner = app.extensions.get("motcua.runner")
+    if runner:
+        runner.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ------------------------------------------------------------------------------------- NLU baseline
+
+
+def nlu_throughput(rasa_url: str, concurrency: int, seconds: float) -> float:
+    """Parses per second the NLU server sustains on its own, at the workers' concurrency."""
+    done: list[int] = []
+    stop = time.monotonic() + seconds
+
+    def loop() -> None:
+        http = requests.Session()
+        count = 0
+        while time.monotonic() < stop:
+            http.post(f"{rasa_url}/model/parse", json={"text": random.choice(QUESTIONS)}, timeout=10)
+            count += 1
+        done.append(count)
+
+    threads = [threading.Thread(target=loop) for _ in range(concurrency)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.monotonic() - started)
+
+
+# ------------------------------------------------------------------------------------- one backend
+
+
+def database_for(backend: str, tmp: Path) -> tuple[str, Any]:
+    """A fresh database URL, and a cleanup callable."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp / 'bench.sqlite3'}", lambda: None
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}", drop
+
+
+def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
+    zalo = ZaloStandIn(app_id=ZALO_APP_ID).start()
+    assert isinstance(zalo, ZaloStandIn)
+    tmp = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
+    db_url, cleanup = database_for(backend, tmp)
+    port = free_port()
+    env = {
+        **os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": db_url, "RASA_URL": args.rasa_url,
+        "FILES_DIR": str(tmp / "files"), "WORKER_THREADS": str(args.processors),
+        "EMBEDDED_WORKERS": "true" if args.mode == "embedded" else "false",
+        "ZALO_APP_ID": ZALO_APP_ID, "ZALO_APP_SECRET": zalo.app_secret, "ZALO_OA_SECRET_KEY": ZALO_OA_SECRET,
+        "ZALO_ACCESS_TOKEN": zalo.access_token, "ZALO_REFRESH_TOKEN": zalo.refresh_token,
+        "ZALO_API_BASE": zalo.url, "ZALO_OAUTH_BASE": zalo.url, "FACEBOOK_APP_SECRET": "",
+        "LOG_LEVEL": "WARNING",
+    }
+    from bot.db import make_engine, upgrade
+
+    migrate = make_engine(db_url)
+    upgrade(migrate)  # once, before several server processes start
+    migrate.dispose()
+    if args.server == "gunicorn":  # the production WSGI server: pre-forked processes, threads in each
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        command = [gunicorn, "-w", str(args.web_processes), "-k", "gthread", "--threads", "8",
+                   "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bot.app:create_app()"]
+    else:
+        command = [sys.executable, __file__, "--serve", str(port)]
+    server = subprocess.Popen(command, env=env, cwd=ROOT)
+    children = [server]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.2)
+        if args.mode == "separate":  # `motcua worker` processes beside the web process (scale-out setup)
+            for _ in range(args.worker_processes):
+                children.append(subprocess.Popen(
+                    [sys.executable, "-m", "bot.cli", "worker", "--processors", str(args.processors),
+                     "--dispatchers", "1"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL))
+        return measure(base, db_url, zalo, args)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM if child is server else signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        zalo.stop()
+        cleanup()
+
+
+def measure(base: str, db_url: str, zalo: ZaloStandIn, args: argparse.Namespace) -> dict[str, Any]:
+    users = [str(8_000_000_000_000_000_000 + n) for n in range(args.users)]
+    bodies: list[bytes] = []
+    for n in range(args.requests):
+        body = zalo_body(text=random.choice(QUESTIONS), msg_id=f"bench-{n}", user=users[n % len(users)])
+        bodies.append(body)
+    retries = random.sample(range(args.requests), args.requests // 20)
+    schedule = [(i / args.rate, bodies[i]) for i in range(args.requests)]
+    schedule += [((i + 10) / args.rate, bodies[i]) for i in retries]  # platform retries of the same event
+    schedule.sort(key=lambda item: item[0])
+    jobs: queue.Queue[tuple[float, bytes] | None] = queue.Queue()
+    for job in schedule:
+        jobs.put(job)
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    t0 = time.monotonic() + 0.2
+
+    def client() -> None:
+        http = requests.Session()
+        while (job := jobs.get()) is not None:
+            at, body = job
+            delay = t0 + at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            started = time.perf_counter()
+            try:
+                status = http.post(f"{base}/webhooks/zalo", data=body, headers=zalo_headers(body),
+                                   timeout=10).status_code
+            except requests.RequestException:
+                status = 0
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                if status != 200:
+                    failures.append(status)
+
+    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    for t in threads:
+        jobs.put(None)
+        t.start()
+    for t in threads:
+        t.join()
+    ack_seconds = time.monotonic() - t0
+
+    engine = create_engine(db_url)
+    deadline = time.monotonic() + args.time_limit
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            open_events = conn.execute(text(
+                "SELECT count(*) FROM inbound_event WHERE status IN ('pending','processing')")).scalar()
+            open_outbox = conn.execute(text(
+                "SELECT count(*) FROM outbox_message WHERE status IN ('pending','sending')")).scalar()
+        if not open_events and not open_outbox:
+            break
+        time.sleep(0.5)
+    from sqlalchemy import select
+
+    from bot.models import InboundEvent, Message, OutboxMessage
+
+    with Session(engine) as session:
+        rows = session.execute(select(InboundEvent.event_id, InboundEvent.status, InboundEvent.received_at,
+                                      InboundEvent.processed_at)).all()
+        inbound_ids = list(session.scalars(select(Message.body).where(Message.direction == "in")))
+        sent = len(session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "sent")).all())
+    engine.dispose()
+    done = [r for r in rows if r.status == "done"]
+    stamps = sorted(r.processed_at for r in done if r.processed_at)
+    first = min((r.received_at for r in rows), default=None)
+    span = (stamps[-1] - first).total_seconds() if stamps and first else float("nan")
+    seen: dict[str, int] = {}
+    for body in inbound_ids:
+        seen[body.get("message_id")] = seen.get(body.get("message_id"), 0) + 1
+    expected = {f"bench-{n}" for n in range(args.requests)}
+    lost = len(expected - set(seen)) + sum(1 for r in rows if r.status not in ("done",))
+    duplicated = sum(count - 1 for count in seen.values() if count > 1)
+    return {
+        "acks_per_s": len(latencies) / ack_seconds,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "non_200": len(failures),
+        "stored": len(rows),
+        "lost": lost,
+        "duplicated": duplicated,
+        "turns_per_s": len(done) / span if span else float("nan"),
+        "replies_sent": sent,
+        "replies_at_platform": len(zalo.sends()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=200.0, help="webhooks per second")
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP connections")
+    parser.add_argument("--processors", type=int, default=4, help="event threads per worker process")
+    parser.add_argument("--mode", choices=("separate", "embedded"), default="separate",
+                        help="workers in `motcua worker` processes, or as threads inside the web process")
+    parser.add_argument("--worker-processes", type=int, default=1, help="`motcua worker` processes")
+    parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn")
+    parser.add_argument("--web-processes", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--nlu-seconds", type=float, default=8.0)
+    parser.add_argument("--time-limit", type=float, default=180.0, help="seconds to wait for the turns")
+    parser.add_argument("--rasa-url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+    try:
+        requests.get(f"{args.rasa_url}/status", timeout=2).raise_for_status()
+    except requests.RequestException:
+        sys.exit(f"NLU server not answering at {args.rasa_url}: start it with `make nlu-server`")
+    print(f"{args.requests} signed Zalo webhooks at {args.rate:.0f}/s (+5 % retries), {args.users} citizens, "
+          f"{args.processors} event threads ({args.mode} workers)\n"
+          "targets: 200 acks/s, p99 <= 50 ms, no loss or duplicate, turns/s >= 80 % of the NLU's parses/s")
+    header = (f"{'backend':<11}{'acks/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'non200':>7}{'lost':>6}{'dup':>5}"
+              f"{'turns/s':>9}{'nlu/s':>8}{'ratio':>7}{'sent':>7}")
+    print(header)
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        result = run_backend(backend, args)
+        threads = args.processors * (args.worker_processes if args.mode == "separate" else 1)
+        nlu = nlu_throughput(args.rasa_url, threads, args.nlu_seconds)
+        ratio = result["turns_per_s"] / nlu if nlu else float("nan")
+        print(f"{backend:<11}{result['acks_per_s']:>8.1f}{result['p50_ms']:>8.1f}{result['p99_ms']:>8.1f}"
+              f"{result['non_200']:>7}{result['lost']:>6}{result['duplicated']:>5}{result['turns_per_s']:>9.1f}"
+              f"{nlu:>8.1f}{ratio:>7.0%}{result['replies_sent']:>7}", flush=True)
+        if result["replies_sent"] != result["replies_at_platform"]:
+            print(f"  warning: {result['replies_at_platform']} replies reached the stand-in, "
+                  f"{result['replies_sent']} recorded as sent")
+
+
+if __name__ == "__main__":
+    main()
