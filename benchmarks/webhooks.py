@@ -180,9 +180,11 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.2)
         if args.mode == "separate":  # `motcua worker` processes beside the web process (scale-out setup)
             for _ in range(args.worker_processes):
+                # niced: turns are throughput work, acknowledgements are latency work (platform deadlines)
                 children.append(subprocess.Popen(
-                    [sys.executable, "-m", "bot.cli", "worker", "--processors", str(args.processors),
-                     "--dispatchers", "1"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL))
+                    ["nice", "-n", str(args.worker_nice), sys.executable, "-m", "bot.cli", "worker",
+                     "--processors", str(args.processors), "--dispatchers", "1"],
+                    env=env, cwd=ROOT, stdout=subprocess.DEVNULL))
         return measure(base, db_url, zalo, args)
     finally:
         for child in children:
@@ -300,6 +302,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("separate", "embedded"), default="separate",
                         help="workers in `motcua worker` processes, or as threads inside the web process")
     parser.add_argument("--worker-processes", type=int, default=1, help="`motcua worker` processes")
+    parser.add_argument("--worker-nice", type=int, default=10, help="niceness of the worker processes")
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn")
     parser.add_argument("--web-processes", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--nlu-seconds", type=float, default=8.0)

@@ -92,6 +92,13 @@ def fetch(attachment: Attachment, settings: Settings, *, max_bytes: int | None =
     limit = min(max_bytes or settings.max_upload_bytes, settings.max_upload_bytes)
     if attachment.size is not None and attachment.size > limit:
         raise Refusal("too_large", max_mb=_limit_mb(limit))
+    from connectors.web import web_upload_path
+
+    local = web_upload_path(attachment.url, settings)  # a web-chat upload is already on our disk
+    if local is not None:
+        if local.stat().st_size > limit:
+            raise Refusal("too_large", max_mb=_limit_mb(limit))
+        return local.read_bytes()
     url = attachment.url
     deadline = time.monotonic() + TOTAL_TIMEOUT
     with requests.Session() as http:

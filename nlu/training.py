@@ -20,6 +20,7 @@ INPUTS = [
     "config.yml",
     "data/nlu",
     "data/abbreviations.yml",
+    "data/matching.yml",
     "data/catalog/curated",
     "data/catalog/aliases.yml",
     "nlu/components.py",

@@ -148,8 +148,7 @@ def _handle(session: Session, services: Services, kind: str, channel: str, user_
             inbound: Inbound | None, detail: dict[str, Any], claim: Claim, now: datetime) -> str:
     if kind == "message" and inbound is not None:
         run_turn(session, services, inbound, now)
-        conv = conversation_for(session, channel, user_id)
-        release_held(session, conv.id, now)
+        release_held(session, channel, user_id, now)
         return "done"
     if kind == "standby" and inbound is not None:
         conv = record_inbound(session, inbound, now)
@@ -209,11 +208,12 @@ def _pause(conv: Any, reason: str, now: datetime) -> None:
         conv.mode, conv.handoff_reason, conv.handoff_since = "paused", reason, now
 
 
-def release_held(session: Session, conversation_id: int, now: datetime) -> int:
+def release_held(session: Session, channel: str, user_id: str, now: datetime) -> int:
     """The citizen wrote again: messages held for a closed window may go out now."""
     return int(session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.conversation_id == conversation_id, OutboxMessage.status == "held")
+        .where(OutboxMessage.channel == channel, OutboxMessage.user_id == user_id,
+               OutboxMessage.status == "held")
         .values(status="pending", next_attempt_at=now, error=None)
     ).rowcount or 0)
 

@@ -24,11 +24,14 @@
       li.appendChild(c);
     }
     for (const a of m.attachments || []) {
-      const link = document.createElement("a");
+      const safe = /^(https?:\/\/|\/)/.test(a.url || "");
+      const link = document.createElement(safe ? "a" : "span");
       link.className = "att";
-      link.href = a.url || "#";
-      link.rel = "noopener noreferrer";
-      link.target = "_blank";
+      if (safe) {
+        link.href = a.url;
+        link.rel = "noopener noreferrer";
+        link.target = "_blank";
+      }
       link.textContent = `📎 ${a.name || a.kind}`;
       li.appendChild(link);
     }

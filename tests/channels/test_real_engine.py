@@ -76,3 +76,20 @@ def test_zalo_and_messenger_with_the_real_engine(
         statuses = set(session.scalars(select(OutboxMessage.status)))
         conv = session.scalars(select(Conversation).where(Conversation.user_id == CITIZEN)).one()
     assert statuses == {"sent"} and conv.mode == "bot"
+
+
+def test_console_chat_with_the_real_engine(nlu_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from bot.pipeline.commands import chat_command
+
+    monkeypatch.setenv("DATABASE_URL", nlu_settings.database_url)
+    monkeypatch.setenv("RASA_URL", nlu_settings.rasa_url)
+    result = CliRunner().invoke(chat_command, [], input="Xin chào\n1\n")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    numbered = [line.strip() for line in lines if line.strip()[:2] == "1."]
+    assert numbered, "the greeting shows numbered buttons"
+    picked = numbered[0].split(". ", 1)[1]
+    assert f"anh/chị> {picked}" in lines  # typing "1" picked the first button
+    assert lines[-1].strip() and lines.index(f"anh/chị> {picked}") < len(lines) - 1

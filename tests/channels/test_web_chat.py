@@ -75,6 +75,10 @@ def test_upload_goes_through_the_pipeline(app: Flask, settings: Settings) -> Non
     key = attachment["url"].rsplit("/", 1)[1]
     assert (settings.files_dir / "web" / key).read_bytes() == b"%PDF-1.4 test"  # generated name
     assert client.get(f"/chat/uploads/{key}").get_data() == b"%PDF-1.4 test"
+    from bot.document import fetch
+    from bot.messages import Attachment
+
+    assert fetch(Attachment(**attachment), settings) == b"%PDF-1.4 test"  # read from disk, not downloaded
     assert client.get("/chat/uploads/..%2Fetc").status_code == 404
     _run_pipeline(app)
     [reply] = _messages(client)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.db import transaction, utcnow
-from bot.models import Conversation, Dossier, DossierStatusChange, StaffUser
+from bot.models import Conversation, Dossier, DossierDocument, DossierStatusChange, StaffUser, StoredFile
 from bot.staff.auth import create_user
 
 PASSWORD = "mat-khau-rat-dai-2026"
@@ -143,3 +145,27 @@ def staff_id(app: Flask, username: str) -> int:
     with db(app) as session:
         user = session.query(StaffUser).filter_by(username=username).one()
         return user.id
+
+
+def add_file(app: Flask, name: str, data: bytes, content_type: str) -> int:
+    """A stored file on disk and in the database, as the document intake leaves it."""
+    folder = Path(app.extensions["motcua"].settings.files_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    with transaction(app.extensions["motcua"].sessions) as session:
+        stored = StoredFile(
+            storage_name=name,
+            sha256=hashlib.sha256(data).hexdigest(),
+            content_type=content_type,
+            size=len(data),
+        )
+        session.add(stored)
+        session.flush()
+        return stored.id
+
+
+def add_document(app: Flask, code: str, item: str, name: str, data: bytes, content_type: str) -> None:
+    file_id = add_file(app, name, data, content_type)
+    with transaction(app.extensions["motcua"].sessions) as session:
+        dossier = session.query(Dossier).filter_by(code=code).one()
+        session.add(DossierDocument(dossier_id=dossier.id, item=item, file_id=file_id))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -11,9 +10,9 @@ from sqlalchemy import select
 
 from bot.db import transaction, utcnow
 from bot.messages import Reply
-from bot.models import AuditLog, Dossier, DossierDocument, OutboxMessage, StoredFile
+from bot.models import AuditLog, Dossier, DossierDocument, OutboxMessage
 
-from .conftest import API_TOKEN, add_conversation, add_dossier, db
+from .conftest import API_TOKEN, add_conversation, add_document, add_dossier, add_file, db
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -56,17 +55,9 @@ def test_invalid_query_parameters_are_422(client: FlaskClient) -> None:
 
 def test_detail_has_applicant_documents_links_and_history(app: Flask, client: FlaskClient) -> None:
     code = add_dossier(app, add_conversation(app, mode="bot", reason=None))
-    folder = Path(app.extensions["motcua"].settings.files_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "0123456789abcdef.pdf").write_bytes(b"%PDF-1.4 test")
+    add_document(app, code, "Tờ khai", "0123456789abcdef.pdf", b"%PDF-1.4 test", "application/pdf")
     with transaction(app.extensions["motcua"].sessions) as session:
         dossier = session.scalars(select(Dossier)).one()
-        stored = StoredFile(
-            storage_name="0123456789abcdef.pdf", sha256="a" * 64, content_type="application/pdf", size=13
-        )
-        session.add(stored)
-        session.flush()
-        session.add(DossierDocument(dossier_id=dossier.id, item="Tờ khai", file_id=stored.id))
         session.add(DossierDocument(dossier_id=dossier.id, item="Giấy xác nhận", not_applicable=True))
     body = api(client, "GET", f"/dossiers/{code}").get_json()
     assert (
@@ -92,13 +83,7 @@ def test_detail_has_applicant_documents_links_and_history(app: Flask, client: Fl
 
 
 def test_files_not_attached_to_a_dossier_are_not_served(app: Flask, client: FlaskClient) -> None:
-    folder = Path(app.extensions["motcua"].settings.files_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "staffsentfile1.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    with transaction(app.extensions["motcua"].sessions) as session:
-        session.add(
-            StoredFile(storage_name="staffsentfile1.png", sha256="b" * 64, content_type="image/png", size=8)
-        )
+    add_file(app, "staffsentfile1.png", b"\x89PNG\r\n\x1a\n", "image/png")
     assert api(client, "GET", "/files/staffsentfile1.png").status_code == 404
 
 

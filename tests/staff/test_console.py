@@ -5,16 +5,15 @@ from __future__ import annotations
 import struct
 import zlib
 from datetime import date, timedelta
-from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import select
 
 from bot.db import transaction
 from bot.messages import Reply
-from bot.models import AuditLog, Conversation, Dossier, DossierDocument, Message, OutboxMessage, StoredFile
+from bot.models import AuditLog, Conversation, Dossier, Message, OutboxMessage, StoredFile
 
-from .conftest import Staff, add_conversation, add_dossier, db, staff_id
+from .conftest import Staff, add_conversation, add_document, add_dossier, db, staff_id
 
 
 def png(width: int = 640, height: int = 480) -> bytes:
@@ -209,17 +208,7 @@ def test_dossier_list_filters_and_search(app: Flask, officer: Staff) -> None:
 def test_dossier_page_documents_and_status_change(app: Flask, officer: Staff) -> None:
     conv = add_conversation(app)
     code = add_dossier(app, conv)
-    files_dir = Path(app.extensions["motcua"].settings.files_dir)
-    files_dir.mkdir(parents=True, exist_ok=True)
-    (files_dir / "abcdefgh1234.png").write_bytes(png())
-    with transaction(app.extensions["motcua"].sessions) as session:
-        dossier = session.scalars(select(Dossier)).one()
-        stored = StoredFile(
-            storage_name="abcdefgh1234.png", sha256="0" * 64, content_type="image/png", size=10
-        )
-        session.add(stored)
-        session.flush()
-        session.add(DossierDocument(dossier_id=dossier.id, item="Giấy chứng sinh", file_id=stored.id))
+    add_document(app, code, "Giấy chứng sinh", "abcdefgh1234.png", png(), "image/png")
     page = officer.get(f"/staff/dossiers/{code}").get_data(as_text=True)
     assert "Giấy chứng sinh" in page and "001203012345" in page and "Mới tiếp nhận" in page
     assert "/staff/files/abcdefgh1234.png" in page
@@ -303,3 +292,37 @@ def test_paused_conversations_are_listed_and_can_be_handed_back(app: Flask, offi
     # A conversation the bot already handles cannot be "released" again (no duplicate hand-back message).
     officer.post(f"/staff/conversations/{conv}/release")
     assert len(_outbox(app)) == 1
+
+
+def test_transcript_never_links_to_script_urls(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app)
+    attachment = {"kind": "file", "url": "javascript:alert(1)", "name": "bay.pdf"}
+    with transaction(app.extensions["motcua"].sessions) as session:
+        session.add(
+            Message(
+                conversation_id=conv,
+                direction="in",
+                author="citizen",
+                text="",
+                body={"attachments": [attachment]},
+            )
+        )
+    page = officer.get(f"/staff/conversations/{conv}").get_data(as_text=True)
+    assert "bay.pdf" in page and "javascript:alert" not in page
+
+
+def test_the_bot_stays_silent_while_an_officer_owns_the_conversation(app: Flask, officer: Staff) -> None:
+    from bot.messages import Inbound
+    from bot.turn import run_turn
+
+    conv = add_conversation(app, channel="web", user_id="web-1")
+    officer.post(f"/staff/conversations/{conv}/claim")
+    services = app.extensions["motcua"]
+    with transaction(services.sessions) as session:
+        inbound = Inbound(channel="web", user_id="web-1", kind="text", text="Em ơi cho hỏi", message_id="w-2")
+        assert run_turn(session, services, inbound) == []
+    assert _outbox(app) == []
+    polled = officer.get(f"/staff/conversations/{conv}/messages.json").get_json()
+    assert [(m["author"], m["text"]) for m in polled["messages"]] == [("citizen", "Em ơi cho hỏi")]
+    with db(app) as session:
+        assert session.get(Conversation, conv).last_inbound_message_id == "w-2"

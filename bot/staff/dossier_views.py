@@ -1,0 +1,204 @@
+"""Dossiers in the console: list with filters and search, the dossier page, status changes, documents."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from flask import (
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from sqlalchemy import func, or_, select
+from werkzeug.wrappers import Response
+
+from bot.db import utcnow
+from bot.dossier import normalised_phone
+from bot.dossier_workflow import (
+    LOCAL_TZ,
+    InvalidTransition,
+    allowed_next,
+    change_status,
+    is_overdue,
+    label,
+    overdue_clause,
+)
+from bot.models import Conversation, Dossier, DossierDocument, Message, StoredFile
+from bot.models.dossier import STATUSES
+from bot.staff import audit, files
+from bot.staff.escalations import message_json
+from bot.staff.views import app_settings, bp, db, me
+
+PAGE_SIZE = 50
+
+
+# ---------------------------------------------------------------- dossiers
+
+
+def _parse_date(raw: str | None) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        flash(f"Ngày không hợp lệ: {raw[:20]}", "error")
+        return None
+
+
+def _local_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, LOCAL_TZ)
+
+
+@bp.get("/dossiers")
+def dossiers() -> str:
+    session = db()
+    args = request.args
+    query = select(Dossier)
+    status = args.get("status", "")
+    if status in STATUSES:
+        query = query.where(Dossier.status == status)
+    procedure = args.get("procedure", "").strip()
+    if procedure:
+        query = query.where(Dossier.procedure_code == procedure)
+    start, end = _parse_date(args.get("from")), _parse_date(args.get("to"))
+    if start:
+        query = query.where(Dossier.received_at >= _local_start(start))
+    if end:
+        query = query.where(Dossier.received_at < _local_start(end + timedelta(days=1)))
+    now = utcnow()
+    if args.get("overdue"):
+        query = query.where(overdue_clause(now))
+    q = args.get("q", "").strip()[:60]
+    if q:
+        phone = normalised_phone(q)
+        query = query.where(
+            or_(Dossier.code.ilike(f"%{q}%"), Dossier.phone == phone)
+            if phone
+            else Dossier.code.ilike(f"%{q}%")
+        )
+    page = max(1, int(args["page"])) if args.get("page", "").isdigit() else 1
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Dossier.updated_at.desc(), Dossier.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    procedures = session.execute(
+        select(Dossier.procedure_code, func.max(Dossier.procedure_name))
+        .group_by(Dossier.procedure_code)
+        .order_by(Dossier.procedure_code)
+    ).all()
+    if q:
+        audit.record(session, me(), "dossier.search", "dossier", None, f"{total} result(s)")
+        session.commit()
+    return render_template(
+        "staff/dossiers.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=-(-total // PAGE_SIZE),
+        statuses=STATUSES,
+        procedures=procedures,
+        args=args,
+        overdue={d.id for d in rows if is_overdue(d, now)},
+    )
+
+
+def _dossier(code: str) -> Dossier:
+    dossier = db().scalars(select(Dossier).where(Dossier.code == code)).first()
+    if dossier is None:
+        abort(404)
+    return dossier
+
+
+@bp.get("/dossiers/<code>")
+def dossier(code: str) -> str:
+    session = db()
+    item = _dossier(code)
+    conv = session.get(Conversation, item.conversation_id) if item.conversation_id else None
+    messages = []
+    if conv is not None:
+        messages = [
+            message_json(m)
+            for m in session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conv.id)
+                .order_by(Message.id.desc())
+                .limit(100)
+            )
+        ]
+        messages.reverse()
+    audit.record(session, me(), "dossier.view", "dossier", item.code, "applicant, documents, history")
+    session.commit()
+    return render_template(
+        "staff/dossier.html",
+        d=item,
+        conv=conv,
+        messages=messages,
+        next_statuses=allowed_next(item.status),
+        overdue=is_overdue(item, utcnow()),
+    )
+
+
+@bp.post("/dossiers/<code>/status")
+def dossier_status(code: str) -> Response:
+    session = db()
+    item = _dossier(code)
+    items = [line for line in (request.form.get("items") or "").splitlines() if line.strip()]
+    try:
+        change_status(
+            session,
+            item,
+            request.form.get("status", ""),
+            request.form.get("note"),
+            audit.actor_name(me()),
+            utcnow(),
+            items=items,
+            staff=me(),
+        )
+    except InvalidTransition as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("staff.dossier", code=code))
+    session.commit()
+    flash(f"Đã chuyển hồ sơ sang “{label(item.status)}” và báo cho công dân.", "ok")
+    return redirect(url_for("staff.dossier", code=code))
+
+
+@bp.get("/files/<name>")
+def stored_file(name: str) -> Response:
+    """A citizen's document or a sent file, inline (viewer) or as a download; logged-in staff only."""
+    session = db()
+    stored = session.scalars(select(StoredFile).where(StoredFile.storage_name == name)).first()
+    path = files.file_path(app_settings(), name) if stored is not None else None
+    if stored is None or path is None:
+        abort(404)
+    download = request.args.get("download") == "1"
+    doc = session.scalars(select(DossierDocument).where(DossierDocument.file_id == stored.id)).first()
+    audit.record(
+        session,
+        me(),
+        "file.download" if download else "file.view",
+        "file",
+        stored.id,
+        f"dossier document {doc.dossier_id}" if doc else None,
+    )
+    session.commit()
+    response = send_file(
+        path,
+        mimetype=stored.content_type,
+        as_attachment=download,
+        download_name=name,
+        conditional=False,
+        max_age=0,
+    )
+    # Types are sniffed at intake (JPEG, PNG, HEIC, PDF); Chromium's PDF viewer refuses sandboxed frames.
+    policy = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'"
+    if stored.content_type != "application/pdf":
+        policy += "; sandbox"
+    response.headers["Content-Security-Policy"] = policy
+    return response
