@@ -74,15 +74,25 @@ class VietnameseTokenizer(Tokenizer):
         return self._apply_token_pattern(tokens)
 
 
-def _mask(message: Message, start: int, end: int, mask: str) -> None:
-    """Replace the lemmas of tokens inside [start, end) by one mask lemma (classifiers only)."""
+def _mask(message: Message, start: int, end: int, mask: str, words: frozenset[str] | None = None) -> None:
+    """Replace the lemmas of tokens inside [start, end) by a mask lemma (what the classifiers see).
+
+    With `words`, only tokens whose lemma is one of them are masked, so question words that sit
+    between the words of a procedure name ("... thì bao lâu nhận được thẻ") stay visible. Each
+    run of masked tokens becomes one mask token.
+    """
     tokens = message.get(TOKENS_NAMES[TEXT]) or []
-    first = True
+    kept: list[Token] = []
+    in_run = False
     for token in tokens:
-        if token.start >= start and token.end <= end:
-            token.lemma = mask if first else ""
-            first = False
-    message.set(TOKENS_NAMES[TEXT], [t for t in tokens if t.lemma != ""])
+        masked = token.start >= start and token.end <= end and (words is None or token.lemma in words)
+        if masked and in_run:
+            continue
+        if masked:
+            token.lemma = mask
+        kept.append(token)
+        in_run = masked
+    message.set(TOKENS_NAMES[TEXT], kept)
 
 
 class _TextProcessor(GraphComponent):
@@ -156,13 +166,22 @@ class ProcedureLinker(_TextProcessor, EntityExtractorMixin):
         if not data_dir.is_absolute():
             data_dir = ROOT / data_dir
         self.index = ProcedureIndex(load_entries(data_dir))
+        self._name_words: dict[str, frozenset[str]] = {}
         log.info("procedure linker: %d procedures indexed", len(self.index))
+
+    def name_words(self, code: str) -> frozenset[str]:
+        """Folded words of a procedure's names and aliases: the only words the linker masks."""
+        if code not in self._name_words:
+            entry = self.index.entry(code)
+            names = [entry.name, entry.short_name, *entry.aliases] if entry else []
+            self._name_words[code] = frozenset(f for n in names for w in words(n) for f in w.folded)
+        return self._name_words[code]
 
     def _annotate(self, message: Message, training: bool) -> None:
         text = message.get(TEXT) or ""
         linked = self.index.link(text)
         if linked is not None and linked.start is not None and self._config.get("mask", True):
-            _mask(message, linked.start, linked.end, PROCEDURE_MASK)
+            _mask(message, linked.start, linked.end, PROCEDURE_MASK, self.name_words(linked.code))
         if training:
             return
         ranked = self.index.search(text, limit=int(self._config.get("candidates", 3)))
