@@ -36,7 +36,29 @@ from pathlib import Path
 
 import yaml
 
-from nlu.text import Word, clean, fold_word, words
+from nlu.text import Word, clean, fold, fold_word, words
+
+AGE_IN_TEXT = re.compile(r"\b(?:(duoi|tren|tu du|tu) )?(\d{1,3}) tuoi\b")
+AGE_UNDER = re.compile(r"\bduoi (\d{1,3}) tuoi\b")
+AGE_FROM = re.compile(r"\btu (?:du )?(\d{1,3}) tuoi\b")
+AGE_FIT_BONUS = 0.15
+AGE_MISFIT = 0.5
+
+
+def ages_in(text: str) -> list[int]:
+    """Ages a message speaks of: "bé 5 tuổi" -> 5; "dưới 14 tuổi" -> 13; "trên 14 tuổi" -> 15."""
+    shift = {"duoi": -1, "tren": 1}
+    return [int(n) + shift.get(q, 0) for q, n in AGE_IN_TEXT.findall(fold(text))]
+
+
+def age_bounds(name: str) -> tuple[int, int] | None:
+    """The ages a procedure name is limited to, e.g. "dưới 14 tuổi" -> (0, 13); None when unlimited."""
+    folded = fold(name)
+    if m := AGE_UNDER.search(folded):
+        return 0, int(m.group(1)) - 1
+    if m := AGE_FROM.search(folded):
+        return int(m.group(1)), 200
+    return None
 
 log = logging.getLogger(__name__)
 
@@ -539,6 +561,7 @@ class ProcedureIndex:
             for bg, w in v.bigrams.items():
                 self._bigram_postings[bg].append((vid, w))
         self._entry_words = [frozenset(per_entry.get(i, ())) for i in range(len(self.entries))]
+        self._ages = {i: b for i, e in enumerate(self.entries) if (b := age_bounds(e.name)) is not None}
         self._typo: dict[str, set[str]] = defaultdict(set)
         for t in self.idf:
             if len(t) >= TYPO_MIN_LEN and t.isalpha():
@@ -749,8 +772,27 @@ class ProcedureIndex:
                     best[c.entry] = replace(c, score=NEAR_EXACT_SCORE)
         for i in codes:
             best[i] = _Candidate(EXACT_SCORE, i, -1)
+        self._weigh_ages(text, best)
         ranked = sorted(best.values(), key=lambda c: (-c.score, c.entry))
         return ranked, toks, ws
+
+    def _weigh_ages(self, text: str, best: dict[int, _Candidate]) -> None:
+        """Names that hold an age condition ("dưới 14 tuổi", "từ đủ 14 tuổi trở lên") win when the
+        message gives an age that fits, and lose when it gives one that does not."""
+        ages = ages_in(text)
+        if not ages:
+            return
+        fit = {i: all(b[0] <= a <= b[1] for a in ages) for i in best if (b := self._ages.get(i)) is not None}
+        if len(set(fit.values())) < 2:
+            # The age tells nothing apart ("trẻ dưới 6 tuổi" fits both liên thông procedures):
+            # only push down names it rules out.
+            for i in (i for i, ok in fit.items() if not ok):
+                best[i] = replace(best[i], score=best[i].score * AGE_MISFIT)
+            return
+        for i, ok in fit.items():
+            c = best[i]
+            if c.score < EXACT_SCORE:
+                best[i] = replace(c, score=min(0.99, c.score + AGE_FIT_BONUS) if ok else c.score * AGE_MISFIT)
 
     def _span(self, text: str, vid: int, toks: list[_Token], ws: list, entry: int) -> tuple[int, int] | None:
         if vid < 0:

@@ -19,6 +19,7 @@ from nlu.matching import (
     Entry,
     ProcedureIndex,
     Rules,
+    age_bounds,
     load_entries,
     tidy_name,
 )
@@ -384,3 +385,18 @@ def test_catalog_search_command() -> None:
     result = runner.invoke(catalog, ["search", "😀", "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout) == []
     assert runner.invoke(catalog, ["search", "khai sinh", "--limit", "0"]).exit_code != 0
+
+
+def test_an_age_in_the_message_picks_the_age_variant(any_index: ProcedureIndex) -> None:
+    assert age_bounds("Cấp thẻ căn cước cho người dưới 14 tuổi") == (0, 13)
+    assert age_bounds("Cấp thẻ căn cước cho người từ đủ 14 tuổi trở lên") == (14, 200)
+    assert age_bounds("Cấp đổi thẻ căn cước") is None
+    for query, code in [
+        ("làm thẻ căn cước cho bé 5 tuổi", "1.014062"),
+        ("the can cuoc cho con 16 tuoi", "1.014061"),
+        ("cháu 14 tuổi làm thẻ căn cước", "1.014061"),
+    ]:
+        linked = any_index.link(query)
+        assert linked is not None and linked.code == code, query
+    # An age that fits every age-bound candidate changes nothing.
+    assert any_index.link("liên thông khai sinh thường trú thẻ bảo hiểm y tế cho trẻ dưới 6 tuổi") is not None
