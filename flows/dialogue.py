@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from bot.agency import Agency
 from bot.catalog.store import Catalog
 from bot.messages import Button, Reply
 from bot.models import Message
+from bot.staff.handoff import handoff_notice
 from bot.templates import text
 from bot.turn import Turn
 from flows import engine
@@ -228,6 +229,10 @@ def _is_interruption(ctx: Context, heard: Understanding, *, strict: bool) -> boo
         return True
     if heard.intent in SIDE_QUESTIONS or heard.intent == "check_status":
         return "?" in heard.text or heard.confidence >= 0.9
+    if heard.intent == "complaint":
+        # An address or a name can read like a grievance to the classifier; a citizen who wants to
+        # complain mid-form still can ("gặp cán bộ", "hủy"), and the complaint flow is one tap away.
+        return False
     return heard.confidence >= 0.8
 
 
@@ -289,7 +294,8 @@ def offer_resume(ctx: Context, *, greet: bool = False) -> list[Reply]:
     assert flow is not None and active is not None
     ctx.state["resume_offered"] = True
     started = _parse_time(active.get("started_at")) or ctx.now
-    message = text("dialogue.resume_offer", title=flow.title, date=_local(started).strftime("%d/%m/%Y"))
+    day = _agency().local(started).strftime("%d/%m/%Y")
+    message = text("dialogue.resume_offer", title=flow.title, date=day)
     replies = [Reply.say(text("dialogue.welcome_back"))] if greet else []
     return [
         *replies,
@@ -519,12 +525,7 @@ def handoff(ctx: Context, reason: str) -> list[Reply]:
     conv.handoff_reason = reason
     conv.handoff_since = ctx.now
     log.info("handoff conversation=%s reason=%s", conv.id, reason)
-    agency = _agency()
-    message = text(f"dialogue.handoff_{reason}")
-    if not agency.is_open(ctx.now):
-        opening = agency.next_opening(ctx.now)
-        message += "\n" + text("dialogue.handoff_closed", when=_local(opening).strftime("%H:%M %d/%m/%Y"))
-    return [Reply.say(message)]
+    return [handoff_notice(_agency(), ctx.now, reason)]
 
 
 def _expire_draft(ctx: Context) -> list[Reply]:
@@ -559,15 +560,10 @@ def _parse_time(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(str(value))
+        moment = datetime.fromisoformat(str(value))
     except ValueError:
         return None
-
-
-def _local(moment: datetime) -> datetime:
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # the engine writes UTC
 
 
 def _agency() -> Agency:
