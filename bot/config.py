@@ -72,6 +72,7 @@ class Settings:
     facebook_app_id: str = ""  # our app id: echoes from it are our own sends, other app ids are staff
     zalo_webhook_max_age: int = 300  # seconds a signed Zalo webhook timestamp may differ from now; 0 = off
     zalo_transaction_messages: bool = False  # notify out-of-window citizens with Zalo transaction messages
+    inbox_spool: bool = False  # SQLite: webhooks write to a side file so turns never delay an acknowledgement
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -111,6 +112,7 @@ class Settings:
             facebook_app_id=_env("FACEBOOK_APP_ID"),
             zalo_webhook_max_age=_env_int("ZALO_WEBHOOK_MAX_AGE", 300),
             zalo_transaction_messages=_env_bool("ZALO_TRANSACTION_MESSAGES", False),
+            inbox_spool=_env_bool("INBOX_SPOOL", False),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

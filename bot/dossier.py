@@ -40,6 +40,8 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # Modes whose processing time sets the appointment, most preferred first (the bot is an online channel).
 MODE_PREFERENCE = ("online", "in_person", "postal")
 CLOSED_STATUSES = ("result_ready", "returned", "rejected", "withdrawn")
+# Dossier.applicant: {field id: value, LABELS_KEY: {field id: label as asked}}; "_" keys are not fields.
+LABELS_KEY = "_labels"
 _SEQUENCE_ATTEMPTS = 5
 # <agency code: groups of letters/digits joined by dots>-<yyMMdd>-<NNNN>, spaces and case tolerated.
 _CODE = re.compile(
@@ -268,7 +270,20 @@ def _own_files(session: Session, conversation: Conversation,
 
 
 def status_label(status: str) -> str:
+    """Vietnamese label of a status code: the one wording for the chat, the console, the API and notices."""
     return text(f"dossier.status_{status}")
+
+
+def applicant_fields(applicant: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, value) pairs of the applicant data, in the order asked; the field id when no label was kept."""
+    data = applicant or {}
+    labels = data.get(LABELS_KEY)
+    names = labels if isinstance(labels, dict) else {}
+    return [
+        (str(names.get(key) or key), "" if value is None else str(value))
+        for key, value in data.items()
+        if not key.startswith("_")
+    ]
 
 
 def _documents_text(dossier: Dossier) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from bot import dossier as dossiers
+from bot.dossier import status_label
 from bot.messages import Reply
 from bot.models import Conversation, Dossier, DossierStatusChange
 from bot.models.dossier import STATUSES
@@ -21,8 +22,8 @@ from bot.models.staff import StaffUser
 from bot.staff import audit
 from bot.templates import text
 
-LOCAL_TZ = dossiers.LOCAL_TZ
 MAX_NOTE = 1000
+CITIZEN = "citizen"  # the actor of changes the citizen makes in the chat
 MAX_ITEMS = 10
 MAX_ITEM_LENGTH = 200
 
@@ -37,26 +38,23 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "rejected": (),
     "withdrawn": (),
 }
+# What the citizen may do themselves: send the documents asked for (the supplement flow).
+CITIZEN_TRANSITIONS: dict[str, tuple[str, ...]] = {"supplement_requested": ("received",)}
+
+
 class InvalidTransition(ValueError):
     """A status change that is not allowed or lacks what it needs; the message is shown to the officer."""
 
 
-def label(status: str) -> str:
-    """Vietnamese label of a status code (the dossier area's labels: one wording everywhere)."""
-    return dossiers.status_label(status)
-
-
-def allowed_next(status: str) -> tuple[str, ...]:
+def allowed_next(status: str, actor: str | None = None) -> tuple[str, ...]:
+    """The statuses `actor` may move a dossier in `status` to (officers and the API: all of TRANSITIONS)."""
+    if actor == CITIZEN:
+        return CITIZEN_TRANSITIONS.get(status, ())
     return TRANSITIONS.get(status, ())
 
 
-def is_overdue(dossier: Dossier, now: datetime) -> bool:
-    """Overdue is derived from the appointment date (bot.dossier's rule), never stored as a status."""
-    return dossiers.is_overdue(dossier, dossiers.local_today(now))
-
-
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
-    """The same rule as `is_overdue`, for a query."""
+    """bot.dossier.is_overdue's rule (derived from the appointment date, never stored), for a query."""
     return and_(
         Dossier.status.not_in(dossiers.CLOSED_STATUSES), Dossier.appointment_date < dossiers.local_today(now)
     )
@@ -71,13 +69,15 @@ def _clean_items(items: Sequence[str] | None) -> list[str]:
     return cleaned
 
 
-def validate(dossier: Dossier, status: str, note: str | None, items: Sequence[str] | None) -> list[str]:
-    """Raise InvalidTransition unless the change is allowed and complete; returns the cleaned items."""
+def validate(
+    dossier: Dossier, status: str, note: str | None, items: Sequence[str] | None, actor: str | None = None
+) -> list[str]:
+    """Raise InvalidTransition unless the change is allowed (for `actor`) and complete; returns the items."""
     if status not in STATUSES:
         raise InvalidTransition(f"Trạng thái không hợp lệ: {status}.")
-    if status not in allowed_next(dossier.status):
+    if status not in allowed_next(dossier.status, actor):
         raise InvalidTransition(
-            f"Không thể chuyển hồ sơ từ “{label(dossier.status)}” sang “{label(status)}”."
+            f"Không thể chuyển hồ sơ từ “{status_label(dossier.status)}” sang “{status_label(status)}”."
         )
     if note is not None and len(note) > MAX_NOTE:
         raise InvalidTransition(f"Ghi chú tối đa {MAX_NOTE} ký tự.")
@@ -90,7 +90,7 @@ def validate(dossier: Dossier, status: str, note: str | None, items: Sequence[st
 
 
 def notification(dossier: Dossier, note: str | None) -> Reply:
-    """The message the citizen gets for the dossier's (new) status."""
+    """The message the citizen gets for the dossier's (new) status; `note` is an officer's note to them."""
     appointment = dossier.appointment_date.strftime("%d/%m/%Y")
     items = "\n".join(f"- {item}" for item in dossier.supplement_items or ())
     body = text(
@@ -123,10 +123,13 @@ def change_status(
     from bot.turn import enqueue
 
     note = (note or "").strip() or None
-    cleaned = validate(dossier, status, note, items)
+    cleaned = validate(dossier, status, note, items, actor)
+    # A citizen's own change (the supplement flow) notes what they did in the history only: the
+    # status note and the notification carry what an officer tells the citizen.
+    officer_note = None if actor == CITIZEN else note
     previous = dossier.status
     dossier.status = status
-    dossier.status_note = note
+    dossier.status_note = officer_note
     if status == "supplement_requested":
         dossier.supplement_items = cleaned
     dossier.updated_at = now
@@ -144,6 +147,6 @@ def change_status(
     )
     conversation = session.get(Conversation, dossier.conversation_id) if dossier.conversation_id else None
     if conversation is not None:
-        enqueue(session, conversation, notification(dossier, note), purpose="notification")
+        enqueue(session, conversation, notification(dossier, officer_note), purpose="notification")
     session.flush()
     return change

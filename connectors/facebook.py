@@ -47,6 +47,7 @@ def signature(app_secret: str, body: bytes) -> str:
 
 class FacebookConnector(Connector):
     name = "facebook"
+    has_typing = True
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)

@@ -15,13 +15,13 @@ import uuid
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 
 from bot.db import transaction, utcnow
 from bot.models import ChannelToken
-from bot.pipeline.store import insert_ignore, is_postgres
+from bot.pipeline.store import insert_ignore, is_postgres, keyed_update
 from bot.services import Services
-from connectors.base import HTTP_TIMEOUT, SendError
+from connectors.base import HTTP_TIMEOUT, SendError, http_session
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class ZaloTokens:
     def __init__(self, services: Services, http: requests.Session | None = None) -> None:
         self.services = services
         self.settings = services.settings
-        self.http = http or requests.Session()
+        self.http = http or http_session()
         self.owner = uuid.uuid4().hex
         self._local = threading.Lock()  # one refresh attempt per process; threads queue here first
         self._seeded = False
@@ -107,7 +107,7 @@ class ZaloTokens:
             now = utcnow()
             with transaction(self.services.sessions) as session:
                 taken = session.execute(
-                    update(ChannelToken)
+                    keyed_update(ChannelToken)
                     .where(ChannelToken.channel == CHANNEL,
                            or_(ChannelToken.lock_until.is_(None), ChannelToken.lock_until < now))
                     .values(lock_owner=self.owner, lock_until=now + LEASE)
@@ -129,7 +129,7 @@ class ZaloTokens:
             access, refresh, expires_at = self._call_oauth(old_refresh)
             with transaction(self.services.sessions) as session:
                 session.execute(
-                    update(ChannelToken)
+                    keyed_update(ChannelToken)
                     .where(ChannelToken.channel == CHANNEL)
                     .values(access_token=access, refresh_token=refresh, expires_at=expires_at,
                             updated_at=utcnow(), lock_owner=None, lock_until=None)
@@ -139,7 +139,7 @@ class ZaloTokens:
         finally:
             with transaction(self.services.sessions) as session:
                 session.execute(
-                    update(ChannelToken)
+                    keyed_update(ChannelToken)
                     .where(ChannelToken.channel == CHANNEL, ChannelToken.lock_owner == self.owner)
                     .values(lock_owner=None, lock_until=None)
                 )

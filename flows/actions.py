@@ -18,7 +18,7 @@ from flows.steps import Action
 log = logging.getLogger(__name__)
 
 SUPPLEMENT_STATUS = "supplement_requested"
-AFTER_SUPPLEMENT = "processing"  # back in the officer's hands, with a history note and flagged documents
+AFTER_SUPPLEMENT = "received"  # back at the top of the officers' queue, the new documents flagged
 
 
 def list_own_dossiers(ctx: Context, step: Action) -> Answer:
@@ -55,6 +55,19 @@ def _own_dossier(ctx: Context, code: str) -> Any:
     return next((d for d in dossiers_of(ctx.turn.session, ctx.turn.conversation) if d.code == code), None)
 
 
+def _waiting_dossier(ctx: Context) -> tuple[str, Any, Answer | None]:
+    """The slot's code and the citizen's own dossier waiting for documents; else the flow ends, saying why."""
+    active = ctx.active
+    assert active is not None
+    code = str(active["slots"].get("dossier_code") or "")
+    dossier = _own_dossier(ctx, code)
+    if dossier is not None and dossier.status == SUPPLEMENT_STATUS:
+        return code, dossier, None
+    ctx.end_flow()
+    key = "dialogue.supplement_not_yours" if dossier is None else "dialogue.supplement_not_requested"
+    return code, None, Answer(False, [Reply.say(text(key, code=code))])
+
+
 def supplement_pick(ctx: Context, step: Action) -> Answer:
     """Which dossier to supplement: the only one waiting for it is chosen, several are offered."""
     from bot.dossier import dossiers_of
@@ -78,35 +91,30 @@ def supplement_pick(ctx: Context, step: Action) -> Answer:
 
 def supplement_check(ctx: Context, step: Action) -> Answer:
     """Only the citizen's own dossier, and only while staff are asking for documents."""
-    active = ctx.active
-    assert active is not None
-    code = str(active["slots"].get("dossier_code") or "")
-    dossier = _own_dossier(ctx, code)
-    if dossier is None or dossier.status != SUPPLEMENT_STATUS:
-        ctx.end_flow()
-        key = "dialogue.supplement_not_yours" if dossier is None else "dialogue.supplement_not_requested"
-        return Answer(False, [Reply.say(text(key, code=code))])
-    items = list(getattr(dossier, "supplement_items", None) or [])
+    code, dossier, refused = _waiting_dossier(ctx)
+    if refused is not None:
+        return refused
+    items = list(dossier.supplement_items or [])
     lines = "\n".join(f"• {item}" for item in items) or (dossier.status_note or "")
     return Answer(True, [Reply.say(text("dialogue.supplement_requested", code=code, items=lines))])
 
 
 def supplement_attach(ctx: Context, step: Action) -> Answer:
-    """Attach the uploaded files to the dossier, flagged as a supplement, and put it back in the queue."""
-    from bot.models import DossierDocument, DossierStatusChange
+    """Attach the uploaded files, flagged as a supplement, and send the dossier back to the officers.
 
+    The status change goes through bot.dossier_workflow like an officer's: `received` again (top of the
+    officers' queue), a history row and an audit entry, and the citizen's notification with the date.
+    """
+    from bot.dossier_workflow import CITIZEN, change_status
+    from bot.models import DossierDocument
+
+    code, dossier, refused = _waiting_dossier(ctx)
+    if refused is not None:
+        return refused
     active = ctx.active
     assert active is not None
-    code = str(active["slots"].get("dossier_code") or "")
-    dossier = _own_dossier(ctx, code)
-    if dossier is None or dossier.status != SUPPLEMENT_STATUS:
-        ctx.end_flow()
-        return Answer(False, [Reply.say(text("dialogue.supplement_not_requested", code=code))])
     label = text("dialogue.supplement_item")
-    files: list[int] = []
-    for item_id, doc in active["docs"].items():
-        files += [int(f) for f in doc.get("files", [])]
-        log.debug("supplement item=%s files=%d", item_id, len(doc.get("files", [])))
+    files = [int(f) for doc in active["docs"].values() for f in doc.get("files", [])]
     session = ctx.turn.session
     for file_id in files:
         session.add(
@@ -114,18 +122,8 @@ def supplement_attach(ctx: Context, step: Action) -> Answer:
                 dossier_id=dossier.id, item=label, file_id=file_id, supplement=True, created_at=ctx.now
             )
         )
-    dossier.status = AFTER_SUPPLEMENT
-    dossier.updated_at = ctx.now
-    session.add(
-        DossierStatusChange(
-            dossier_id=dossier.id,
-            status=AFTER_SUPPLEMENT,
-            note=text("dialogue.supplement_history_note", count=len(files)),
-            actor="citizen",
-            created_at=ctx.now,
-        )
-    )
-    session.flush()
+    note = text("dialogue.supplement_history_note", count=len(files))
+    change_status(session, dossier, AFTER_SUPPLEMENT, note, CITIZEN, ctx.now)
     log.info("supplement dossier=%s files=%d", dossier.id, len(files))
     return Answer(True, [Reply.say(text("dialogue.supplement_done", code=code, count=len(files)))])
 

@@ -684,7 +684,7 @@ def submit(ctx: Context) -> list[Reply]:
     """Create the dossier from what was collected; the flow ends with the receipt."""
     from bot.agency import Agency
     from bot.catalog.store import Catalog
-    from bot.dossier import DocumentEntry, SubmissionError, receipt
+    from bot.dossier import LABELS_KEY, DocumentEntry, SubmissionError, receipt
     from bot.dossier import submit as create
 
     flow, active = ctx.flow, ctx.active
@@ -703,7 +703,7 @@ def submit(ctx: Context) -> list[Reply]:
             if doc.get("none"):
                 documents.append(DocumentEntry(item=step.label, not_applicable=True))
             documents += [DocumentEntry(item=step.label, file_id=int(f)) for f in doc.get("files", [])]
-    applicant["_labels"] = labels
+    applicant[LABELS_KEY] = labels
     catalog = Catalog.load()
     try:
         with ctx.turn.session.begin_nested():

@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from bot.config import DATA_DIR
+from bot.staff.handoff import REASONS as HANDOFF_REASONS
 from flows.steps import (
     CONTENT_TYPES,
     Action,
@@ -51,7 +52,6 @@ from flows.steps import (
 
 # Value kinds a collect step may use: flows.validators kinds plus the engine's dossier_code.
 KINDS = ("text", "person_name", "id_number", "phone", "date", "choice", "address", "dossier_code")
-HANDOFF_REASONS = ("request_human", "complaint", "not_understood", "invalid_answers")
 _SLOT = re.compile(r"^[a-z][a-z0-9_]*$")
 _COND = re.compile(
     r"""^\s*(?:(?P<not>not)\s+(?P<neg>[a-z][a-z0-9_]*)

@@ -21,8 +21,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from bot.db import utcnow
-from bot.dossier_workflow import LOCAL_TZ, InvalidTransition, change_status, is_overdue, label
-from bot.models import Dossier, DossierDocument, StoredFile
+from bot.dossier import LOCAL_TZ, is_overdue, local_today, status_label
+from bot.dossier_workflow import InvalidTransition, change_status
+from bot.models import Dossier, DossierDocument
 from bot.models.dossier import STATUSES
 from bot.staff import audit, files
 
@@ -83,11 +84,11 @@ def _summary(d: Dossier, now: datetime) -> dict[str, Any]:
         "procedure_code": d.procedure_code,
         "procedure_name": d.procedure_name,
         "status": d.status,
-        "status_label": label(d.status),
+        "status_label": status_label(d.status),
         "received_at": _iso(d.received_at),
         "appointment_date": d.appointment_date.isoformat(),
         "updated_at": _iso(d.updated_at),
-        "overdue": is_overdue(d, now),
+        "overdue": is_overdue(d, local_today(now)),
     }
 
 
@@ -111,7 +112,7 @@ def _detail(d: Dossier, now: datetime) -> dict[str, Any]:
     history = [
         {
             "status": h.status,
-            "status_label": label(h.status),
+            "status_label": status_label(h.status),
             "note": h.note,
             "actor": h.actor,
             "at": _iso(h.created_at),
@@ -206,14 +207,14 @@ def set_status(code: str) -> Response | tuple[Response, int]:
 @bp.get("/files/<name>")
 def document_file(name: str) -> Response | tuple[Response, int]:
     session = db()
-    stored = session.scalars(select(StoredFile).where(StoredFile.storage_name == name)).first()
+    found = files.find(session, current_app.extensions["motcua"].settings, name)
+    stored, path = found or (None, None)
     linked = (
         stored is not None
         and session.scalars(select(DossierDocument.id).where(DossierDocument.file_id == stored.id)).first()
         is not None
     )
-    path = files.file_path(current_app.extensions["motcua"].settings, name) if linked else None
-    if stored is None or path is None:
+    if stored is None or path is None or not linked:
         return _error(404, "unknown document")
     audit.record(session, None, "file.download", "file", stored.id, "api")
     session.commit()

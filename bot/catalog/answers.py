@@ -203,10 +203,13 @@ def _mode_notes(modes: Sequence[Mode], wanted: Any) -> list[str]:
 
 
 def duration_value(mode: Mode) -> str:
-    """'1 ngày làm việc', '3 giờ', or that the portal gives no time."""
+    """'1 ngày làm việc', '3 giờ', 'trong ngày' (value 0), or that the portal gives no time."""
     if mode.duration_value is None:
         return text("catalog.duration_unknown")
     value = mode.duration_value
+    if value == 0:
+        # Same-day procedures (chứng thực: Điều 7 NĐ 23/2015): "0 ngày" would read as a typo.
+        return text("catalog.duration_same_day")
     number = str(int(value)) if float(value).is_integer() else str(value).replace(".", ",")
     unit = mode.duration_unit or "working_day"
     if unit not in _UNITS:
@@ -290,7 +293,8 @@ def _mode_lines(groups: list[tuple[str, list[str]]]) -> list[str]:
     if not groups:
         return [text("catalog.mode_line", modes="", value=text("catalog.duration_unknown")).lstrip("- :")]
     if len(groups) == 1:
-        return [text("catalog.mode_all", value=groups[0][0])]
+        line = text("catalog.mode_all", value=groups[0][0])
+        return [line[:1].upper() + line[1:]]
     return [text("catalog.mode_line", modes=_mode_names(modes), value=value) for value, modes in groups]
 
 

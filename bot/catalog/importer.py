@@ -132,6 +132,7 @@ def import_catalog(source: Path, catalog_dir: Path) -> ImportResult:
     out_dir = catalog_dir / "procedures"
     out_dir.mkdir(parents=True, exist_ok=True)
     result = ImportResult()
+    agencies: dict[str, str] = {}  # code -> "Cơ quan thực hiện", only to tell namesakes apart
     for path in files:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
@@ -143,7 +144,9 @@ def import_catalog(source: Path, catalog_dir: Path) -> ImportResult:
         if entry["code"] in result.entries:
             raise ValueError(f"duplicate procedure code {entry['code']} in {path.name}")
         result.entries[entry["code"]] = entry
+        agencies[entry["code"]] = parse.normalize_space(raw.get("co_quan_thuc_hien"))
     _flag_duplicate_names(result.entries)
+    _distinguish_short_names(result.entries, agencies)
     for code, entry in result.entries.items():
         if _write_if_changed(out_dir / f"{code}.json", render(entry)):
             result.written += 1
@@ -165,6 +168,42 @@ def _flag_duplicate_names(entries: dict[str, dict[str, Any]]) -> None:
     for entry in entries.values():
         if names[entry["name"]] > 1:
             entry["anomalies"] = sorted({*entry["anomalies"], "duplicate_name"})
+
+
+def _distinguish_short_names(entries: dict[str, dict[str, Any]], agencies: dict[str, str]) -> None:
+    """Codes whose display names collide get names that tell them apart (parse.distinct_short_names),
+    then, if still equal, their field ("Nộp dần tiền thuế nợ (Hải quan)"), or the first agency that
+    carries it out when the field's words are already in the name ("... (Cục Thuế)"). Codes that are
+    one portal page under several codes (same URL, same content) stay equal: nothing honest tells
+    them apart; they are flagged `shared_page`."""
+    pages = Counter(e["url"] for e in entries.values() if e["url"])
+    for entry in entries.values():
+        if entry["url"] and pages[entry["url"]] > 1:
+            entry["anomalies"] = sorted({*entry["anomalies"], "shared_page"})
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries.values():
+        groups.setdefault(entry["short_name"], []).append(entry)
+    for group in groups.values():
+        if len(group) < 2 or len({e["url"] for e in group}) < 2:
+            continue
+        named = [e for e in group if "name_mismatch" not in e["anomalies"]]
+        for entry, short in zip(named, parse.distinct_short_names([e["name"] for e in named]), strict=True):
+            entry["short_name"] = short
+        ties = Counter(e["short_name"] for e in group)
+        fields = Counter((e["short_name"], e["field"]) for e in group)
+        for entry in group:
+            key = (entry["short_name"], entry["field"])
+            if ties[entry["short_name"]] > 1 and fields[key] == 1 and entry["field"]:
+                label = entry["field"]
+                if content_words(label) <= content_words(entry["short_name"]):
+                    label = _first_agency(agencies.get(entry["code"], "")) or label
+                entry["short_name"] = f"{entry['short_name']} ({label})"
+
+
+def _first_agency(text: str) -> str:
+    """'Cục Thuế - Bộ tài chính, Thuế tỉnh, thành phố' -> 'Cục Thuế'."""
+    first = re.split(r",| - ", text, maxsplit=1)[0].strip()
+    return "" if not first or first == parse.NO_INFO else first
 
 
 def _write_if_changed(path: Path, content: str) -> bool:
@@ -202,6 +241,8 @@ ANOMALY_HELP = {
     "fee_foreign_currency": "fee in USD (no amount in đồng)",
     "fee_set_locally": "portal says \"Miễn phí\" but the note says the province (HĐND) sets the fee",
     "duplicate_name": "the same official name is used by other codes",
+    "shared_page": "several codes point to one portal page (same URL and content); they keep one display "
+                   "name, since the source offers nothing that tells them apart",
     "no_documents": "empty document list",
     "no_modes": "no submission-mode rows could be read",
     "no_result": "no result document on the page",
@@ -231,6 +272,11 @@ def report(result: ImportResult) -> str:
     every_time = sum(all(m["duration"]["value"] is not None for m in e["modes"]) for e in entries.values())
     lines.append(f"- Procedures with a fee amount for every mode: {every_fee}/{len(entries)}")
     lines.append(f"- Procedures with a processing time for every mode: {every_time}/{len(entries)}")
+    shorts = Counter(e["short_name"] for e in entries.values())
+    shared = [e for e in entries.values() if shorts[e["short_name"]] > 1]
+    one_page = sum("shared_page" in e["anomalies"] for e in shared)
+    lines.append(f"- Display names shared by several codes: {len({e['short_name'] for e in shared})} names, "
+                 f"{len(shared)} procedures ({one_page} of them `shared_page`)")
     lines += ["", "## Anomalies by type", "", "| code | procedures | meaning |", "| --- | --- | --- |"]
     for code, _ in sorted(counts.items()):
         n = sum(code in e["anomalies"] for e in entries.values())

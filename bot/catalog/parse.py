@@ -491,3 +491,122 @@ def short_name(name: str, limit: int = 90) -> str:
         text = text[: cut if cut > 0 else limit].rstrip(" ,;:-") + "…"
     return text[:1].upper() + text[1:]
 
+
+
+# Display names of procedures whose short names collide: keep what tells them apart.
+DISTINCT_LIMIT = 130  # a colliding name up to this length is shown whole
+_HEAD_CHARS = 60
+_WINDOW_CHARS = 75
+_BACK_WORDS = 6
+# Words that open a qualifying phrase ("... nơi người nộp thuế chuyển đến", "... chưa tham gia ...").
+_PHRASE_STARTS = frozenset((
+    "nơi", "tại", "đối", "cho", "chưa", "trong", "từ", "của", "khi", "mà", "thuộc", "do", "và", "hoặc", "trừ",
+))
+
+
+def _word_key(word: str) -> str:
+    return word.strip(".,;:()\"'").lower()
+
+
+def _common_prefix(a: list[str], b: list[str]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if _word_key(x) != _word_key(y):
+            break
+        n += 1
+    return n
+
+
+def _ends_clause(word: str) -> bool:
+    return word[-1:] in ",;:)"
+
+
+def _head(words: list[str]) -> int:
+    """How many opening words make the head: the longest run within _HEAD_CHARS that ends at a
+    comma or before a phrase-opening word, else what fits."""
+    best, length = 0, -1
+    for k, w in enumerate(words[:-1]):
+        length += len(w) + 1
+        if length > _HEAD_CHARS:
+            break
+        if _ends_clause(w) or words[k + 1].lower() in _PHRASE_STARTS:
+            best = k + 1
+    if best:
+        return best
+    fitted, _ = _clip_words(words, _HEAD_CHARS)
+    return len(fitted)
+
+
+def _phrase_start(words: list[str], split: int, floor: int) -> int:
+    """Where the phrase holding the first distinguishing word begins (at most _BACK_WORDS back)."""
+    if words[split].lower() in _PHRASE_STARTS or (split > 0 and _ends_clause(words[split - 1])):
+        return split
+    for k in range(split - 1, max(floor, split - _BACK_WORDS) - 1, -1):
+        if words[k].lower() in _PHRASE_STARTS or (k > 0 and _ends_clause(words[k - 1])):
+            return k
+    return max(floor, split - 2)
+
+
+def _clip_words(words: list[str], limit: int) -> tuple[list[str], bool]:
+    """The leading words that fit in `limit` characters (at least one), and whether any were cut."""
+    out: list[str] = []
+    for w in words:
+        if out and len(" ".join([*out, w])) > limit:
+            return out, True
+        out.append(w)
+    return out, False
+
+
+def _window(words: list[str], limit: int) -> str:
+    """The words within `limit`; when some must go, cut at the last ';' or ')' that keeps at least
+    three words, and mark the cut with '…'."""
+    fitted, cut = _clip_words(words, limit)
+    if cut:
+        ends = [k for k, w in enumerate(fitted) if k >= 2 and re.search(r"[;)][,;:]?$", w)]
+        if ends:
+            fitted = fitted[:ends[-1] + 1]
+    return " ".join(fitted).rstrip(" ,;:-") + ("…" if cut else "")
+
+
+def _balance(text: str) -> str:
+    """Drop parentheses left unpaired by cutting a name into pieces."""
+    if text.count("(") != text.count(")"):
+        text = text.replace("(", "").replace(")", "")
+    return normalize_space(text)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def distinct_short_names(names: list[str]) -> list[str]:
+    """Display names for procedures whose `short_name`s collide, in input order.
+
+    A name that is short enough is kept whole (qualifiers in parentheses included). A long one
+    becomes its opening words, "…", then the phrase where it departs from its closest sibling, up
+    to the words it shares with a sibling at the end: 'Đăng ký thay đổi thông tin đăng ký thuế …
+    nơi người nộp thuế chuyển đến'. Names equal once tidied come back equal; the caller decides.
+    """
+    tidy = [re.sub(r"^(?:Thủ tục|TTHC)\s+", "", normalize_space(n), flags=re.IGNORECASE).rstrip(" .")
+            for n in names]
+    words = [t.split(" ") for t in tidy]
+    out: list[str] = []
+    for i, text in enumerate(tidy):
+        siblings = [words[j] for j in range(len(tidy)) if tidy[j] != text]
+        if len(text) <= DISTINCT_LIMIT or not siblings:
+            out.append(_capital(text))
+            continue
+        own = words[i]
+        split = max(_common_prefix(own, other) for other in siblings)
+        suffix = max(_common_prefix(own[::-1], other[::-1]) for other in siblings)
+        head = _head(own)
+        if split >= len(own):
+            out.append(_capital(text))
+            continue
+        start = max(head, _phrase_start(own, split, head))
+        end = max(len(own) - suffix, split + 1)
+        head_text = " ".join(own[:head]).rstrip(" ,;:-")
+        joiner = " " if start == head else " … "
+        tail = _window(own[start:end], _WINDOW_CHARS)
+        out.append(_balance(_capital(head_text) + joiner + tail.lstrip(" ,;:")))
+    return out

@@ -264,7 +264,10 @@ def _merge_modes(imported: tuple[Mode, ...], curated: list[dict[str, Any]]) -> t
             label=base.label if base else _LABELS[c["mode"]],
             duration_value=duration.get("value", base.duration_value if base else None),
             duration_unit=duration.get("unit", base.duration_unit if base else None),
-            duration_text=str(duration.get("text") or (base.duration_text if base else "")),
+            # A time taken from the law where the portal has none: its text cites the article.
+            duration_text=str(duration.get("text") or (f"{duration.get('value')} ({duration['law']})"
+                                                       if duration.get("law") else "")
+                              or (base.duration_text if base else "")),
             fee_text=str(fee.get("text") or (base.fee_text if base else "")),
             fee_amount=fee.get("amount", base.fee_amount if base else None),
             description=base.description if base else "",

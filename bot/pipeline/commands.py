@@ -6,7 +6,6 @@ import sys
 import uuid
 
 import click
-import requests
 from sqlalchemy import select
 
 from bot.config import Settings
@@ -19,7 +18,7 @@ from bot.pipeline.runner import Runner
 from bot.services import Services
 from bot.templates import text
 from connectors import build_connectors
-from connectors.base import ParsedEvent, pick_button
+from connectors.base import ParsedEvent, http_session, pick_button
 from connectors.console import ConsoleConnector
 
 
@@ -54,7 +53,7 @@ def chat_command(user: str) -> None:
     upgrade(services.engine)
     console = ConsoleConnector(services, out=sys.stdout)
     connectors = {"console": console}
-    http = requests.Session()
+    http = http_session()
     interactive = sys.stdin.isatty()
     click.echo(text("channels.console_banner"))
     while True:

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 
 from bot.db import transaction, utcnow
 from bot.messages import Reply
 from bot.models import Conversation, OutboxMessage
-from bot.pipeline.store import is_postgres
+from bot.pipeline.store import is_postgres, keyed_update
 from bot.services import Services
-from connectors.base import Connector, SendError
+from connectors.base import Connector, SendError, http_session
 from connectors.window import decide
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def claim_outbox(services: Services, channels: list[str], limit: int = 8,
             stmt = stmt.with_for_update(skip_locked=True, of=OB)
         for item_id, attempts in session.execute(stmt).all():
             taken = session.execute(
-                update(OB).where(OB.id == item_id, OB.attempts == attempts, unfinished)
+                keyed_update(OB).where(OB.id == item_id, OB.attempts == attempts, unfinished)
                 .values(status="sending", attempts=attempts + 1, next_attempt_at=now + SEND_LEASE)
             ).rowcount
             if taken:
@@ -74,7 +74,7 @@ def claim_outbox(services: Services, channels: list[str], limit: int = 8,
 def _finish(services: Services, claim: Claim, **values: object) -> bool:
     with transaction(services.sessions) as session:
         return bool(session.execute(
-            update(OB).where(OB.id == claim.id, OB.attempts == claim.attempts, OB.status == "sending")
+            keyed_update(OB).where(OB.id == claim.id, OB.attempts == claim.attempts, OB.status == "sending")
             .values(**values)
         ).rowcount)
 
@@ -141,7 +141,7 @@ def dispatch_once(services: Services, connectors: dict[str, Connector], http: re
 def drain(services: Services, connectors: dict[str, Connector], http: requests.Session | None = None,
           rounds: int = 1000) -> int:
     """Send until nothing is due (console chat, tests)."""
-    http = http or requests.Session()
+    http = http or http_session()
     total = 0
     for _ in range(rounds):
         sent = dispatch_once(services, connectors, http)

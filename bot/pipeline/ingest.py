@@ -10,6 +10,8 @@ import json
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.db import transaction, utcnow
 from bot.models import InboundEvent
 from bot.pipeline.store import EVENTS, insert_ignore
@@ -37,6 +39,14 @@ def store_events(services: Services, channel: str, events: list[ParsedEvent], ra
          "detail": ev.detail or None, "received_at": now, "status": "pending", "attempts": 0}
         for ev in events
     ]
+    from bot.pipeline.spool import put, spool_engine
+
+    spool = spool_engine(services)
+    if spool is not None:
+        spooled = put(spool, rows)  # moved into inbound_event by the workers (SQLite with INBOX_SPOOL)
+        if spooled:
+            EVENTS.notify()
+        return spooled
     with transaction(services.sessions) as session:
         stored = insert_ignore(session, InboundEvent, rows)
     if stored:
@@ -59,7 +69,12 @@ def ingest(services: Services, connector: Connector, request: WebhookRequest) ->
     except MalformedEvent as exc:
         log.warning("%s webhook: %s", connector.name, exc)
         return Ack(400, "malformed event")
-    stored = store_events(services, connector.name, events, request.body)
+    try:
+        stored = store_events(services, connector.name, events, request.body)
+    except SQLAlchemyError:
+        # Not stored: a non-2xx makes the platform deliver it again later.
+        log.exception("%s webhook: database unavailable, %d event(s) not stored", connector.name, len(events))
+        return Ack(503, "try again later")
     if len(events) > stored:
         log.info("%s webhook: %d duplicate event(s) acknowledged", connector.name, len(events) - stored)
     return Ack(200, "ok", stored)

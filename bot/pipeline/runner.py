@@ -12,7 +12,7 @@ import requests
 from bot.pipeline import dispatcher, worker
 from bot.pipeline.store import EVENTS, OUTBOX, Wakeup
 from bot.services import Services
-from connectors.base import Connector
+from connectors.base import Connector, http_session
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Runner:
         return dispatcher.dispatch_once(self.services, self.connectors, http)
 
     def _loop(self, step: Callable[[requests.Session], int], wakeup: Wakeup) -> None:
-        http = requests.Session()
+        http = http_session()
         while not self._stop.is_set():
             try:
                 if step(http):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Update, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -12,6 +12,11 @@ from sqlalchemy.orm import Session
 def is_postgres(bind: Engine | Session) -> bool:
     engine = bind.get_bind() if isinstance(bind, Session) else bind
     return engine.dialect.name == "postgresql"
+
+
+def keyed_update(model: type[Any]) -> Update:
+    """An UPDATE by key that skips the ORM's in-Python sync of loaded objects (costly in a long turn)."""
+    return update(model).execution_options(synchronize_session=False)
 
 
 def insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> int:

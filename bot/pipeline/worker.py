@@ -17,13 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
 from bot.messages import Inbound
-from bot.models import InboundEvent, Message, OutboxMessage
-from bot.pipeline.store import OUTBOX, is_postgres
+from bot.models import Conversation, InboundEvent, Message, OutboxMessage
+from bot.pipeline.spool import import_spool
+from bot.pipeline.store import OUTBOX, is_postgres, keyed_update
 from bot.services import Services
 from bot.turn import conversation_for, record_inbound, run_turn
 from connectors.base import Connector
@@ -66,7 +67,7 @@ def claim_events(services: Services, limit: int = 4, now: datetime | None = None
             stmt = stmt.with_for_update(skip_locked=True, of=E)  # other workers skip what we lock
         for event_id, attempts in session.execute(stmt).all():
             taken = session.execute(
-                update(E).where(E.id == event_id, E.attempts == attempts, unfinished)
+                keyed_update(E).where(E.id == event_id, E.attempts == attempts, unfinished)
                 .values(status="processing", attempts=attempts + 1, locked_until=now + LEASE)
             ).rowcount
             if taken:
@@ -108,11 +109,14 @@ def process(services: Services, claim: Claim, connectors: dict[str, Connector] |
         kind, channel, user_id = event.kind, event.channel, event.user_id
         inbound = Inbound.from_dict(event.inbound) if event.inbound else None
         detail = dict(event.detail or {})
+        connector = (connectors or {}).get(channel)
+        if kind == "message" and connector is not None and connector.has_typing and http is not None:
+            mode = session.scalar(select(Conversation.mode).where(
+                Conversation.channel == channel, Conversation.user_id == user_id))
+            if mode in (None, "bot"):  # not while an officer or another app owns the chat
+                connector.typing(user_id, http)
     turn_services = services
     if kind == "message" and inbound is not None:
-        connector = (connectors or {}).get(channel)
-        if connector is not None and http is not None:
-            connector.typing(user_id, http)
         turn_services = _turn_services(services, inbound)
     now = utcnow()
     try:
@@ -123,7 +127,7 @@ def process(services: Services, claim: Claim, connectors: dict[str, Connector] |
                 values: dict[str, Any] = {"status": "pending", "locked_until": now + ECHO_WAIT}
             else:
                 values = {"status": status, "locked_until": None, "processed_at": now, "error": None}
-            session.execute(update(E).where(E.id == claim.id).values(**values))
+            session.execute(keyed_update(E).where(E.id == claim.id).values(**values))
     except LostClaim:
         log.warning("event %s: lease lost to another worker, rolled back", claim.id)
         return "lost"
@@ -137,7 +141,7 @@ def process(services: Services, claim: Claim, connectors: dict[str, Connector] |
 def _fence(session: Session, claim: Claim, now: datetime) -> None:
     """Extend our lease, and on PostgreSQL lock the row, only if the claim is still ours."""
     owned = session.execute(
-        update(E).where(E.id == claim.id, E.attempts == claim.attempts, E.status == "processing")
+        keyed_update(E).where(E.id == claim.id, E.attempts == claim.attempts, E.status == "processing")
         .values(locked_until=now + LEASE)
     ).rowcount
     if not owned:
@@ -211,7 +215,7 @@ def _pause(conv: Any, reason: str, now: datetime) -> None:
 def release_held(session: Session, channel: str, user_id: str, now: datetime) -> int:
     """The citizen wrote again: messages held for a closed window may go out now."""
     return int(session.execute(
-        update(OutboxMessage)
+        keyed_update(OutboxMessage)
         .where(OutboxMessage.channel == channel, OutboxMessage.user_id == user_id,
                OutboxMessage.status == "held")
         .values(status="pending", next_attempt_at=now, error=None)
@@ -226,7 +230,7 @@ def _failed(services: Services, claim: Claim, exc: Exception) -> str:
     delay = timedelta(seconds=min(2 ** claim.attempts, 60) * (0.5 + random.random()))
     with transaction(services.sessions) as session:
         session.execute(
-            update(E).where(E.id == claim.id, E.attempts == claim.attempts, E.status == "processing")
+            keyed_update(E).where(E.id == claim.id, E.attempts == claim.attempts, E.status == "processing")
             .values(status=status, locked_until=None if final else now + delay,
                     error=f"{exc.__class__.__name__}: {str(exc)[:300]}")
         )
@@ -238,6 +242,7 @@ def _failed(services: Services, claim: Claim, exc: Exception) -> str:
 def work_once(services: Services, connectors: dict[str, Connector] | None = None,
               http: requests.Session | None = None, limit: int = 4, channels: list[str] | None = None) -> int:
     """Claim and process one round of events; returns how many were claimed."""
+    import_spool(services)
     claims = claim_events(services, limit, channels=channels)
     for claim in claims:
         process(services, claim, connectors, http)

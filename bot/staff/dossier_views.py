@@ -17,17 +17,9 @@ from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
 from bot.db import utcnow
-from bot.dossier import normalised_phone
-from bot.dossier_workflow import (
-    LOCAL_TZ,
-    InvalidTransition,
-    allowed_next,
-    change_status,
-    is_overdue,
-    label,
-    overdue_clause,
-)
-from bot.models import Conversation, Dossier, DossierDocument, Message, StoredFile
+from bot.dossier import LOCAL_TZ, applicant_fields, is_overdue, local_today, normalised_phone, status_label
+from bot.dossier_workflow import InvalidTransition, allowed_next, change_status, overdue_clause
+from bot.models import Conversation, Dossier, DossierDocument, Message
 from bot.models.dossier import STATUSES
 from bot.staff import audit, files
 from bot.staff.escalations import message_json
@@ -104,7 +96,7 @@ def dossiers() -> str:
         statuses=STATUSES,
         procedures=procedures,
         args=args,
-        overdue={d.id for d in rows if is_overdue(d, now)},
+        overdue={d.id for d in rows if is_overdue(d, local_today(now))},
     )
 
 
@@ -139,8 +131,9 @@ def dossier(code: str) -> str:
         d=item,
         conv=conv,
         messages=messages,
+        applicant=applicant_fields(item.applicant),
         next_statuses=allowed_next(item.status),
-        overdue=is_overdue(item, utcnow()),
+        overdue=is_overdue(item, local_today(utcnow())),
     )
 
 
@@ -165,7 +158,7 @@ def dossier_status(code: str) -> Response:
         flash(str(exc), "error")
         return redirect(url_for("staff.dossier", code=code))
     session.commit()
-    flash(f"Đã chuyển hồ sơ sang “{label(item.status)}” và báo cho công dân.", "ok")
+    flash(f"Đã chuyển hồ sơ sang “{status_label(item.status)}” và báo cho công dân.", "ok")
     return redirect(url_for("staff.dossier", code=code))
 
 
@@ -173,10 +166,10 @@ def dossier_status(code: str) -> Response:
 def stored_file(name: str) -> Response:
     """A citizen's document or a sent file, inline (viewer) or as a download; logged-in staff only."""
     session = db()
-    stored = session.scalars(select(StoredFile).where(StoredFile.storage_name == name)).first()
-    path = files.file_path(app_settings(), name) if stored is not None else None
-    if stored is None or path is None:
+    found = files.find(session, app_settings(), name)
+    if found is None:
         abort(404)
+    stored, path = found
     download = request.args.get("download") == "1"
     doc = session.scalars(select(DossierDocument).where(DossierDocument.file_id == stored.id)).first()
     audit.record(

@@ -13,13 +13,14 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from bot.db import utcnow
+from bot.dossier import dossiers_of
 from bot.messages import Reply
-from bot.models import Conversation, Dossier, Message, StaffUser
+from bot.models import Conversation, Message, StaffUser
 from bot.staff import audit, files
 from bot.staff.views import app_settings, bp, db, get_or_404, localtime, me, wants_json
 from bot.templates import text
@@ -70,21 +71,6 @@ def _conversation(conv_id: int) -> Conversation:
     return get_or_404(Conversation, conv_id)
 
 
-def _citizen_dossiers(session: Session, conv: Conversation) -> list[Dossier]:
-    return list(
-        session.scalars(
-            select(Dossier)
-            .where(
-                or_(
-                    Dossier.conversation_id == conv.id,
-                    (Dossier.channel == conv.channel) & (Dossier.user_id == conv.user_id),
-                )
-            )
-            .order_by(Dossier.received_at.desc())
-        )
-    )
-
-
 def message_json(msg: Message) -> dict[str, Any]:
     body = msg.body or {}
     attachments = [
@@ -112,7 +98,7 @@ def conversation(conv_id: int) -> str:
     messages = session.scalars(
         select(Message).where(Message.conversation_id == conv.id).order_by(Message.id)
     ).all()
-    dossiers = _citizen_dossiers(session, conv)
+    dossiers = dossiers_of(session, conv)
     owner = session.get(StaffUser, conv.assigned_staff_id) if conv.assigned_staff_id else None
     audit.record(session, me(), "conversation.view", "conversation", conv.id)
     session.commit()

@@ -1,27 +1,31 @@
-"""Files officers send to citizens: checked by content, stored under a generated name like citizens'
-documents, and reachable by the platforms only through a signed link (`/outgoing/<name>/<signature>`)."""
+"""Files officers send to citizens, and the stored files the console and the API serve.
+
+An officer's upload goes through `bot.document` like a citizen's document (type from the content, size
+cap, images large enough to read, stored under a generated name with its SHA-256); the platforms reach
+it only through a signed link (`/outgoing/<name>/<signature>`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import document
 from bot.config import Settings
 from bot.models import Conversation, StoredFile
 
-# What every channel shows natively: images inline, PDF as a file.
+# What every channel shows natively: images inline, PDF as a file (no HEIC, which a phone may not open).
 OUTGOING_TYPES = ("image/jpeg", "image/png", "application/pdf")
-STORAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{8,64}(\.[a-z0-9]{1,5})?$")
+# Officer-facing wording of bot.document's refusal reasons; the limits come with the refusal.
 REFUSALS = {
     "empty": "Tệp rỗng.",
-    "too_large": "Tệp quá lớn.",
-    "unsupported_type": "Chỉ gửi được ảnh JPEG, PNG hoặc tệp PDF.",
-    "too_small": "Ảnh quá nhỏ, công dân sẽ không đọc được.",
+    "too_large": "Tệp quá lớn (tối đa {max_mb} MB).",
+    "unsupported_type": "Chỉ gửi được ảnh hoặc tệp dạng {types}.",
+    "too_small": "Ảnh quá nhỏ, công dân sẽ không đọc được (cạnh ngắn tối thiểu {min_side} điểm ảnh).",
 }
 
 
@@ -30,19 +34,21 @@ class UploadRejected(ValueError):
 
 
 def store_upload(session: Session, settings: Settings, data: bytes, conversation: Conversation) -> StoredFile:
-    """The same content checks and storage as citizens' documents (`bot.document`)."""
+    """The same content checks and storage as citizens' documents (`bot.document.accept_upload`)."""
     try:
         return document.accept_upload(session, settings, data, conversation, accept=OUTGOING_TYPES)
     except document.Refusal as exc:
-        raise UploadRejected(REFUSALS.get(exc.reason, "Không nhận được tệp.")) from None
+        message = REFUSALS.get(exc.reason, "Không nhận được tệp.")
+        raise UploadRejected(message.format(**exc.params)) from None
 
 
-def file_path(settings: Settings, storage_name: str) -> Path | None:
-    """The stored file's path, or None for a name that is not one of ours (no path tricks)."""
-    if not STORAGE_NAME.match(storage_name):
+def find(session: Session, settings: Settings, storage_name: str) -> tuple[StoredFile, Path] | None:
+    """The stored file of this (generated) name and its path; None for an unknown name or a missing file."""
+    stored = session.scalars(select(StoredFile).where(StoredFile.storage_name == storage_name)).first()
+    if stored is None:
         return None
-    path = Path(settings.files_dir) / storage_name
-    return path if path.is_file() else None
+    path = document.path_of(settings, stored)
+    return (stored, path) if path.is_file() else None
 
 
 def signature(key: str | bytes, storage_name: str) -> str:

@@ -1,42 +1,35 @@
-"""What the citizen is told when a conversation is handed to an officer.
+"""What the citizen is told when a conversation is handed to an officer: why, and when they will answer.
 
-Called by the dialogue when it sets `conversation.mode = "waiting_human"`: inside opening hours the
-citizen hears that an officer will answer shortly; outside them, from when an officer will answer.
+The one handoff notice: the dialogue (`flows.dialogue.handoff`) sends it whenever it sets
+`conversation.mode = "waiting_human"`. Inside opening hours the citizen hears that an officer will answer
+shortly; outside them, from when (the agency's next opening, in its own time zone).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
-from zoneinfo import ZoneInfo
 
+from bot.agency import Agency
 from bot.messages import Reply
 from bot.templates import text
 
-DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+# Why the bot hands over (conversation.handoff_reason); each has a citizen text `staff.handoff_<reason>`.
+REASONS = ("request_human", "complaint", "not_understood", "invalid_answers")
 
 
-class OpeningHours(Protocol):
-    """The part of `bot.agency.Agency` this module needs."""
-
-    def is_open(self, now: datetime) -> bool: ...
-
-    def next_opening(self, now: datetime) -> datetime: ...
-
-
-def format_when(moment: datetime, tz: ZoneInfo = DEFAULT_TZ) -> str:
-    """ "08:00 thứ Hai, 30/11/2026" in the agency's local time (a naive datetime is taken as local)."""
-    local = moment.astimezone(tz) if moment.tzinfo is not None else moment
+def format_when(agency: Agency, moment: datetime) -> str:
+    """ "08:00 thứ Hai, 30/11/2026" in the agency's local time."""
+    local = agency.local(moment)
     weekday = text(f"staff.weekday_{local.weekday()}")
     return f"{local:%H:%M} {weekday}, {local:%d/%m/%Y}"
 
 
-def handoff_notice(agency: OpeningHours, now: datetime) -> Reply:
-    """The reply that tells the citizen when an officer will answer."""
+def handoff_notice(agency: Agency, now: datetime, reason: str = "request_human") -> Reply:
+    """One message: why the conversation went to an officer, then when an officer will answer."""
+    if reason not in REASONS:
+        raise ValueError(f"unknown handoff reason {reason!r}")
     if agency.is_open(now):
-        return Reply(kind="text", text=text("staff.handoff_open"))
-    tz = getattr(agency, "timezone", None) or getattr(agency, "tz", None)
-    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz) if isinstance(tz, str) and tz else DEFAULT_TZ
-    return Reply(
-        kind="text", text=text("staff.handoff_closed", when=format_when(agency.next_opening(now), zone))
-    )
+        when = text("staff.handoff_open")
+    else:
+        when = text("staff.handoff_closed", when=format_when(agency, agency.next_opening(now)))
+    return Reply.say(f"{text(f'staff.handoff_{reason}')}\n{when}")

@@ -6,10 +6,8 @@ Only a link signed with the app's secret key opens a file; citizens' documents a
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, send_file
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from bot.models import StoredFile
 from bot.staff import files
 
 bp = Blueprint("outgoing", __name__, url_prefix="/outgoing")
@@ -21,10 +19,10 @@ def outgoing_file(name: str, sig: str) -> Response:
         abort(404)
     services = current_app.extensions["motcua"]
     with services.sessions() as session:
-        stored = session.scalars(select(StoredFile).where(StoredFile.storage_name == name)).first()
-    path = files.file_path(services.settings, name) if stored is not None else None
-    if stored is None or path is None:
+        found = files.find(session, services.settings, name)
+    if found is None:
         abort(404)
+    stored, path = found
     response = send_file(path, mimetype=stored.content_type, download_name=name, max_age=3600)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -31,10 +31,7 @@ from werkzeug.wrappers import Response
 
 from bot.config import Settings
 from bot.db import utcnow
-from bot.dossier_workflow import (
-    LOCAL_TZ,
-    label,
-)
+from bot.dossier import LOCAL_TZ, status_label
 from bot.models import StaffUser
 from bot.staff import audit, auth
 from bot.templates import has, text
@@ -128,7 +125,7 @@ def _waited(since: datetime | None) -> str:
 def _template_globals() -> dict[str, Any]:
     return {
         "csrf_token": auth.csrf_token,
-        "status_label": label,
+        "status_label": status_label,
         "reason_label": lambda c: _label("reason", c),
         "channel_label": lambda c: _label("channel", c),
         "localtime": localtime,

@@ -207,3 +207,17 @@ def test_field_buttons_lead_to_procedures(catalog: Catalog) -> None:
 def test_unknown_intent_is_refused(catalog: Catalog) -> None:
     with pytest.raises(ValueError):
         answers.answer("greet", get(catalog, "1.001193"))
+
+
+def test_same_day_procedures_say_so(live_catalog: Catalog) -> None:
+    """Value 0 (chứng thực, Điều 7 NĐ 23/2015): 'trong ngày' with the 15:00 rule, never '0 ngày'."""
+    for code in ("2.000815", "2.000884"):
+        procedure = get(live_catalog, code)
+        assert [m.duration_value for m in procedure.modes] == [0]
+        assert "23/2015/NĐ-CP" in procedure.modes[0].duration_text  # staff see where the time comes from
+        for replies in (answers.duration(procedure), answers.procedure_info(procedure)):
+            body = replies[0].text or ""
+            assert "trong ngày" in body.lower() and "15 giờ" in body, body
+            assert "0 ngày" not in body, body
+    unknown = answers.duration(get(live_catalog, "2.000635"))[0].text or ""
+    assert "chưa ghi thời hạn" in unknown

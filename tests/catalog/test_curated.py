@@ -6,7 +6,10 @@ Schema of a curated file (officers edit these, so the rules are checked here):
 - checklist item: name, how (upload | in_person | fill_in_chat), required, allow_not_applicable,
   optional note and form. An identity card is never a required upload (the state holds that data).
 - mode (one entry per mode): mode (online | postal | in_person), duration (null when the source
-  gives none, else value, unit, unit_stated and optionally unit_from: steps|description),
+  gives none, else value, unit, unit_stated and optionally unit_from: steps|description|law; only
+  unit_from: law, with a `law` reference such as "Điều 7 Nghị định 23/2015/NĐ-CP" naming a document
+  of the source's legal basis, may fill a time the portal leaves empty, and only it allows value 0
+  = the same day, or the next working day after the 15:00 cut-off),
   fee{text, amount (đồng, null when the province sets it), optional varies, per}, optional note,
   optional source: description.
 - field: name (snake_case, unique), kind (text | person_name | id_number | phone | date | choice |
@@ -175,10 +178,16 @@ def test_curated_schema(path: Path) -> None:
         assert m["mode"] in MODES
         duration = m["duration"]
         if duration is not None:
-            assert set(duration) <= {"value", "unit", "unit_stated", "unit_from"}
-            assert isinstance(duration["value"], int | float) and duration["value"] > 0
+            assert set(duration) <= {"value", "unit", "unit_stated", "unit_from", "law"}
+            assert isinstance(duration["value"], int | float) and not isinstance(duration["value"], bool)
             assert duration["unit"] in UNITS and isinstance(duration["unit_stated"], bool)
-            assert duration.get("unit_from", "steps") in {"steps", "description"}
+            assert duration.get("unit_from", "steps") in {"steps", "description", "law"}
+            if duration.get("unit_from") == "law":
+                assert duration["value"] >= 0 and duration["unit_stated"] is False, duration
+                assert _LAW_REF.search(str(duration.get("law") or "")), "a law-derived time names its article"
+                assert "Điều" in duration["law"], duration
+            else:
+                assert duration["value"] > 0 and "law" not in duration, duration
         fee = m["fee"]
         assert set(fee) <= {"text", "amount", "varies", "per"} and str(fee["text"]).strip()
         assert fee["amount"] is None or (isinstance(fee["amount"], int) and fee["amount"] >= 0)
@@ -219,10 +228,18 @@ def test_curated_modes_match_the_source_table(path: Path) -> None:
     assert commune_rows <= {m["mode"] for m in curated}, "every submission mode of the source is kept"
 
 
+# A document number as the portal writes it: 23/2015/NĐ-CP, 60/2014/QH13, 01/2020/TT-BTP.
+_LAW_REF = re.compile(r"\d+/\d{4}/[A-ZĐ0-9]+(?:-[A-ZĐ0-9]+)*")
+
+
 def _duration_matches(duration: dict[str, Any] | None, row: dict[str, Any], r: dict[str, Any]) -> bool:
     if duration is None:
         return row["value"] is None
     value = duration["value"]
+    if duration.get("unit_from") == "law":
+        # Only where the portal is silent, and only from a document the procedure itself cites.
+        number = _LAW_REF.search(duration["law"])
+        return row["value"] is None and number is not None and number.group(0) in r["can_cu_phap_ly"]
     if duration.get("unit_from") == "steps":
         return row["value"] is None and bool(
             re.search(rf"0?{value} ngày làm việc", r["trinh_tu_thuc_hien"]))
@@ -234,6 +251,17 @@ def _duration_matches(duration: dict[str, Any] | None, row: dict[str, Any], r: d
         # The table gives no unit: the curated entry must say so.
         return duration["unit_stated"] is False and duration["unit"] == "working_day"
     return duration["unit_stated"] is True and duration["unit"] == _RAW_UNITS[row["unit_text"]]
+
+
+def test_a_law_derived_time_needs_a_silent_portal_and_a_cited_decree() -> None:
+    law = {"value": 0, "unit": "working_day", "unit_stated": False, "unit_from": "law",
+           "law": "Điều 7 Nghị định 23/2015/NĐ-CP"}
+    cited = {"can_cu_phap_ly": "Về chứng thực23/2015/NĐ-CPThông tư 01/2020/TT-BTP01/2020/TT-BTP"}
+    silent = {"value": None}
+    assert _duration_matches(law, silent, cited)
+    assert not _duration_matches(law, {"value": 3}, cited), "never overrides a time the portal gives"
+    assert not _duration_matches(law, silent, {"can_cu_phap_ly": "Thông tư 01/2020/TT-BTP"})
+    assert not _duration_matches({**law, "law": "Nghị định chứng thực"}, silent, cited)
 
 
 def _fee_matches(fee: dict[str, Any], row: dict[str, Any]) -> bool:
@@ -264,7 +292,12 @@ def test_curated_spot_facts() -> None:
     assert thuong_tru["online"]["fee"]["amount"] == 10000
     assert thuong_tru["in_person"]["fee"]["amount"] == 20000
     assert thuong_tru["online"]["duration"] == {"value": 7, "unit": "working_day", "unit_stated": True}
-    assert [m["duration"] for m in modes["2.000815"]] == [None]
+    same_day = {"value": 0, "unit": "working_day", "unit_stated": False, "unit_from": "law",
+                "law": "Điều 7 Nghị định 23/2015/NĐ-CP"}
+    assert [m["duration"] for m in modes["2.000815"]] == [same_day]
+    assert [m["duration"] for m in modes["2.000884"]] == [same_day]
+    # The source states no same-day rule for 2.000635 (only the after-15:00 case): left unknown.
+    assert all(m["duration"] is None for m in modes["2.000635"])
     assert [m["mode"] for m in modes["2.000884"]] == ["in_person"]
     gpxd = {m["mode"]: m["duration"]["value"] for m in modes["1.013225"]}
     assert gpxd == {"online": 20, "postal": 20, "in_person": 15}
@@ -318,3 +351,30 @@ def test_aliases_do_not_repeat_within_a_procedure() -> None:
     for code, names in _alias_table().items():
         folded = [fold(a) for a in names]
         assert len(folded) == len(set(folded)), code
+
+
+# Everyday wording checked against the raw portal pages (code, commune level); the NLU linker must
+# settle each on its own, without a question back.
+COLLOQUIAL = [
+    ("sang tên xe", "1.013076"), ("sang tên đổi chủ xe", "1.013076"), ("sang ten xe may", "1.013076"),
+    ("thế chấp", "1.011441"), ("đăng ký thế chấp sổ đỏ", "1.011441"),
+    ("đính chính sổ đỏ", "1.012796"),
+    ("rút BHXH 1 lần", "1.001613"), ("rút bảo hiểm xã hội một lần", "1.001613"),
+    ("làm thẻ BHYT", "1.001939"), ("chứng nhận hộ nghèo", "1.011607"),
+    ("chuyển đất lúa sang trồng cây lâu năm", "1.008004"), ("hỗ trợ dịch tả lợn châu Phi", "1.013997"),
+]
+
+
+@pytest.fixture(scope="module")
+def procedure_index():  # type: ignore[no-untyped-def]
+    from nlu.matching import DEFAULT_DATA_DIR, RULES_FILE, ProcedureIndex, Rules, load_entries
+
+    return ProcedureIndex(load_entries(DEFAULT_DATA_DIR, RAW_DIR), Rules.load(DEFAULT_DATA_DIR / RULES_FILE))
+
+
+@needs_raw
+@pytest.mark.parametrize(("query", "code"), COLLOQUIAL)
+def test_colloquial_names_link(procedure_index, query: str, code: str) -> None:  # type: ignore[no-untyped-def]
+    assert "Cấp xã" in raw(code)["cap_thuc_hien"]
+    linked = procedure_index.link(query)
+    assert linked is not None and linked.code == code, (query, procedure_index.search(query, limit=3))

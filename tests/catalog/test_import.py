@@ -162,6 +162,46 @@ def test_wrong_names_are_flagged_not_imported_clean(imported: Path) -> None:
     assert sorted(p.stem for p in clean) == WRONG_NAME_CODES
 
 
+SHARED_PAGES = [
+    ["1.002544", "1.014208", "2.001709", "3.000224", "3.000272", "3.000274", "3.000284", "3.000285",
+     "3.000286", "3.000332"],
+    WRONG_NAME_CODES,
+]
+
+
+def test_display_names_are_unique_except_for_one_page_under_several_codes(imported: Path) -> None:
+    entries = [json.loads(p.read_text(encoding="utf-8"))
+               for p in sorted((imported / "catalog" / "procedures").glob("*.json"))]
+    by_name: dict[str, list[str]] = {}
+    for e in entries:
+        by_name.setdefault(e["short_name"], []).append(e["code"])
+    shared = sorted(codes for codes in by_name.values() if len(codes) > 1)
+    assert shared == sorted(SHARED_PAGES)
+    flagged = sorted(e["code"] for e in entries if "shared_page" in e["anomalies"])
+    assert flagged == sorted(c for group in SHARED_PAGES for c in group)
+    names = {e["code"]: e["short_name"] for e in entries}
+    assert names["1.008588"] == "Nộp dần tiền thuế nợ (Cục Thuế)"  # field "Thuế" adds no word
+    assert names["1.011636"] == "Nộp dần tiền thuế nợ (Hải quan)"
+    assert names["1.008505"] == "Đăng ký thay đổi thông tin đăng ký thuế … nơi người nộp thuế chuyển đến…"
+    assert names["1.012753"] == "Đăng ký đất đai, tài sản gắn liền với đất … đối với tổ chức đang sử dụng đất"
+    assert names["1.004656"].endswith("có nguồn gốc khai thác từ tự nhiên")
+    assert names["1.004680"].endswith("có nguồn gốc từ nuôi trồng")
+    assert "Display names shared by several codes: 2 names, 17 procedures (17 of them `shared_page`)" in (
+        imported / "catalog" / "import-report.md").read_text(encoding="utf-8")
+
+
+def test_merged_catalogue_display_names_are_unique() -> None:
+    """Curated short names (which win in the store) must not collide with imported ones either."""
+    catalog = Catalog.load()
+    if len(catalog) != 588:
+        pytest.skip("data/catalog/procedures not imported")
+    by_name: dict[str, list[str]] = {}
+    for p in catalog.all():
+        by_name.setdefault(p.short_name, []).append(p.code)
+    shared = sorted(codes for codes in by_name.values() if len(codes) > 1)
+    assert shared == sorted(SHARED_PAGES)
+
+
 def test_reimport_is_byte_identical(imported: Path, tmp_path: Path) -> None:
     second = tmp_path / "data" / "catalog"
     result = import_catalog(RAW_DIR, second)

@@ -184,6 +184,30 @@ def test_short_name_is_concise() -> None:
     assert len(parse.short_name("Chứng thực " + "giấy tờ, văn bản " * 20)) <= 91
 
 
+def test_colliding_names_keep_what_tells_them_apart() -> None:
+    out = parse.distinct_short_names([
+        "Thủ tục hải quan xử lý nguyên liệu, vật tư dư thừa; phế liệu, phế phẩm; máy móc, thiết bị tạm xuất",
+        "Hải quan xử lý nguyên liệu, vật tư dư thừa; phế thải; máy móc, thiết bị thuê, mượn",
+        "Đăng ký thay đổi thông tin đăng ký thuế đối với người nộp thuế là tổ chức, hộ gia đình/cá nhân kinh "
+        "doanh có thay đổi thông tin về địa chỉ trụ sở thực hiện tại cơ quan thuế nơi người nộp thuế chuyển "
+        "đi; doanh nghiệp/hợp tác xã thực hiện nộp hồ sơ tại CQT nơi chuyển đi trước khi thay đổi",
+        "Đăng ký thay đổi thông tin đăng ký thuế đối với người nộp thuế là tổ chức, hộ gia đình/cá nhân kinh "
+        "doanh có thay đổi thông tin về địa chỉ trụ sở (thực hiện tại cơ quan thuế nơi người nộp thuế chuyển "
+        "đến), trừ trường hợp đăng ký thuế theo cơ chế một cửa liên thông qua cơ quan đăng ký kinh doanh",
+    ])
+    # Short enough: whole, "Thủ tục" dropped, capitalised.
+    assert out[0] == ("Hải quan xử lý nguyên liệu, vật tư dư thừa; phế liệu, phế phẩm; máy móc, "
+                      "thiết bị tạm xuất")
+    assert out[1] == "Hải quan xử lý nguyên liệu, vật tư dư thừa; phế thải; máy móc, thiết bị thuê, mượn"
+    # Long: the opening words, then the phrase where they part (unpaired brackets dropped).
+    assert out[2] == "Đăng ký thay đổi thông tin đăng ký thuế … nơi người nộp thuế chuyển đi…"
+    assert out[3] == "Đăng ký thay đổi thông tin đăng ký thuế … nơi người nộp thuế chuyển đến…"
+    assert len(set(out)) == 4 and all(len(n) <= 150 for n in out)
+    # Names equal once tidied stay equal: the importer adds the field.
+    assert parse.distinct_short_names(["Nộp dần tiền thuế nợ", "Thủ tục nộp dần tiền thuế nợ"]) == [
+        "Nộp dần tiền thuế nợ", "Nộp dần tiền thuế nợ"]
+
+
 @needs_raw
 def test_sections_come_from_page_text_when_fields_are_cut() -> None:
     # The scraper cut this page's fields at "(Thành phần hồ sơ)" inside the steps.

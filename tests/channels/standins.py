@@ -38,7 +38,7 @@ class StandIn:
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
 
-    def start(self) -> StandIn:
+    def start(self, port: int = 0) -> StandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,6 +63,13 @@ class StandIn:
                         parsed = None
                 call = Call(method, url.path, query, {k.lower(): v for k, v in self.headers.items()}, body,
                             parsed)
+                if url.path == "/_stats":  # for a stand-in running in another process (benchmarks)
+                    raw = json.dumps({"sends": len(standin.sends()), "calls": len(standin.calls)}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                    return
                 with standin.lock:
                     standin.calls.append(call)
                 status, answer = standin.answer(call)
@@ -77,7 +84,7 @@ class StandIn:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -101,6 +108,9 @@ class StandIn:
             return self.fail_next.popleft() if self.fail_next else None
 
     def answer(self, call: Call) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def sends(self) -> list[Call]:
         raise NotImplementedError
 
 

@@ -244,9 +244,11 @@ def test_facebook_flow_standby_and_inbox_takeover(
         "is_echo": True, "app_id": 263902037430900, "mid": "m_3", "text": "Em là cán bộ, em hỗ trợ ạ"}}
     body = fb_batch([inbox, fb_message("psid-1", "m_4", text="Dạ vâng")])
     ingest(ch_services, fb, WebhookRequest(body, fb_headers(body)))
-    worker.drain(ch_services, connectors)
+    while worker.work_once(ch_services, connectors, http):
+        pass
     assert _conv(ch_services, "facebook", "psid-1").mode == "paused"
     assert len(_outbox(ch_services)) == 1  # silent after the takeover
+    assert len(graph_server.actions()) == 1  # and no typing indicator either
 
 
 def test_facebook_standby_keeps_bot_silent(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -177,3 +178,15 @@ def test_facebook_standby_and_forged(ch_app: Flask) -> None:
     assert client.post("/webhooks/facebook", data=body, headers=fb_headers(body, "wrong")).status_code == 401
     assert client.post("/webhooks/facebook", data=body).status_code == 401
     assert _count(ch_app) == 1
+
+
+def test_database_outage_answers_503_so_the_platform_retries(
+        ch_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def down(*args: object, **kwargs: object) -> int:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr("bot.pipeline.ingest.store_events", down)
+    body = zalo_body(msg_id="zm-down")
+    assert ch_app.test_client().post("/webhooks/zalo", data=body, headers=zalo_headers(body)).status_code == 503

@@ -177,3 +177,36 @@ def test_questions_then_submit_use_the_procedure_talked_about(chat: Chat) -> Non
     assert "Lệ phí Đăng ký khai sinh" in texts(fee)
     consent = chat.say("em muốn nộp hồ sơ luôn")
     assert chat.state()["active"]["flow"] == "khai_sinh" and "consent:yes" in payloads(consent)
+
+
+def test_an_officer_asks_for_documents_and_the_citizen_supplements_them(chat: Chat) -> None:
+    from bot.db import transaction
+    from bot.dossier_workflow import change_status
+    from bot.messages import Reply
+    from bot.models import OutboxMessage
+
+    open_flow(chat, "em muốn làm giấy khai sinh cho con", "khai_sinh")
+    answer_step(chat, active_step(chat))
+    complete(chat)
+    with transaction(chat.services.sessions) as session:  # the officer's side: the console's one function
+        dossier = session.scalars(select(Dossier).where(Dossier.user_id == chat.user)).one()
+        change_status(
+            session, dossier, "supplement_requested", None, "staff:canbo1", chat.now, items=["Ảnh rõ hơn"]
+        )
+    asked = chat.say("cán bộ bảo em bổ sung giấy tờ")
+    assert chat.state()["active"]["flow"] == "supplement_dossier"
+    assert "consent:yes" in payloads(asked)  # a new purpose: asked once
+    asked = chat.say("đồng ý")
+    assert "Ảnh rõ hơn" in texts(asked) and active_step(chat).id == "supplement_files"
+    chat.upload("/giay.png")
+    done = chat.say("xong")
+    assert "chuyển lại cho cán bộ" in texts(done) and chat.state().get("active") is None
+    dossier = dossier_of(chat)
+    assert dossier.status == "received"
+    assert [d.supplement for d in dossier.documents].count(True) == 1
+    with chat.services.sessions() as session:
+        notices = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.purpose == "notification").order_by(OutboxMessage.id)
+        ).all()
+        sent = [Reply.from_dict(n.reply).text for n in notices]
+    assert len(sent) == 2 and "Ảnh rõ hơn" in sent[0] and "tiếp nhận lại" in sent[1]

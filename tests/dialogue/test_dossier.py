@@ -244,6 +244,34 @@ def test_appointment_through_agency_calendar(services: Services, received: datet
         assert make(s, "cal", received).appointment_date == expected
 
 
+@pytest.mark.parametrize(
+    ("received", "expected"),
+    [
+        (vn(2026, 11, 26, 10), date(2026, 11, 26)),  # Thursday 10:00: the same day
+        (vn(2026, 11, 26, 16), date(2026, 11, 27)),  # Thursday 16:00: the next working day
+        (vn(2026, 11, 27, 16), date(2026, 11, 30)),  # Friday 16:00: Monday
+    ],
+)
+def test_same_day_procedure_from_the_real_catalogue(
+        services: Services, received: datetime, expected: date) -> None:
+    """Chứng thực bản sao (2.000815): the portal gives no time, the curated file gives value 0 from
+    Điều 7 NĐ 23/2015, and submission turns it into a same-day appointment."""
+    from bot.catalog.store import Catalog
+
+    with transaction(services.sessions) as s:
+        dossier = submit(
+            s,
+            conversation=conversation_for(s, "web", "same-day"),
+            procedure_code="2.000815",
+            applicant={"applicant_name": "Nguyễn Văn An", "phone": "0912 345 678"},
+            documents=[],
+            now=received,
+            agency=AGENCY,
+            catalog=Catalog.load(),
+        )
+        assert dossier.appointment_date == expected
+
+
 # ----------------------------------------------------------------------------------------- receipt
 
 

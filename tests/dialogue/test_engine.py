@@ -13,7 +13,8 @@ from sqlalchemy import select
 from bot.catalog.store import Catalog
 from bot.consent import has_consent
 from bot.dossier import SubmissionError, processing_time
-from bot.models import ConsentRecord, Conversation, Dossier, DossierStatusChange, Message
+from bot.messages import Reply
+from bot.models import AuditLog, ConsentRecord, Conversation, Dossier, Message, OutboxMessage
 from flows.engine import parse_payload, payload
 from flows.loader import load_flows
 
@@ -304,13 +305,28 @@ def test_supplement_puts_the_dossier_back_to_the_officer(
     done = chat.say("xong")
     assert "chuyển lại cho cán bộ" in texts(done)
     [dossier] = dossiers(chat)
-    assert dossier.status == "processing"
+    # Back to "received" through bot.dossier_workflow.change_status: the top of the officers' queue.
+    assert dossier.status == "received" and dossier.updated_at == chat.now
     assert [d.supplement for d in dossier.documents].count(True) == 1
+    assert dossier.status_note is None  # the citizen's own note is history, not an officer's note
+    change = dossier.history[-1]
+    assert (change.status, change.actor, change.note) == (
+        "received",
+        "citizen",
+        "Công dân đã bổ sung 1 giấy tờ qua trò chuyện.",
+    )
     with chat.services.sessions() as session:
-        note = session.scalars(
-            select(DossierStatusChange.note).order_by(DossierStatusChange.id.desc())
-        ).first()
-    assert note and "bổ sung" in note
+        audit = session.scalars(select(AuditLog).where(AuditLog.action == "dossier.status")).one()
+        notices = session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "notification")).all()
+    assert (audit.actor, audit.object_id, audit.detail) == (
+        "citizen",
+        dossier.code,
+        "supplement_requested -> received",
+    )
+    [notice] = [Reply.from_dict(n.reply).text for n in notices]
+    assert dossier.code in notice and "tiếp nhận lại" in notice and "Ghi chú" not in notice
+    again = chat.say("em gửi bổ sung giấy tờ")  # nothing is waiting any more
+    assert "không có hồ sơ" in texts(again)
 
 
 def test_delete_my_data_erases_and_says_what_is_kept(

@@ -14,8 +14,8 @@ from bot.catalog.store import Catalog
 from bot.config import DATA_DIR, ROOT
 from bot.templates import has
 from flows.generate import FLOW_NAMES
-from flows.loader import FlowError, load_file, load_flows, parse_flow
-from flows.steps import Collect, Documents
+from flows.loader import HANDOFF_REASONS, FlowError, load_file, load_flows, parse_flow
+from flows.steps import Collect, Documents, Handoff
 from flows.validators import VALIDATORS
 from nlu.text import fold
 
@@ -91,11 +91,16 @@ def test_every_dialogue_template_used_in_code_exists() -> None:
     keys: set[str] = set()
     for path in (ROOT / "flows").glob("*.py"):
         keys |= set(re.findall(r'"(dialogue\.[a-z_]+)"', path.read_text(encoding="utf-8")))
-    for reason in ("request_human", "complaint", "not_understood", "invalid_answers"):
-        keys.add(f"dialogue.handoff_{reason}")
     keys |= {"dialogue.goodbye", "dialogue.thank"}
     missing = sorted(k for k in keys if not has(k))
     assert not missing
+
+
+def test_every_handoff_reason_a_flow_may_name_has_its_notice() -> None:
+    for reason in HANDOFF_REASONS:
+        assert has(f"staff.handoff_{reason}"), reason
+    used = {s.reason for flow in FLOWS.values() for s in flow.steps if isinstance(s, Handoff)}
+    assert used and used <= set(HANDOFF_REASONS)
 
 
 def test_dialogue_texts_use_the_agreed_form_of_address() -> None:

@@ -129,7 +129,12 @@ def add_dossier(
             conversation_id=conversation_id,
             channel=conv.channel if conv else "zalo",
             user_id=conv.user_id if conv else "u-x",
-            applicant={"ho_ten": "Nguyễn Văn An", "cccd": "001203012345"},
+            # As flows.engine.submit stores it: values by field id, the labels asked under "_labels".
+            applicant={
+                "ho_ten": "Nguyễn Văn An",
+                "cccd": "001203012345",
+                "_labels": {"ho_ten": "Họ và tên người yêu cầu", "cccd": "Số định danh cá nhân"},
+            },
             phone=phone,
             status=status,
             appointment_date=appointment or date.today() + timedelta(days=5),

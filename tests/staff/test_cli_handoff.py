@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.db import make_engine, make_session_factory
 from bot.models import AuditLog, StaffUser
 from bot.staff import auth
-from bot.staff.handoff import handoff_notice
+from bot.staff.handoff import REASONS, handoff_notice
 
 
 @pytest.fixture
@@ -70,6 +70,21 @@ def test_handoff_notice_inside_opening_hours() -> None:
     assert agency.is_open(monday_morning)
     reply = handoff_notice(agency, monday_morning)
     assert reply.kind == "text" and "trả lời ngay" in reply.text
+
+
+def test_handoff_notice_says_why_for_each_reason() -> None:
+    agency = Agency.load(AGENCY)
+    monday_morning = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    why = {
+        "complaint": "ghi nhận ý kiến",
+        "not_understood": "chưa hiểu",
+        "invalid_answers": "hoàn thành hồ sơ",
+    }
+    for reason in REASONS:
+        reply = handoff_notice(agency, monday_morning, reason)
+        assert why.get(reason, "chuyển cuộc trò chuyện") in reply.text and "trả lời ngay" in reply.text
+    with pytest.raises(ValueError):
+        handoff_notice(agency, monday_morning, "boredom")
 
 
 def test_handoff_notice_outside_hours_says_when_an_officer_answers() -> None:

@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from bot.db import transaction
+from bot.dossier import applicant_fields
 from bot.messages import Reply
 from bot.models import AuditLog, Conversation, Dossier, Message, OutboxMessage, StoredFile
 
@@ -170,7 +171,7 @@ def test_reply_refuses_files_that_are_not_images_or_pdf(app: Flask, officer: Sta
         content_type="multipart/form-data",
         follow_redirects=True,
     ).get_data(as_text=True)
-    assert "Chỉ gửi được ảnh JPEG, PNG hoặc tệp PDF" in page
+    assert "Chỉ gửi được ảnh hoặc tệp dạng JPEG, PNG, PDF" in page
     assert _outbox(app) == []
     assert officer.post(f"/staff/conversations/{conv}/reply", {"text": "x" * 2000}).status_code == 302
     assert _outbox(app) == []
@@ -241,6 +242,21 @@ def test_dossier_page_documents_and_status_change(app: Flask, officer: Staff) ->
     actions = [a for a, _ in _audit(app)]
     for expected in ("dossier.view", "file.view", "file.download", "dossier.status"):
         assert expected in actions
+
+
+def test_dossier_page_shows_applicant_labels_and_values_only(app: Flask, officer: Staff) -> None:
+    code = add_dossier(app, add_conversation(app))
+    page = officer.get(f"/staff/dossiers/{code}").get_data(as_text=True)
+    assert "<dt>Họ và tên người yêu cầu</dt><dd>Nguyễn Văn An</dd>" in page
+    assert "<dt>Số định danh cá nhân</dt><dd>001203012345</dd>" in page
+    assert "_labels" not in page and "ho_ten" not in page and "{&#39;" not in page
+
+
+def test_applicant_fields_fall_back_to_the_field_id_and_skip_private_keys() -> None:
+    applicant = {"ho_ten": "An", "ngay_sinh": "2026-11-01", "_labels": {"ho_ten": "Họ và tên"}, "_x": 1}
+    assert applicant_fields(applicant) == [("Họ và tên", "An"), ("ngay_sinh", "2026-11-01")]
+    assert applicant_fields({"a": None, "_labels": "broken"}) == [("a", "")]
+    assert applicant_fields(None) == []
 
 
 def test_undeliverable_messages_can_be_retried_or_marked_handled(app: Flask, officer: Staff) -> None:

@@ -9,7 +9,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from bot.db import transaction
-from bot.dossier_workflow import TRANSITIONS, InvalidTransition, change_status, is_overdue, label
+from bot.dossier import is_overdue, local_today, status_label
+from bot.dossier_workflow import CITIZEN, TRANSITIONS, InvalidTransition, allowed_next, change_status
 from bot.messages import Reply
 from bot.models import AuditLog, Dossier, DossierStatusChange, Message, OutboxMessage
 from bot.models.dossier import STATUSES
@@ -36,10 +37,10 @@ def _outbox(app: Flask) -> list[OutboxMessage]:
 def test_every_status_has_a_label_and_a_notification_text() -> None:
     assert set(TRANSITIONS) == set(STATUSES)
     for status in STATUSES:
-        assert label(status)
+        assert status_label(status)
         assert has(f"staff.notify_{status}")
-    assert label("result_ready") == "Đã có kết quả, chờ trả"
-    assert label("withdrawn") == "Công dân rút hồ sơ"
+    assert status_label("result_ready") == "Đã có kết quả, chờ trả"
+    assert status_label("withdrawn") == "Công dân rút hồ sơ"
 
 
 @pytest.mark.parametrize(
@@ -88,6 +89,30 @@ def test_supplement_notification_lists_the_items(app: Flask) -> None:
         assert dossier.status_note == "Ảnh chụp rõ nét"
 
 
+def test_the_citizen_may_only_send_back_a_dossier_waiting_for_documents(app: Flask) -> None:
+    conv = add_conversation(app, mode="bot", reason=None)
+    code = add_dossier(app, conv)
+    with transaction(app.extensions["motcua"].sessions) as session:
+        dossier = session.scalars(select(Dossier)).one()
+        for status in ("processing", "withdrawn", "supplement_requested"):
+            with pytest.raises(InvalidTransition, match="Không thể chuyển"):
+                change_status(session, dossier, status, None, CITIZEN, NOW, items=["Giấy tờ"])
+    assert allowed_next("supplement_requested", CITIZEN) == ("received",)
+    _change(app, code, "supplement_requested", None, ["Bản sao CCCD"])
+    with transaction(app.extensions["motcua"].sessions) as session:
+        dossier = session.scalars(select(Dossier)).one()
+        change_status(session, dossier, "received", "Công dân đã bổ sung 2 giấy tờ", CITIZEN, NOW)
+    with app.extensions["motcua"].sessions() as session:
+        dossier = session.scalars(select(Dossier)).one()
+        assert (dossier.status, dossier.status_note) == ("received", None)
+        last = dossier.history[-1]
+        assert (last.status, last.actor, last.note) == ("received", CITIZEN, "Công dân đã bổ sung 2 giấy tờ")
+        entry = session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+        assert entry is not None and (entry.actor, entry.staff_id) == (CITIZEN, None)
+    notice = Reply.from_dict(_outbox(app)[-1].reply).text
+    assert code in notice and "tiếp nhận lại" in notice and "Ghi chú" not in notice  # not an officer's note
+
+
 def test_rejection_tells_the_reason(app: Flask) -> None:
     code = add_dossier(app, add_conversation(app, mode="bot", reason=None))
     _change(app, code, "rejected", "Thiếu chữ ký người yêu cầu")
@@ -131,13 +156,13 @@ def test_dossier_without_conversation_changes_without_notification(app: Flask) -
 
 
 def test_overdue_is_derived_from_the_appointment_date() -> None:
+    today = local_today(NOW)
     dossier = Dossier(status="processing", appointment_date=date(2026, 11, 29))
-    assert is_overdue(dossier, NOW)
-    assert not is_overdue(Dossier(status="processing", appointment_date=date(2026, 11, 30)), NOW)
-    assert not is_overdue(Dossier(status="result_ready", appointment_date=date(2026, 11, 1)), NOW)
+    assert is_overdue(dossier, today)
+    assert not is_overdue(Dossier(status="processing", appointment_date=date(2026, 11, 30)), today)
+    assert not is_overdue(Dossier(status="result_ready", appointment_date=date(2026, 11, 1)), today)
     # 17:30 UTC on the 29th is already 00:30 on the 30th in Hà Nội; 16:30 UTC is still the 29th.
     late = datetime(2026, 11, 29, 17, 30, tzinfo=UTC)
-    assert is_overdue(Dossier(status="received", appointment_date=date(2026, 11, 29)), late)
-    assert not is_overdue(
-        Dossier(status="received", appointment_date=date(2026, 11, 29)), late - timedelta(hours=1)
-    )
+    due_29 = Dossier(status="received", appointment_date=date(2026, 11, 29))
+    assert is_overdue(due_29, local_today(late))
+    assert not is_overdue(due_29, local_today(late - timedelta(hours=1)))

@@ -1,0 +1,100 @@
+"""SQLite only: an inbox file beside the database that webhooks write to, so a turn never delays an ack.
+
+SQLite has one writer at a time. A turn holds the write lock while the dialogue runs, and a webhook that
+waits behind a few turns can miss the platform's deadline. With INBOX_SPOOL on, webhooks insert into
+`<database>.inbox` (their own lock) and the workers move the rows into `inbound_event` in short batches.
+Moving is idempotent: the unique (channel, event id) key makes a repeated import a no-op, and a row leaves
+the spool only after its import committed, so a crash in between loses nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    delete,
+    select,
+)
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.schema import CreateTable
+
+from bot.db import UTCDateTime, make_engine, transaction
+from bot.models import InboundEvent
+from bot.pipeline.store import EVENTS, insert_ignore
+from bot.services import Services
+
+BATCH = 500
+_metadata = MetaData()
+SPOOL = Table(
+    "inbox_spool", _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(20), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("user_id", String(100), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("inbound", JSON),
+    Column("kind", String(12), nullable=False),
+    Column("detail", JSON),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel", "event_id"),
+)
+_engines: dict[str, Engine] = {}
+_guard = threading.Lock()
+_importing = threading.Lock()
+
+
+def spool_engine(services: Services) -> Engine | None:
+    """The spool of this database, or None when the spool is off or the database is not SQLite."""
+    url = services.settings.database_url
+    if not services.settings.inbox_spool or not url.startswith("sqlite:///"):
+        return None
+    with _guard:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = make_engine(url + ".inbox")
+            with engine.begin() as conn:  # several processes may get here at once
+                conn.execute(CreateTable(SPOOL, if_not_exists=True))
+            _engines[url] = engine
+    return engine
+
+
+def put(engine: Engine, rows: list[dict[str, Any]]) -> int:
+    """Spool rows (the same keys as `inbound_event`); a duplicate still in the spool is skipped."""
+    keys = [c.name for c in SPOOL.columns if c.name != "id"]
+    with engine.begin() as conn:
+        result = conn.execute(sqlite.insert(SPOOL).on_conflict_do_nothing(),
+                              [{k: row[k] for k in keys} for row in rows])
+    return max(int(result.rowcount or 0), 0)
+
+
+def import_spool(services: Services) -> int:
+    """Move spooled events into `inbound_event` (oldest first); returns how many new events arrived."""
+    engine = spool_engine(services)
+    if engine is None or not _importing.acquire(blocking=False):
+        return 0
+    try:
+        with engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(select(SPOOL).order_by(SPOOL.c.id).limit(BATCH))]
+        if not rows:
+            return 0
+        with transaction(services.sessions) as session:
+            new = insert_ignore(session, InboundEvent, [
+                {**{k: v for k, v in row.items() if k != "id"}, "status": "pending", "attempts": 0}
+                for row in rows])
+        with engine.begin() as conn:  # only after the import committed
+            conn.execute(delete(SPOOL).where(SPOOL.c.id.in_([row["id"] for row in rows])))
+        if new:
+            EVENTS.notify()
+        return new
+    finally:
+        _importing.release()
