@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.agency import Agency
 from bot.catalog.store import Catalog
 from bot.consent import has_consent
 from bot.dossier import SubmissionError, processing_time
@@ -190,6 +191,9 @@ def test_every_procedure_flow_can_be_completed(
     chat = make_chat()
     flow = FLOWS[name]
     chat.press(payload("submit_dossier", procedure=flow.procedure))
+    if not Agency.load().accepts(flow.procedure):  # the agency takes it in person only, for now
+        assert active_step(chat) is None and dossiers(chat) == []
+        return
     assert active_step(chat) is not None, texts(chat.log[-1][1])
     try:
         processing_time(Catalog.load().get(flow.procedure))
