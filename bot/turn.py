@@ -49,7 +49,13 @@ def enqueue(
     purpose: str = "reply",
     in_reply_to: str | None = None,
 ) -> OutboxMessage:
-    """Record an outgoing message in the transcript and the outbox (sent later by the dispatcher)."""
+    """Record an outgoing message in the transcript and the outbox (sent later by the dispatcher).
+
+    `purpose` feeds the window policy (connectors/window.py): "reply" (the bot answering), "staff" (an
+    officer wrote it: Messenger HUMAN_AGENT tag allowed up to 7 days) or "notification" (e.g. a dossier
+    status change: Zalo transaction message after 7 days if enabled). What may not go out now is kept
+    with status "held" and sent when the citizen next writes.
+    """
     author = "staff" if reply.author == "staff" else "bot"
     session.add(
         Message(conversation_id=conversation.id, direction="out", author=author, text=reply.text,

@@ -51,7 +51,8 @@ def parse() -> None:
     if not client.available():
         _unavailable(NLUUnavailable(f"NLU server at {client.base_url} did not answer; "
                                     f"start it with `{NLU_SERVER_COMMAND}`"))
-    stream = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    # Lines end at "\n" only: a stray "\r" inside a message must not split it into two utterances.
+    stream = open(sys.stdin.fileno(), encoding="utf-8", errors="replace", newline="\n", closefd=False)  # noqa: SIM115
     for line in stream:
         try:
             result = client.parse(line.rstrip("\r\n"))

@@ -39,7 +39,8 @@ def test_load_is_cached_and_typed(agency: Agency) -> None:
 
 def test_accepted_procedures_are_the_curated_ones(agency: Agency) -> None:
     curated = {p.stem for p in CURATED.glob("*.yml")}
-    assert agency.accepted_procedures == curated
+    # 2.000635 has no processing time in the source, so no appointment date can be promised yet.
+    assert agency.accepted_procedures == curated - {"2.000635"}
     assert agency.accepts("1.001193") and agency.accepts(" 1.013225 ")
     assert not agency.accepts("1.013978") and not agency.accepts("")
 

@@ -82,17 +82,17 @@ def _finish(services: Services, claim: Claim, **values: object) -> bool:
 def send_one(services: Services, connectors: dict[str, Connector], claim: Claim,
              http: requests.Session) -> str:
     """Send one claimed item; returns its new status (sent | held | pending | failed)."""
-    with services.sessions() as session:
-        item = session.get(OB, claim.id)
-        assert item is not None
-        conv = session.get(Conversation, item.conversation_id)
-        assert conv is not None
+    with services.sessions() as session:  # the item and its window facts in one query
+        item, last_inbound_at, last_message_id = session.execute(
+            select(OB, Conversation.last_inbound_at, Conversation.last_inbound_message_id)
+            .join(Conversation, Conversation.id == OB.conversation_id).where(OB.id == claim.id)
+        ).one()
         session.expunge(item)
     now = utcnow()
     reply = Reply.from_dict(item.reply)
     decision = decide(
-        item.channel, purpose=item.purpose, author=reply.author, last_inbound_at=conv.last_inbound_at,
-        last_inbound_message_id=conv.last_inbound_message_id, now=now,
+        item.channel, purpose=item.purpose, author=reply.author, last_inbound_at=last_inbound_at,
+        last_inbound_message_id=last_message_id, now=now,
         zalo_transaction=services.settings.zalo_transaction_messages,
     )
     if not decision.allowed:

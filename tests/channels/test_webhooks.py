@@ -189,4 +189,5 @@ def test_database_outage_answers_503_so_the_platform_retries(
 
     monkeypatch.setattr("bot.pipeline.ingest.store_events", down)
     body = zalo_body(msg_id="zm-down")
-    assert ch_app.test_client().post("/webhooks/zalo", data=body, headers=zalo_headers(body)).status_code == 503
+    resp = ch_app.test_client().post("/webhooks/zalo", data=body, headers=zalo_headers(body))
+    assert resp.status_code == 503

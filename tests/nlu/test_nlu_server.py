@@ -54,7 +54,7 @@ def test_every_predicted_intent_is_in_the_contract(nlu: NLUClient) -> None:
 
 
 def test_pattern_entities_keep_spans_on_the_original(nlu: NLUClient) -> None:
-    text = "Hồ sơ 000.00.12.H62-251105-0004 của em, sđt 0912345678"
+    text = "Hồ sơ 000.00.12.H62-251105-0004 của em đến đâu rồi ạ, sđt 0912345678"
     result = nlu.parse(text)
     assert result.intent == "check_status"
     got = {e.entity: e for e in result.entities}
