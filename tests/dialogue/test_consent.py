@@ -61,7 +61,7 @@ def test_version_is_tied_to_the_consent_text(tmp_path: Path) -> None:
     assert _consent_version(source) == CONSENT_VERSION
     edited = tmp_path / "consent.yml"
     original = source.read_text(encoding="utf-8")
-    edited.write_text(original.replace("Quyền của Anh/Chị", "Quyền"), encoding="utf-8")
+    edited.write_text(original.replace("Quyền của anh/chị", "Quyền"), encoding="utf-8")
     assert _consent_version(edited) != CONSENT_VERSION
     unrelated = tmp_path / "consent2.yml"
     unrelated.write_text(source.read_text(encoding="utf-8").replace("Em cảm ơn", "Cảm ơn"), encoding="utf-8")
