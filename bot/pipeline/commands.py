@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import uuid
 
@@ -48,6 +50,8 @@ def chat_command(user: str) -> None:
 
     Buttons are printed as numbered lines: typing the number picks the button.
     """
+    if "LOG_LEVEL" not in os.environ:  # the terminal is the chat: keep routine log lines out of it
+        logging.getLogger().setLevel(logging.WARNING)
     settings = Settings.load()
     services = Services.build(settings)
     upgrade(services.engine)
