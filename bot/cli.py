@@ -20,13 +20,33 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=None, help="Default: PORT from the environment (8000).")
-def run(host: str, port: int | None) -> None:
-    """Serve the app (webhooks, web chat, staff console) with embedded workers."""
+@click.option("--threads", type=int, default=8, show_default=True, help="Request threads.")
+def run(host: str, port: int | None, threads: int) -> None:
+    """Serve the app (webhooks, web chat, staff console) with embedded workers.
+
+    One gunicorn process with request threads: the embedded worker threads and SQLite need a
+    single process. For several processes, run gunicorn on `bot.wsgi:app` with EMBEDDED_WORKERS=false
+    and separate `motcua worker` processes against PostgreSQL.
+    """
+    from gunicorn.app.base import BaseApplication
+
     from bot.app import create_app
 
     settings = Settings.load()
-    app = create_app(settings)
-    app.run(host=host, port=port or settings.port, threaded=True, use_reloader=False)
+    options = {"bind": f"{host}:{port or settings.port}", "workers": 1, "worker_class": "gthread",
+               "threads": threads, "timeout": 60, "accesslog": None, "errorlog": "-"}
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # type: ignore[no-untyped-def]
+            # Built in the serving process (after gunicorn forks), so the worker threads live there.
+            return create_app(settings)
+
+    click.echo(f"motcua: serving on http://{options['bind']}")
+    Server().run()
 
 
 @main.group()

@@ -1,0 +1,5 @@
+"""WSGI entry point for a production server: `gunicorn -k gthread --threads 8 bot.wsgi:app`."""
+
+from bot.app import create_app
+
+app = create_app()
