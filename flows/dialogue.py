@@ -115,12 +115,16 @@ def _note_intent(ctx: Context) -> None:
     if not intent:
         return
     session, conv = ctx.turn.session, ctx.turn.conversation
-    message = session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conv.id, Message.direction == "in")
-        .order_by(Message.id.desc())
-        .limit(1)
-    ).first()
+    # Usually still unflushed from record_inbound: set the intent in its INSERT, no SELECT + UPDATE.
+    message = next((m for m in session.new if isinstance(m, Message) and m.direction == "in"
+                    and m.conversation_id == conv.id), None)
+    if message is None:
+        message = session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conv.id, Message.direction == "in")
+            .order_by(Message.id.desc())
+            .limit(1)
+        ).first()
     if message is not None:
         message.intent = intent[:50]
 

@@ -65,6 +65,7 @@ class NLUClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._http = requests.Session()
+        self._http.trust_env = False  # loopback/LAN NLU: no proxies, and no proxy env re-read on every call
 
     def parse(self, text: str) -> Parse:
         body = {"text": (text or "")[:MAX_TEXT_CHARS]}

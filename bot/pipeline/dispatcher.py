@@ -55,20 +55,21 @@ def claim_outbox(services: Services, channels: list[str], limit: int = 8,
         and_(OB.status == "pending", OB.next_attempt_at <= now),
         and_(OB.status == "sending", OB.next_attempt_at < now),  # a crashed dispatcher's expired lease
     )
-    stmt = select(OB.id, OB.attempts).where(OB.id.in_(heads), due, OB.channel.in_(channels)).order_by(OB.id)
+    stmt = select(OB.id).where(OB.id.in_(heads), due, OB.channel.in_(channels)).order_by(OB.id)
     stmt = stmt.limit(limit)
-    claims: list[Claim] = []
     with transaction(services.sessions) as session:
         if is_postgres(session):
             stmt = stmt.with_for_update(skip_locked=True, of=OB)
-        for item_id, attempts in session.execute(stmt).all():
-            taken = session.execute(
-                keyed_update(OB).where(OB.id == item_id, OB.attempts == attempts, unfinished)
-                .values(status="sending", attempts=attempts + 1, next_attempt_at=now + SEND_LEASE)
-            ).rowcount
-            if taken:
-                claims.append(Claim(item_id, attempts + 1))
-    return claims
+        ids = list(session.scalars(stmt))
+        if not ids:
+            return []
+        # One UPDATE for the whole round; re-checking `due` skips an item another dispatcher took meanwhile.
+        taken = session.execute(
+            keyed_update(OB).where(OB.id.in_(ids), due)
+            .values(status="sending", attempts=OB.attempts + 1, next_attempt_at=now + SEND_LEASE)
+            .returning(OB.id, OB.attempts)
+        ).all()
+    return [Claim(item_id, attempts) for item_id, attempts in sorted(taken)]
 
 
 def _finish(services: Services, claim: Claim, **values: object) -> bool:

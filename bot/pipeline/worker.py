@@ -60,19 +60,20 @@ def claim_events(services: Services, limit: int = 4, now: datetime | None = None
         and_(E.status == "pending", or_(E.locked_until.is_(None), E.locked_until <= now)),
         and_(E.status == "processing", E.locked_until < now),  # a crashed worker's expired lease
     )
-    stmt = select(E.id, E.attempts).where(E.id.in_(heads), free).order_by(E.id).limit(limit)
-    claims: list[Claim] = []
+    stmt = select(E.id).where(E.id.in_(heads), free).order_by(E.id).limit(limit)
     with transaction(services.sessions) as session:
         if is_postgres(session):
             stmt = stmt.with_for_update(skip_locked=True, of=E)  # other workers skip what we lock
-        for event_id, attempts in session.execute(stmt).all():
-            taken = session.execute(
-                keyed_update(E).where(E.id == event_id, E.attempts == attempts, unfinished)
-                .values(status="processing", attempts=attempts + 1, locked_until=now + LEASE)
-            ).rowcount
-            if taken:
-                claims.append(Claim(event_id, attempts + 1))
-    return claims
+        ids = list(session.scalars(stmt))
+        if not ids:
+            return []
+        # One UPDATE for the whole round; re-checking `free` skips a row another worker took meanwhile.
+        taken = session.execute(
+            keyed_update(E).where(E.id.in_(ids), free)
+            .values(status="processing", attempts=E.attempts + 1, locked_until=now + LEASE)
+            .returning(E.id, E.attempts)
+        ).all()
+    return [Claim(event_id, attempts) for event_id, attempts in sorted(taken)]
 
 
 class PrefetchedNLU:

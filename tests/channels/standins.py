@@ -43,6 +43,7 @@ class StandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: avoid a 40 ms delayed-ACK stall
 
             def do_GET(self) -> None:
                 self._serve("GET")

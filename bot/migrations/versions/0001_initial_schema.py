@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 09:02:46.285422
+Create Date: 2026-11-29
 """
 
 from collections.abc import Sequence
