@@ -35,7 +35,12 @@ from bot.templates import text
 
 log = logging.getLogger(__name__)
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def local_zone() -> ZoneInfo:
+    """The agency's time zone (data/agency.yml), for dates citizens and officers read."""
+    return Agency.load().timezone
+
 
 # Modes whose processing time sets the appointment, most preferred first (the bot is an online channel).
 MODE_PREFERENCE = ("online", "in_person", "postal")
@@ -325,7 +330,7 @@ def is_overdue(dossier: Dossier, today: date) -> bool:
 
 def local_today(now: datetime) -> date:
     """The date at the centre, for overdue checks."""
-    return now.astimezone(LOCAL_TZ).date()
+    return now.astimezone(local_zone()).date()
 
 
 def is_owner(dossier: Dossier, conversation: Conversation | None) -> bool:

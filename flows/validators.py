@@ -13,12 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bot.agency import Agency
 from bot.templates import text as template
 from nlu.text import clean, fold
-
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # Province codes of the birth-registration place, first 3 digits of a 12-digit personal ID number
 # (Thông tư 07/2016/TT-BCA, Phụ lục). The 2025 province mergers did not renumber existing IDs, so the
@@ -136,7 +134,7 @@ def _squash(raw: str) -> str:
 
 def local_date(now: datetime) -> date:
     """Today at the centre (Vietnam), whatever zone `now` is in; naive datetimes are taken as local."""
-    return now.date() if now.tzinfo is None else now.astimezone(LOCAL_TZ).date()
+    return now.date() if now.tzinfo is None else now.astimezone(Agency.load().timezone).date()
 
 
 def _is_none_answer(raw: str) -> bool:

@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from bot.db import utcnow
-from bot.dossier import LOCAL_TZ, is_overdue, local_today, status_label
+from bot.dossier import is_overdue, local_today, local_zone, status_label
 from bot.dossier_workflow import InvalidTransition, change_status
 from bot.models import Dossier, DossierDocument
 from bot.models.dossier import STATUSES
@@ -135,7 +135,7 @@ def _parse_since(raw: str) -> datetime | None:
     """ISO date (local midnight) or ISO datetime (UTC if no offset); None if neither."""
     try:
         if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), time.min, LOCAL_TZ)
+            return datetime.combine(date.fromisoformat(raw), time.min, local_zone())
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         return None

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
 from bot.db import utcnow
-from bot.dossier import LOCAL_TZ, applicant_fields, is_overdue, local_today, normalised_phone, status_label
+from bot.dossier import applicant_fields, is_overdue, local_today, local_zone, normalised_phone, status_label
 from bot.dossier_workflow import InvalidTransition, allowed_next, change_status, overdue_clause
 from bot.models import Conversation, Dossier, DossierDocument, Message
 from bot.models.dossier import STATUSES
@@ -42,7 +42,7 @@ def _parse_date(raw: str | None) -> date | None:
 
 
 def _local_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, LOCAL_TZ)
+    return datetime.combine(day, time.min, local_zone())
 
 
 @bp.get("/dossiers")

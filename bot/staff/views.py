@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 
 from bot.config import Settings
 from bot.db import utcnow
-from bot.dossier import LOCAL_TZ, status_label
+from bot.dossier import local_zone, status_label
 from bot.models import StaffUser
 from bot.staff import audit, auth
 from bot.templates import has, text
@@ -106,7 +106,7 @@ def _label(prefix: str, code: str | None) -> str:
 
 
 def localtime(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    return moment.astimezone(LOCAL_TZ).strftime(fmt) if moment else ""
+    return moment.astimezone(local_zone()).strftime(fmt) if moment else ""
 
 
 def _waited(since: datetime | None) -> str:
