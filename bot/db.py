@@ -5,6 +5,7 @@ The same code runs on SQLite (embedded default) and PostgreSQL (scale-out).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -70,17 +71,37 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # pool_pre_ping costs a round trip per checkout, but after a database restart the staff console and
+    # the webhooks would otherwise fail once per pooled connection; measured gain without it was ~1 %.
+    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+_WRITERS: dict[int, threading.RLock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(factory: sessionmaker[Session]) -> threading.RLock | None:
+    """SQLite allows one writer: threads of one process queue on a lock instead of SQLite's busy sleeps."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return None
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(id(bind), threading.RLock())
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
-    with factory() as session, session.begin():
+    lock = _writer_lock(factory)
+    if lock is None:
+        with factory() as session, session.begin():
+            yield session
+        return
+    with lock, factory() as session, session.begin():
         yield session
 
 

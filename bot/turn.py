@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -73,6 +73,24 @@ def enqueue(
     return item
 
 
+def enqueue_replies(session: Session, conversation: Conversation, replies: list[Reply], *,
+                    in_reply_to: str | None = None) -> None:
+    """`enqueue` for a turn's bot replies as two bulk INSERTs (one executemany each), in reply order."""
+    if not replies:
+        return
+    bodies = [reply.to_dict() for reply in replies]
+    session.execute(insert(Message), [
+        {"conversation_id": conversation.id, "direction": "out",
+         "author": "staff" if reply.author == "staff" else "bot", "text": reply.text, "body": body}
+        for reply, body in zip(replies, bodies, strict=True)
+    ])
+    session.execute(insert(OutboxMessage), [
+        {"conversation_id": conversation.id, "channel": conversation.channel, "user_id": conversation.user_id,
+         "reply": body, "in_reply_to": in_reply_to, "purpose": "reply"}
+        for body in bodies
+    ])
+
+
 def record_inbound(session: Session, inbound: Inbound, now: datetime) -> Conversation:
     """Put the citizen's message in the transcript and restart the messaging window from now."""
     conv = conversation_for(session, inbound.channel, inbound.user_id)
@@ -95,6 +113,5 @@ def run_turn(
         return []
     turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now)
     replies = handle_turn(turn)
-    for reply in replies:
-        enqueue(session, conv, reply, in_reply_to=inbound.message_id)
+    enqueue_replies(session, conv, replies, in_reply_to=inbound.message_id)
     return replies

@@ -29,6 +29,7 @@ CHANNEL = "zalo"
 REFRESH_LEEWAY = timedelta(minutes=30)  # refresh this long before expiry (access tokens live 25 h)
 LEASE = timedelta(seconds=30)
 WAIT_LIMIT = 45.0  # seconds a waiter waits for another process's refresh
+CACHE_SECONDS = 5.0  # row re-read this often (and at once on a token error): other processes rotate it
 
 
 class ZaloTokens:
@@ -41,6 +42,7 @@ class ZaloTokens:
         self.owner = uuid.uuid4().hex
         self._local = threading.Lock()  # one refresh attempt per process; threads queue here first
         self._seeded = False
+        self._cached: tuple[str, datetime | None, float] | None = None  # token, expiry, monotonic time
 
     def _seed(self) -> None:
         """The first pair comes from the environment; afterwards the database row is the truth."""
@@ -60,7 +62,16 @@ class ZaloTokens:
         with self.services.sessions() as session:
             row = session.get(ChannelToken, CHANNEL)
             assert row is not None
-            return row.access_token, row.expires_at
+            token, expires_at = row.access_token, row.expires_at
+        self._cached = (token, expires_at, time.monotonic())
+        return token, expires_at
+
+    def _cached_row(self) -> tuple[str, datetime | None]:
+        """The row as read at most CACHE_SECONDS ago: one read per few seconds instead of one per send."""
+        cached = self._cached
+        if cached is not None and time.monotonic() - cached[2] < CACHE_SECONDS:
+            return cached[0], cached[1]
+        return self._row()
 
     @staticmethod
     def _fresh(expires_at: datetime | None, now: datetime) -> bool:
@@ -69,7 +80,7 @@ class ZaloTokens:
     def current(self) -> str:
         """An access token to use now; refreshed first if it expires soon."""
         self._seed()
-        token, expires_at = self._row()
+        token, expires_at = self._cached_row()
         if self._fresh(expires_at, utcnow()) and token:
             return token
         return self.refresh(token)
@@ -77,10 +88,14 @@ class ZaloTokens:
     def refresh(self, stale: str) -> str:
         """Replace `stale` (rejected or expiring); if another process already did, reuse its token."""
         self._seed()
+        self._cached = None  # a token error or expiry: never trust the cache for the next read
         with self._local:
             if is_postgres(self.services.engine):
-                return self._refresh_locked_row(stale)
-            return self._refresh_with_lease(stale)
+                token = self._refresh_locked_row(stale)
+            else:
+                token = self._refresh_with_lease(stale)
+        self._cached = None
+        return token
 
     def _refreshed_by_other(self, token: str, expires_at: datetime | None, stale: str) -> bool:
         return bool(token) and token != stale and self._fresh(expires_at, utcnow())

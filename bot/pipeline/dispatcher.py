@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from bot.db import transaction, utcnow
 from bot.messages import Reply
@@ -35,8 +35,13 @@ OB = OutboxMessage
 
 @dataclass(frozen=True)
 class Claim:
+    """A claimed outbox item; the claim round also loads the items and their window facts in one query."""
+
     id: int
     attempts: int
+    item: OutboxMessage | None = field(default=None, compare=False)  # None: read it in send_one()
+    last_inbound_at: datetime | None = None
+    last_message_id: str | None = None
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
@@ -55,21 +60,35 @@ def claim_outbox(services: Services, channels: list[str], limit: int = 8,
         and_(OB.status == "pending", OB.next_attempt_at <= now),
         and_(OB.status == "sending", OB.next_attempt_at < now),  # a crashed dispatcher's expired lease
     )
-    stmt = select(OB.id).where(OB.id.in_(heads), due, OB.channel.in_(channels)).order_by(OB.id)
-    stmt = stmt.limit(limit)
+    stmt = select(OB.id).where(due, OB.channel.in_(channels)).order_by(OB.id).limit(limit)
+    take = dict(status="sending", attempts=OB.attempts + 1, next_attempt_at=now + SEND_LEASE)
     with transaction(services.sessions) as session:
         if is_postgres(session):
-            stmt = stmt.with_for_update(skip_locked=True, of=OB)
-        ids = list(session.scalars(stmt))
-        if not ids:
+            # One statement: lock the due heads, skipping items other dispatchers hold, and take them.
+            picked = stmt.where(OB.id.in_(heads.correlate(None))).with_for_update(skip_locked=True)
+            taken = session.execute(keyed_update(OB).where(OB.id.in_(picked.correlate(None))).values(**take)
+                                    .returning(OB.id, OB.attempts)).all()
+        else:
+            ids = list(session.scalars(stmt.where(OB.id.in_(heads))))
+            if not ids:
+                return []
+            # One UPDATE for the round; re-checking `due` skips an item another dispatcher took meanwhile.
+            taken = session.execute(keyed_update(OB).where(OB.id.in_(ids), due).values(**take)
+                                    .returning(OB.id, OB.attempts)).all()
+        if not taken:
             return []
-        # One UPDATE for the whole round; re-checking `due` skips an item another dispatcher took meanwhile.
-        taken = session.execute(
-            keyed_update(OB).where(OB.id.in_(ids), due)
-            .values(status="sending", attempts=OB.attempts + 1, next_attempt_at=now + SEND_LEASE)
-            .returning(OB.id, OB.attempts)
-        ).all()
-    return [Claim(item_id, attempts) for item_id, attempts in sorted(taken)]
+        loaded = {item.id: (item, last_at, last_id) for item, last_at, last_id in session.execute(
+            _with_window_facts().where(OB.id.in_([item_id for item_id, _ in taken])))}
+        for item, _, _ in loaded.values():
+            session.expunge(item)
+    return [Claim(item_id, attempts, *loaded[item_id]) if item_id in loaded else Claim(item_id, attempts)
+            for item_id, attempts in sorted(taken)]
+
+
+def _with_window_facts() -> Select[tuple[OutboxMessage, datetime | None, str | None]]:
+    """Outbox items with the conversation facts the window policy needs, in one query."""
+    return (select(OB, Conversation.last_inbound_at, Conversation.last_inbound_message_id)
+            .join(Conversation, Conversation.id == OB.conversation_id))
 
 
 def _finish(services: Services, claim: Claim, **values: object) -> bool:
@@ -83,12 +102,12 @@ def _finish(services: Services, claim: Claim, **values: object) -> bool:
 def send_one(services: Services, connectors: dict[str, Connector], claim: Claim,
              http: requests.Session) -> str:
     """Send one claimed item; returns its new status (sent | held | pending | failed)."""
-    with services.sessions() as session:  # the item and its window facts in one query
-        item, last_inbound_at, last_message_id = session.execute(
-            select(OB, Conversation.last_inbound_at, Conversation.last_inbound_message_id)
-            .join(Conversation, Conversation.id == OB.conversation_id).where(OB.id == claim.id)
-        ).one()
-        session.expunge(item)
+    item, last_inbound_at, last_message_id = claim.item, claim.last_inbound_at, claim.last_message_id
+    if item is None:
+        with services.sessions() as session:  # the item and its window facts in one query
+            item, last_inbound_at, last_message_id = session.execute(
+                _with_window_facts().where(OB.id == claim.id)).one()
+            session.expunge(item)
     now = utcnow()
     reply = Reply.from_dict(item.reply)
     decision = decide(

@@ -44,8 +44,16 @@ class LostClaim(RuntimeError):
 
 @dataclass(frozen=True)
 class Claim:
+    """A claimed event; the claim's UPDATE ... RETURNING also brings the event's data (no second read)."""
+
     id: int
     attempts: int
+    kind: str | None = None  # None: not loaded with the claim, read it in process()
+    channel: str = ""
+    user_id: str = ""
+    inbound: dict[str, Any] | None = None
+    detail: dict[str, Any] | None = None
+    mode: str | None = None  # the conversation's mode at claim time (None: no conversation yet)
 
 
 def claim_events(services: Services, limit: int = 4, now: datetime | None = None,
@@ -60,20 +68,32 @@ def claim_events(services: Services, limit: int = 4, now: datetime | None = None
         and_(E.status == "pending", or_(E.locked_until.is_(None), E.locked_until <= now)),
         and_(E.status == "processing", E.locked_until < now),  # a crashed worker's expired lease
     )
-    stmt = select(E.id).where(E.id.in_(heads), free).order_by(E.id).limit(limit)
+    # The conversation's mode comes along (typing indicator) so process() need not read it again.
+    take = dict(status="processing", attempts=E.attempts + 1, locked_until=now + LEASE)
+    returning = (E.id, E.attempts, E.kind, E.channel, E.user_id, E.inbound, E.detail)
     with transaction(services.sessions) as session:
         if is_postgres(session):
-            stmt = stmt.with_for_update(skip_locked=True, of=E)  # other workers skip what we lock
-        ids = list(session.scalars(stmt))
-        if not ids:
+            # One statement: lock the free heads, skipping rows other workers hold, and take them.
+            picked = (select(E.id).where(E.id.in_(heads.correlate(None)), free).order_by(E.id).limit(limit)
+                      .with_for_update(skip_locked=True).correlate(None))
+            mode = (select(Conversation.mode)
+                    .where(Conversation.channel == E.channel, Conversation.user_id == E.user_id)
+                    .limit(1).scalar_subquery())
+            taken = session.execute(keyed_update(E).where(E.id.in_(picked)).values(**take)
+                                    .returning(*returning, mode)).all()
+            return [Claim(*row) for row in sorted(taken, key=lambda row: row[0])]
+        # SQLite renders RETURNING columns unqualified, so the mode is read with the candidates instead.
+        candidates = (select(E.id, Conversation.mode)
+                      .outerjoin(Conversation, and_(Conversation.channel == E.channel,
+                                                    Conversation.user_id == E.user_id))
+                      .where(E.id.in_(heads), free).order_by(E.id).limit(limit))
+        modes: dict[int, str | None] = {event_id: mode for event_id, mode in session.execute(candidates)}
+        if not modes:
             return []
         # One UPDATE for the whole round; re-checking `free` skips a row another worker took meanwhile.
-        taken = session.execute(
-            keyed_update(E).where(E.id.in_(ids), free)
-            .values(status="processing", attempts=E.attempts + 1, locked_until=now + LEASE)
-            .returning(E.id, E.attempts)
-        ).all()
-    return [Claim(event_id, attempts) for event_id, attempts in sorted(taken)]
+        taken = session.execute(keyed_update(E).where(E.id.in_(list(modes)), free).values(**take)
+                                .returning(*returning)).all()
+    return [Claim(*row, mode=modes.get(row[0])) for row in sorted(taken, key=lambda row: row[0])]
 
 
 class PrefetchedNLU:
@@ -104,31 +124,38 @@ def _turn_services(services: Services, inbound: Inbound) -> Services:
 def process(services: Services, claim: Claim, connectors: dict[str, Connector] | None = None,
             http: requests.Session | None = None) -> str:
     """Process one claimed event; returns its final status (done | ignored | pending | failed | lost)."""
-    with services.sessions() as session:
-        event = session.get(E, claim.id)
-        assert event is not None
-        kind, channel, user_id = event.kind, event.channel, event.user_id
-        inbound = Inbound.from_dict(event.inbound) if event.inbound else None
-        detail = dict(event.detail or {})
-        connector = (connectors or {}).get(channel)
-        if kind == "message" and connector is not None and connector.has_typing and http is not None:
+    if claim.kind is None:
+        with services.sessions() as session:
+            event = session.get(E, claim.id)
+            assert event is not None
             mode = session.scalar(select(Conversation.mode).where(
-                Conversation.channel == channel, Conversation.user_id == user_id))
-            if mode in (None, "bot"):  # not while an officer or another app owns the chat
-                connector.typing(user_id, http)
+                Conversation.channel == event.channel, Conversation.user_id == event.user_id))
+            claim = Claim(claim.id, claim.attempts, event.kind, event.channel, event.user_id, event.inbound,
+                          event.detail, mode)
+    kind, channel, user_id = claim.kind or "", claim.channel, claim.user_id
+    inbound = Inbound.from_dict(claim.inbound) if claim.inbound else None
+    detail = dict(claim.detail or {})
+    connector = (connectors or {}).get(channel)
+    typing = kind == "message" and connector is not None and connector.has_typing and http is not None
+    if typing and claim.mode in (None, "bot"):  # not while an officer or another app owns the chat
+        connector.typing(user_id, http)  # type: ignore[union-attr]
     turn_services = services
     if kind == "message" and inbound is not None:
         turn_services = _turn_services(services, inbound)
     now = utcnow()
     try:
         with transaction(services.sessions) as session:
-            _fence(session, claim, now)
+            if not is_postgres(session):
+                # SQLite: take the write lock first, so the turn's reads never meet a stale snapshot
+                _fence(session, claim, now)
             status = _handle(session, turn_services, kind, channel, user_id, inbound, detail, claim, now)
             if status == "pending":  # deferred (an echo waiting for its send id)
                 values: dict[str, Any] = {"status": "pending", "locked_until": now + ECHO_WAIT}
             else:
                 values = {"status": status, "locked_until": None, "processed_at": now, "error": None}
-            session.execute(keyed_update(E).where(E.id == claim.id).values(**values))
+            # The fence that counts: the commit matches no row if another worker took the event over.
+            if not session.execute(keyed_update(E).where(*_ours(claim)).values(**values)).rowcount:
+                raise LostClaim(claim.id)
     except LostClaim:
         log.warning("event %s: lease lost to another worker, rolled back", claim.id)
         return "lost"
@@ -140,13 +167,15 @@ def process(services: Services, claim: Claim, connectors: dict[str, Connector] |
 
 
 def _fence(session: Session, claim: Claim, now: datetime) -> None:
-    """Extend our lease, and on PostgreSQL lock the row, only if the claim is still ours."""
-    owned = session.execute(
-        keyed_update(E).where(E.id == claim.id, E.attempts == claim.attempts, E.status == "processing")
-        .values(locked_until=now + LEASE)
-    ).rowcount
+    """Extend our lease, only if the claim is still ours (and, on SQLite, take the write lock now)."""
+    owned = session.execute(keyed_update(E).where(*_ours(claim)).values(locked_until=now + LEASE)).rowcount
     if not owned:
         raise LostClaim(claim.id)
+
+
+def _ours(claim: Claim) -> tuple[Any, ...]:
+    """The event is still ours: nobody re-claimed it after our lease expired."""
+    return E.id == claim.id, E.attempts == claim.attempts, E.status == "processing"
 
 
 def _handle(session: Session, services: Services, kind: str, channel: str, user_id: str,
