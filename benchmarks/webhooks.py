@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/webhooks.py [--backends sqlite,postgresql] [--requests 1000] [--rate 200]
 
-For each backend the script starts the app in a separate process under a real WSGI server (werkzeug's
-threaded server) with the embedded workers, a Zalo stand-in for the replies, and then, from this process,
+For each backend the script starts the app in a separate process under a real WSGI server (gunicorn by
+default, or werkzeug's threaded server) and the workers (a separate `motcua worker` process by default),
+a Zalo stand-in for the replies, and then, from this process,
 sends signed Zalo `user_send_text` webhooks with Vietnamese questions at a fixed rate over loopback
 (plus 5 % platform retries of the same event). It reports acknowledgements per second, p50/p99 ack
 latency, lost and duplicated turns, processed turns per second, and the NLU server's own parse throughput
