@@ -62,12 +62,15 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            # Switching to WAL needs an exclusive lock and does not wait for busy writers, so a connection
+            # opened while another process writes would fail: switch only once, when the file is new.
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit survives a crash of the process (the worker pipeline's promise) without
             # an fsync per commit, which otherwise caps all writers together at a few hundred commits/s.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         return engine
