@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from bot.db import utcnow
-from bot.dossier import is_overdue, local_today, local_zone, status_label
+from bot.dossier import LABELS_KEY, is_overdue, local_today, local_zone, status_label
 from bot.dossier_workflow import InvalidTransition, change_status
 from bot.models import Dossier, DossierDocument
 from bot.models.dossier import STATUSES
@@ -122,7 +122,8 @@ def _detail(d: Dossier, now: datetime) -> dict[str, Any]:
     return {
         **_summary(d, now),
         "channel": d.channel,
-        "applicant": d.applicant or {},
+        "applicant": {k: v for k, v in (d.applicant or {}).items() if not k.startswith("_")},
+        "applicant_labels": dict((d.applicant or {}).get(LABELS_KEY) or {}),
         "phone": d.phone,
         "status_note": d.status_note,
         "supplement_items": d.supplement_items or [],

@@ -65,6 +65,8 @@ def test_detail_has_applicant_documents_links_and_history(app: Flask, client: Fl
         and body["applicant"]["cccd"] == "001203012345"
         and body["phone"] == "+84912345678"
     )
+    assert body["applicant"] == {"ho_ten": "Nguyễn Văn An", "cccd": "001203012345"}  # no "_" bookkeeping keys
+    assert body["applicant_labels"]["cccd"] == "Số định danh cá nhân"
     assert [h["status"] for h in body["history"]] == ["received"]
     doc, na = body["documents"]
     assert (
