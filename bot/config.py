@@ -6,7 +6,7 @@ Every setting is documented in `.env.example`; nothing secret has a default.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -73,7 +73,6 @@ class Settings:
     zalo_webhook_max_age: int = 300  # seconds a signed Zalo webhook timestamp may differ from now; 0 = off
     zalo_transaction_messages: bool = False  # notify out-of-window citizens with Zalo transaction messages
     inbox_spool: bool = False  # SQLite: webhooks write to a side file so turns never delay an acknowledgement
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

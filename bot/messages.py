@@ -6,7 +6,7 @@ Data moves one way: platform request -> connector -> `Inbound` (stored event) ->
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 InboundKind = Literal["text", "payload", "attachment", "location", "sticker", "follow", "unfollow"]
@@ -74,13 +74,3 @@ class Reply:
     @classmethod
     def say(cls, text: str, *buttons: Button) -> Reply:
         return cls(kind="buttons" if buttons else "text", text=text, buttons=tuple(buttons))
-
-
-@dataclass(frozen=True)
-class OutgoingBatch:
-    """Replies of one turn, addressed to one conversation."""
-
-    channel: str
-    user_id: str
-    replies: list[Reply] = field(default_factory=list)
-    in_reply_to: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -45,7 +45,6 @@ class Parse:
     entities: tuple[Entity, ...] = ()
     # Ranked procedure matches from the linker; the `procedure` entity is set only when one is clear.
     candidates: tuple[Candidate, ...] = ()
-    ranking: tuple[tuple[str, float], ...] = field(default=())
 
     def entity(self, name: str) -> str | None:
         for e in self.entities:
@@ -105,12 +104,10 @@ def to_parse(text: str, data: dict[str, Any]) -> Parse:
         Candidate(code=c["code"], name=c["name"], score=float(c["score"]))
         for c in data.get("procedure_candidates") or ()
     )
-    ranking = tuple((r["name"], float(r["confidence"])) for r in data.get("intent_ranking") or ())
     return Parse(
         text=text,
         intent=str(intent.get("name") or "out_of_scope"),
         confidence=float(intent.get("confidence") or 0.0),
         entities=entities,
         candidates=candidates,
-        ranking=ranking,
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 
 from bot.config import Settings
@@ -48,21 +49,47 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def services(settings: Settings) -> Iterator[Services]:
-    svc = Services.build(settings)
-    upgrade(svc.engine)
-    yield svc
-    svc.engine.dispose()
+def make_services() -> Iterator[Callable[[Settings], Services]]:
+    """Builds migrated services for any settings; their engines are disposed after the test."""
+    built: list[Services] = []
+
+    def make(cfg: Settings) -> Services:
+        svc = Services.build(cfg)
+        upgrade(svc.engine)
+        built.append(svc)
+        return svc
+
+    yield make
+    for svc in built:
+        svc.engine.dispose()
 
 
 @pytest.fixture
-def app(settings: Settings):  # type: ignore[no-untyped-def]
+def make_app() -> Iterator[Callable[[Settings], Flask]]:
+    """Builds test apps (no worker threads) for any settings; disposed after the test."""
     from bot.app import create_app
 
-    application = create_app(settings, start_workers=False)
-    application.config.update(TESTING=True)
-    yield application
-    application.extensions["motcua"].engine.dispose()
+    built: list[Flask] = []
+
+    def make(cfg: Settings) -> Flask:
+        application = create_app(cfg, start_workers=False)
+        application.config.update(TESTING=True)
+        built.append(application)
+        return application
+
+    yield make
+    for application in built:
+        application.extensions["motcua"].engine.dispose()
+
+
+@pytest.fixture
+def services(settings: Settings, make_services: Callable[[Settings], Services]) -> Services:
+    return make_services(settings)
+
+
+@pytest.fixture
+def app(settings: Settings, make_app: Callable[[Settings], Flask]) -> Flask:
+    return make_app(settings)
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ import json
 import sys
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from flask import Flask
 
 from bot.config import Settings
 from bot.messages import Button, Reply
@@ -68,23 +69,13 @@ def ch_settings(settings: Settings, zalo_server: ZaloStandIn, graph_server: Grap
 
 
 @pytest.fixture
-def ch_services(ch_settings: Settings) -> Iterator[Services]:
-    from bot.db import upgrade
-
-    svc = Services.build(ch_settings)
-    upgrade(svc.engine)
-    yield svc
-    svc.engine.dispose()
+def ch_services(ch_settings: Settings, make_services: Callable[[Settings], Services]) -> Services:
+    return make_services(ch_settings)
 
 
 @pytest.fixture
-def ch_app(ch_settings: Settings):  # type: ignore[no-untyped-def]
-    from bot.app import create_app
-
-    application = create_app(ch_settings, start_workers=False)
-    application.config.update(TESTING=True)
-    yield application
-    application.extensions["motcua"].engine.dispose()
+def ch_app(ch_settings: Settings, make_app: Callable[[Settings], Flask]) -> Flask:
+    return make_app(ch_settings)
 
 
 def scripted_turn(turn: Any) -> list[Reply]:

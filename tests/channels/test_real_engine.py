@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -29,12 +29,8 @@ def real_settings(nlu_settings: Settings, zalo_server: ZaloStandIn, graph_server
 
 
 @pytest.fixture
-def real_app(real_settings: Settings) -> Iterator[Flask]:
-    from bot.app import create_app
-
-    application = create_app(real_settings, start_workers=False)
-    yield application
-    application.extensions["motcua"].engine.dispose()
+def real_app(real_settings: Settings, make_app: Callable[[Settings], Flask]) -> Flask:
+    return make_app(real_settings)
 
 
 def _pump(app: Flask) -> None:

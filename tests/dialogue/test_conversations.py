@@ -5,14 +5,13 @@ correcting a field at the confirmation, cancelling, and a submitted dossier with
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.db import upgrade
 from bot.models import Dossier
 from bot.services import Services
 from flows.loader import load_flows
@@ -33,11 +32,8 @@ OPENERS = [
 
 
 @pytest.fixture
-def real_services(nlu_settings: Settings) -> Iterator[Services]:
-    svc = Services.build(nlu_settings)
-    upgrade(svc.engine)
-    yield svc
-    svc.engine.dispose()
+def real_services(nlu_settings: Settings, make_services: Callable[[Settings], Services]) -> Services:
+    return make_services(nlu_settings)
 
 
 @pytest.fixture
