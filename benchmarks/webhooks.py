@@ -144,6 +144,38 @@ def database_for(backend: str, tmp: Path) -> tuple[str, Any]:
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema}", drop
 
 
+# ------------------------------------------------------------------------------------- CPU accounting
+
+CPU_ROLES = (  # (role, test on the command line); first match wins
+    ("nlu", lambda cmd: "rasa" in cmd),
+    ("stand-in", lambda cmd: "--standin" in cmd),
+    ("worker", lambda cmd: "bot.cli worker" in cmd or "bot.cli\0worker" in cmd),
+    ("web", lambda cmd: "gunicorn" in cmd or "--serve" in cmd),
+    ("database", lambda cmd: cmd.startswith("postgres")),
+)
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds used so far by each role's processes on this machine (Linux /proc), plus this client."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        role = "load" if int(entry) == os.getpid() else next(
+            (name for name, test in CPU_ROLES if test(cmd)), None)
+        if role:
+            totals[role] = totals.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
 def run_standin(port: int) -> None:
     """Child process: the Zalo OpenAPI stand-in, so its work does not load the client process."""
     ZaloStandIn(app_id=ZALO_APP_ID).start(port)
@@ -231,6 +263,31 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         cleanup()
 
 
+def settle(engine: Any, seconds: float) -> None:
+    """Wait until every stored event is processed and every reply sent (or the time limit passes)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            open_events = conn.execute(text(
+                "SELECT count(*) FROM inbound_event WHERE status IN ('pending','processing')")).scalar()
+            open_outbox = conn.execute(text(
+                "SELECT count(*) FROM outbox_message WHERE status IN ('pending','sending')")).scalar()
+        if not open_events and not open_outbox:
+            return
+        time.sleep(0.25)
+
+
+def warm_up(base: str, engine: Any, seconds: float) -> None:
+    """A few turns from other citizens before measuring: connections, prepared statements, caches."""
+    http = requests.Session()
+    for n, question in enumerate(QUESTIONS * 2):
+        body = zalo_body(text=question, msg_id=f"warm-{n}", user=str(7_000_000_000_000_000_000 + n))
+        answer = http.post(f"{base}/webhooks/zalo", data=body, headers=zalo_headers(body), timeout=10)
+        answer.raise_for_status()
+    time.sleep(0.5)  # SQLite spool: events reach inbound_event at the workers' next round
+    settle(engine, seconds)
+
+
 def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> dict[str, Any]:
     users = [str(8_000_000_000_000_000_000 + n) for n in range(args.users)]
     bodies: list[bytes] = []
@@ -249,6 +306,11 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
     lock = threading.Lock()
     signed = {body: zalo_headers(body) for body in bodies}  # signing is not part of the measured time
     host, port = base.rsplit("/", 1)[1].split(":")
+    engine = create_engine(db_url)
+    warm_up(base, engine, args.time_limit)
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT coalesce(max(id), 0) FROM inbound_event")).scalar() or 0
+    cpu_before = cpu_by_role()
     t0 = time.monotonic() + 0.2
 
     def client() -> None:
@@ -282,24 +344,16 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
         t.join()
     ack_seconds = time.monotonic() - t0
 
-    engine = create_engine(db_url)
-    deadline = time.monotonic() + args.time_limit
-    while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            open_events = conn.execute(text(
-                "SELECT count(*) FROM inbound_event WHERE status IN ('pending','processing')")).scalar()
-            open_outbox = conn.execute(text(
-                "SELECT count(*) FROM outbox_message WHERE status IN ('pending','sending')")).scalar()
-        if not open_events and not open_outbox:
-            break
-        time.sleep(0.5)
+    settle(engine, args.time_limit)
+    cpu_after = cpu_by_role()
+    cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
     from sqlalchemy import select
 
     from bot.models import InboundEvent, Message, OutboxMessage
 
     with Session(engine) as session:
         rows = session.execute(select(InboundEvent.event_id, InboundEvent.status, InboundEvent.received_at,
-                                      InboundEvent.processed_at)).all()
+                                      InboundEvent.processed_at).where(InboundEvent.id > before)).all()
         inbound_ids = list(session.scalars(select(Message.body).where(Message.direction == "in")))
         sent = len(session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "sent")).all())
     engine.dispose()
@@ -324,6 +378,7 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
         "turns_per_s": len(done) / span if span else float("nan"),
         "replies_sent": sent,
         "replies_at_platform": standin_stats(zalo_url)["sends"],
+        "cpu_ms_per_turn": {role: used * 1000 / max(len(done), 1) for role, used in sorted(cpu.items())},
     }
 
 
@@ -402,6 +457,8 @@ def run_all(args: argparse.Namespace) -> None:
         print(f"{backend:<11}{result['acks_per_s']:>8.1f}{result['p50_ms']:>8.1f}{result['p99_ms']:>8.1f}"
               f"{result['non_200']:>7}{result['lost']:>6}{result['duplicated']:>5}{result['turns_per_s']:>9.1f}"
               f"{nlu:>8.1f}{ratio:>7.0%}{result['replies_sent']:>7}", flush=True)
+        print("  CPU ms per turn, by process: " + ", ".join(
+            f"{role} {ms:.2f}" for role, ms in result["cpu_ms_per_turn"].items()), flush=True)
         if result["replies_sent"] != result["replies_at_platform"]:
             print(f"  warning: {result['replies_at_platform']} replies reached the stand-in, "
                   f"{result['replies_sent']} recorded as sent")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any
-
-import requests
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +60,28 @@ class Parse:
 
 
 class NLUClient:
-    """Thin, pooled HTTP client; one per process (requests.Session is thread-safe for this use)."""
+    """The NLU server's HTTP API over one keep-alive connection per thread.
+
+    Plain http.client rather than requests: a parse is on every turn's path, and requests' session
+    machinery (hooks, cookies, adapters) cost about as much CPU per call as the rest of the turn's I/O.
+    """
 
     def __init__(self, base_url: str, timeout: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._http = requests.Session()
-        self._http.trust_env = False  # loopback/LAN NLU: no proxies, and no proxy env re-read on every call
+        url = urlsplit(self.base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"RASA_URL must be an http(s) URL, got {base_url!r}")
+        self._scheme, self._host, self._port = url.scheme, url.hostname, url.port
+        self._prefix = url.path
+        self._local = threading.local()
 
     def parse(self, text: str) -> Parse:
         body = {"text": (text or "")[:MAX_TEXT_CHARS]}
         started = time.perf_counter()
         try:
-            resp = self._http.post(f"{self.base_url}/model/parse", json=body, timeout=self.timeout)
-            resp.raise_for_status()
-            data: dict[str, Any] = resp.json()
-        except (requests.RequestException, ValueError) as exc:
+            data = self._call("POST", "/model/parse", json.dumps(body).encode())
+        except (OSError, HTTPException, ValueError) as exc:
             raise NLUUnavailable(
                 f"NLU server at {self.base_url} did not answer ({exc.__class__.__name__}); "
                 f"start it with `{NLU_SERVER_COMMAND}`"
@@ -82,10 +90,41 @@ class NLUClient:
         return to_parse(body["text"], data)
 
     def available(self) -> bool:
+        conn = self._connect(min(self.timeout, 2.0))
         try:
-            return self._http.get(f"{self.base_url}/status", timeout=min(self.timeout, 2.0)).ok
-        except requests.RequestException:
+            conn.request("GET", self._prefix + "/status")
+            return conn.getresponse().status == 200
+        except (OSError, HTTPException):
             return False
+        finally:
+            conn.close()
+
+    def _connect(self, timeout: float) -> HTTPConnection:
+        factory = HTTPSConnection if self._scheme == "https" else HTTPConnection
+        return factory(self._host, self._port, timeout=timeout)
+
+    def _call(self, method: str, path: str, body: bytes) -> Any:
+        """One request on this thread's connection; if the server closed it while idle, once more anew."""
+        for attempt in (1, 2):
+            conn: HTTPConnection | None = getattr(self._local, "conn", None)
+            reused = conn is not None
+            if conn is None:
+                conn = self._local.conn = self._connect(self.timeout)
+            try:
+                conn.request(method, self._prefix + path, body=body,
+                             headers={"Content-Type": "application/json"})
+                response = conn.getresponse()
+                raw = response.read()
+            except (OSError, HTTPException) as exc:
+                conn.close()
+                self._local.conn = None
+                if reused and attempt == 1 and not isinstance(exc, TimeoutError):
+                    continue
+                raise
+            if response.status != 200:
+                raise HTTPException(f"HTTP {response.status}")
+            return json.loads(raw)
+        raise AssertionError("unreachable")
 
 
 def to_parse(text: str, data: dict[str, Any]) -> Parse:

@@ -8,13 +8,17 @@ from typing import Any
 from sqlalchemy import JSON, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, UTCDateTime, utcnow
+from bot.db import Base, UTCDateTime, partial_index, utcnow
 
 
 class InboundEvent(Base):
     __tablename__ = "inbound_event"
     # A platform retry carries the same id: the unique key makes it a no-op.
-    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "event_id"),
+        # The work queue (claim_events): the unfinished events in order.
+        partial_index("ix_inbound_event_queue", "id", where="status IN ('pending', 'processing')"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))

@@ -8,14 +8,20 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, UTCDateTime, utcnow
+from bot.db import Base, UTCDateTime, partial_index, utcnow
 
 
 class OutboxMessage(Base):
     __tablename__ = "outbox_message"
+    __table_args__ = (
+        # The send queue (claim_outbox): unsent items in order.
+        partial_index("ix_outbox_message_queue", "id", where="status IN ('pending', 'sending')"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversation.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[str] = mapped_column(String(100))
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)  # `Reply.to_dict()`

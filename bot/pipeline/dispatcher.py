@@ -12,14 +12,15 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import requests
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, or_, select
 
-from bot.db import transaction, utcnow
+from bot.db import in_states, transaction, utcnow
 from bot.messages import Reply
 from bot.models import Conversation, OutboxMessage
-from bot.pipeline.store import is_postgres, keyed_update
+from bot.pipeline.store import keyed_update, lock_heads, queue_heads
 from bot.services import Services
 from connectors.base import Connector, SendError, http_session
 from connectors.window import decide
@@ -31,6 +32,7 @@ MAX_SEND_ATTEMPTS = 8
 BACKOFF_BASE = 2.0  # seconds; 2, 4, 8 ... capped
 BACKOFF_CAP = 600.0
 OB = OutboxMessage
+UNSENT = ("pending", "sending")  # the rows of ix_outbox_message_queue
 
 
 @dataclass(frozen=True)
@@ -54,27 +56,27 @@ def claim_outbox(services: Services, channels: list[str], limit: int = 8,
                  now: datetime | None = None) -> list[Claim]:
     """Claim the oldest unsent item of up to `limit` conversations, when it is due."""
     now = now or utcnow()
-    unfinished = OB.status.in_(("pending", "sending"))
-    heads = select(func.min(OB.id)).where(unfinished).group_by(OB.conversation_id)
     due = or_(
         and_(OB.status == "pending", OB.next_attempt_at <= now),
         and_(OB.status == "sending", OB.next_attempt_at < now),  # a crashed dispatcher's expired lease
     )
-    stmt = select(OB.id).where(due, OB.channel.in_(channels)).order_by(OB.id).limit(limit)
+
+    def ready(row: Any) -> bool:  # `due`, on a row already read
+        if row.channel not in channels:
+            return False
+        return bool(row.next_attempt_at <= now if row.status == "pending" else row.next_attempt_at < now)
+
+    unfinished = (select(OB.id, OB.conversation_id, OB.channel, OB.status, OB.next_attempt_at)
+                  .where(in_states(OB.status, UNSENT)))
     take = dict(status="sending", attempts=OB.attempts + 1, next_attempt_at=now + SEND_LEASE)
     with transaction(services.sessions) as session:
-        if is_postgres(session):
-            # One statement: lock the due heads, skipping items other dispatchers hold, and take them.
-            picked = stmt.where(OB.id.in_(heads.correlate(None))).with_for_update(skip_locked=True)
-            taken = session.execute(keyed_update(OB).where(OB.id.in_(picked.correlate(None))).values(**take)
-                                    .returning(OB.id, OB.attempts)).all()
-        else:
-            ids = list(session.scalars(stmt.where(OB.id.in_(heads))))
-            if not ids:
-                return []
-            # One UPDATE for the round; re-checking `due` skips an item another dispatcher took meanwhile.
-            taken = session.execute(keyed_update(OB).where(OB.id.in_(ids), due).values(**take)
-                                    .returning(OB.id, OB.attempts)).all()
+        heads = queue_heads(session, unfinished, lambda row: row.conversation_id, ready, limit * 2)
+        ids = lock_heads(session, OB, [row.id for row in heads], due, limit) if heads else []
+        if not ids:
+            return []
+        # One UPDATE for the round; re-checking `due` skips an item another dispatcher took meanwhile.
+        taken = session.execute(keyed_update(OB).where(OB.id.in_(ids), due).values(**take)
+                                .returning(OB.id, OB.attempts)).all()
         if not taken:
             return []
         loaded = {item.id: (item, last_at, last_id) for item, last_at, last_id in session.execute(

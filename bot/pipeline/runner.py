@@ -32,6 +32,10 @@ class Runner:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> Runner:
+        if self.processors:
+            from flows.dialogue import preload
+
+            preload(self.services.settings.data_dir)
         for n in range(self.processors):
             self._spawn(f"motcua-worker-{n}", self._process_step, EVENTS)
         for n in range(self.dispatchers):

@@ -17,14 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from bot.db import transaction, utcnow
+from bot.db import in_states, transaction, utcnow
 from bot.messages import Inbound
 from bot.models import Conversation, InboundEvent, Message, OutboxMessage
 from bot.pipeline.spool import import_spool
-from bot.pipeline.store import OUTBOX, is_postgres, keyed_update
+from bot.pipeline.store import OUTBOX, is_postgres, keyed_update, lock_heads, queue_heads
 from bot.services import Services
 from bot.turn import conversation_for, record_inbound, run_turn
 from connectors.base import Connector
@@ -56,43 +56,44 @@ class Claim:
     mode: str | None = None  # the conversation's mode at claim time (None: no conversation yet)
 
 
+OPEN = ("pending", "processing")  # unfinished: the rows of ix_inbound_event_queue
+
+
 def claim_events(services: Services, limit: int = 4, now: datetime | None = None,
                  channels: list[str] | None = None) -> list[Claim]:
     """Claim the head event of up to `limit` conversations whose head is free to take."""
     now = now or utcnow()
-    unfinished = E.status.in_(("pending", "processing"))
-    heads = select(func.min(E.id)).where(unfinished).group_by(E.channel, E.user_id)
-    if channels is not None:
-        heads = heads.where(E.channel.in_(channels))
     free = or_(
         and_(E.status == "pending", or_(E.locked_until.is_(None), E.locked_until <= now)),
         and_(E.status == "processing", E.locked_until < now),  # a crashed worker's expired lease
     )
+
+    def ready(row: Any) -> bool:  # `free`, on a row already read
+        if channels is not None and row.channel not in channels:
+            return False
+        if row.status == "pending":
+            return row.locked_until is None or row.locked_until <= now
+        return row.locked_until is not None and row.locked_until < now
+
     # The conversation's mode comes along (typing indicator) so process() need not read it again.
+    unfinished = (select(E.id, E.channel, E.user_id, E.status, E.locked_until, Conversation.mode)
+                  .outerjoin(Conversation, and_(Conversation.channel == E.channel,
+                                                Conversation.user_id == E.user_id))
+                  .where(in_states(E.status, OPEN)))
     take = dict(status="processing", attempts=E.attempts + 1, locked_until=now + LEASE)
-    returning = (E.id, E.attempts, E.kind, E.channel, E.user_id, E.inbound, E.detail)
     with transaction(services.sessions) as session:
-        if is_postgres(session):
-            # One statement: lock the free heads, skipping rows other workers hold, and take them.
-            picked = (select(E.id).where(E.id.in_(heads.correlate(None)), free).order_by(E.id).limit(limit)
-                      .with_for_update(skip_locked=True).correlate(None))
-            mode = (select(Conversation.mode)
-                    .where(Conversation.channel == E.channel, Conversation.user_id == E.user_id)
-                    .limit(1).scalar_subquery())
-            taken = session.execute(keyed_update(E).where(E.id.in_(picked)).values(**take)
-                                    .returning(*returning, mode)).all()
-            return [Claim(*row) for row in sorted(taken, key=lambda row: row[0])]
-        # SQLite renders RETURNING columns unqualified, so the mode is read with the candidates instead.
-        candidates = (select(E.id, Conversation.mode)
-                      .outerjoin(Conversation, and_(Conversation.channel == E.channel,
-                                                    Conversation.user_id == E.user_id))
-                      .where(E.id.in_(heads), free).order_by(E.id).limit(limit))
-        modes: dict[int, str | None] = {event_id: mode for event_id, mode in session.execute(candidates)}
-        if not modes:
+        # More candidates than needed: on PostgreSQL some may be in another worker's hands right now.
+        heads = queue_heads(session, unfinished, lambda row: (row.channel, row.user_id), ready, limit * 4)
+        if not heads:
             return []
-        # One UPDATE for the whole round; re-checking `free` skips a row another worker took meanwhile.
-        taken = session.execute(keyed_update(E).where(E.id.in_(list(modes)), free).values(**take)
-                                .returning(*returning)).all()
+        modes = {row.id: row.mode for row in heads}
+        ids = lock_heads(session, E, list(modes), free, limit)
+        if not ids:
+            return []
+        # One UPDATE for the round; re-checking `free` skips a row another worker took meanwhile.
+        taken = session.execute(keyed_update(E).where(E.id.in_(ids), free).values(**take)
+                                .returning(E.id, E.attempts, E.kind, E.channel, E.user_id, E.inbound,
+                                           E.detail)).all()
     return [Claim(*row, mode=modes.get(row[0])) for row in sorted(taken, key=lambda row: row[0])]
 
 

@@ -90,6 +90,7 @@ def scripted_dialogue(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace `flows.dialogue` for pipeline tests (the real engine is tested in tests/dialogue)."""
     module = types.ModuleType("flows.dialogue")
     module.handle_turn = scripted_turn  # type: ignore[attr-defined]
+    module.preload = lambda data_dir: None  # type: ignore[attr-defined]  # nothing to read
     monkeypatch.setitem(sys.modules, "flows.dialogue", module)
 
 
