@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -27,13 +27,23 @@ class Turn:
     conversation: Conversation
     inbound: Inbound
     now: datetime
+    message_id: int | None = None  # the inbound message's transcript row
+
+
+# Every turn runs these: built once, so no statement is constructed (or its cache key computed) per turn.
+_MESSAGE, _OUTBOX = Message.__table__, OutboxMessage.__table__
+_FIND_CONVERSATION = select(Conversation).where(Conversation.channel == bindparam("channel"),
+                                                Conversation.user_id == bindparam("user_id"))
+_INSERT_INBOUND = insert(_MESSAGE).returning(_MESSAGE.c.id)
+_INSERT_MESSAGES = insert(_MESSAGE)
+_INSERT_OUTBOX = insert(_OUTBOX)
+_SET_INTENT = (update(_MESSAGE).where(_MESSAGE.c.id == bindparam("message_id"))
+               .values(intent=bindparam("intent")))
 
 
 def conversation_for(session: Session, channel: str, user_id: str) -> Conversation:
     """The conversation of (channel, user), created on first contact."""
-    conv = session.scalars(
-        select(Conversation).where(Conversation.channel == channel, Conversation.user_id == user_id)
-    ).first()
+    conv = session.scalars(_FIND_CONVERSATION, {"channel": channel, "user_id": user_id}).first()
     if conv is None:
         conv = Conversation(channel=channel, user_id=user_id, state={}, profile={})
         session.add(conv)
@@ -78,27 +88,39 @@ def enqueue_replies(session: Session, conversation: Conversation, replies: list[
     """`enqueue` for a turn's bot replies as two bulk INSERTs (one executemany each), in reply order."""
     if not replies:
         return
+    session.flush()  # anything the turn added through the ORM first, so the transcript keeps its order
     bodies = [reply.to_dict() for reply in replies]
-    session.execute(insert(Message), [
+    connection = session.connection()
+    connection.execute(_INSERT_MESSAGES, [
         {"conversation_id": conversation.id, "direction": "out",
-         "author": "staff" if reply.author == "staff" else "bot", "text": reply.text, "body": body}
+         "author": "staff" if reply.author == "staff" else "bot", "text": reply.text, "body": body,
+         "intent": None}
         for reply, body in zip(replies, bodies, strict=True)
     ])
-    session.execute(insert(OutboxMessage), [
+    connection.execute(_INSERT_OUTBOX, [
         {"conversation_id": conversation.id, "channel": conversation.channel, "user_id": conversation.user_id,
          "reply": body, "in_reply_to": in_reply_to, "purpose": "reply"}
         for body in bodies
     ])
 
 
-def record_inbound(session: Session, inbound: Inbound, now: datetime) -> Conversation:
-    """Put the citizen's message in the transcript and restart the messaging window from now."""
+def record_inbound(session: Session, inbound: Inbound, now: datetime) -> tuple[Conversation, int]:
+    """Put the citizen's message in the transcript and restart the messaging window from now.
+
+    Returns the conversation and the message's transcript row id (the dialogue notes the intent on it).
+    """
     conv = conversation_for(session, inbound.channel, inbound.user_id)
     conv.last_inbound_at = now
     conv.last_inbound_message_id = inbound.message_id  # Zalo free replies address this message (window.py)
-    session.add(Message(conversation_id=conv.id, direction="in", author="citizen", text=inbound.text,
-                        body=inbound.to_dict()))
-    return conv
+    message_id = session.connection().execute(_INSERT_INBOUND, {
+        "conversation_id": conv.id, "direction": "in", "author": "citizen", "text": inbound.text,
+        "body": inbound.to_dict(), "intent": None}).scalar_one()
+    return conv, message_id
+
+
+def note_intent(session: Session, message_id: int, intent: str) -> None:
+    """Write the understood intent on the citizen's message in the transcript (staff, analytics)."""
+    session.connection().execute(_SET_INTENT, {"message_id": message_id, "intent": intent[:50]})
 
 
 def run_turn(
@@ -108,10 +130,11 @@ def run_turn(
     from flows.dialogue import handle_turn
 
     now = now or utcnow()
-    conv = record_inbound(session, inbound, now)
+    conv, message_id = record_inbound(session, inbound, now)
     if conv.mode != "bot":
         return []
-    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now)
+    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now,
+                message_id=message_id)
     replies = handle_turn(turn)
     enqueue_replies(session, conv, replies, in_reply_to=inbound.message_id)
     return replies

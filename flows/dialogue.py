@@ -13,15 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.agency import Agency
 from bot.catalog.store import Catalog
 from bot.messages import Button, Reply
-from bot.models import Message
 from bot.staff.handoff import handoff_notice
 from bot.templates import text
-from bot.turn import Turn
+from bot.turn import Turn, note_intent
 from flows import engine
 from flows.engine import Context, payload
 from flows.steps import Collect, Confirm, ConsentStep
@@ -113,21 +110,8 @@ def _note_intent(ctx: Context) -> None:
     """Write the understood intent on the citizen's message in the transcript (staff, analytics)."""
     action = engine.action_of(ctx.turn.inbound)
     intent = ctx.intent or (action[0] if action else None)
-    if not intent:
-        return
-    session, conv = ctx.turn.session, ctx.turn.conversation
-    # Usually still unflushed from record_inbound: set the intent in its INSERT, no SELECT + UPDATE.
-    message = next((m for m in session.new if isinstance(m, Message) and m.direction == "in"
-                    and m.conversation_id == conv.id), None)
-    if message is None:
-        message = session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conv.id, Message.direction == "in")
-            .order_by(Message.id.desc())
-            .limit(1)
-        ).first()
-    if message is not None:
-        message.intent = intent[:50]
+    if intent and ctx.turn.message_id is not None:
+        note_intent(ctx.turn.session, ctx.turn.message_id, intent)
 
 
 def route(ctx: Context) -> list[Reply]:

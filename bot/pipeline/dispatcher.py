@@ -12,10 +12,11 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import requests
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, Update, and_, bindparam, or_, select, update
 
 from bot.db import in_states, transaction, utcnow
 from bot.messages import Reply
@@ -94,11 +95,20 @@ def _with_window_facts() -> Select[tuple[OutboxMessage, datetime | None, str | N
 
 
 def _finish(services: Services, claim: Claim, **values: object) -> bool:
+    params = {"claimed_id": claim.id, "claimed_attempts": claim.attempts}
+    params.update({f"new_{name}": value for name, value in values.items()})
     with transaction(services.sessions) as session:
-        return bool(session.execute(
-            keyed_update(OB).where(OB.id == claim.id, OB.attempts == claim.attempts, OB.status == "sending")
-            .values(**values)
-        ).rowcount)
+        return bool(session.connection().execute(_finish_statement(tuple(sorted(values))), params).rowcount)
+
+
+@lru_cache(maxsize=16)
+def _finish_statement(names: tuple[str, ...]) -> Update:
+    """UPDATE of a claimed item still ours, setting `names`; built once per combination (a handful)."""
+    table = OutboxMessage.__table__
+    return (update(table)
+            .where(table.c.id == bindparam("claimed_id"), table.c.attempts == bindparam("claimed_attempts"),
+                   table.c.status == "sending")
+            .values({name: bindparam(f"new_{name}") for name in names}))
 
 
 def send_one(services: Services, connectors: dict[str, Connector], claim: Claim,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import in_states, transaction, utcnow
@@ -36,6 +36,21 @@ MAX_ATTEMPTS = 5
 ECHO_WAIT = timedelta(seconds=2)  # a Zalo echo can arrive before our send call has returned its id
 ECHO_TRIES = 5
 E = InboundEvent
+
+
+# The statements every event runs, built once (see bot/turn.py). "Ours": nobody re-claimed the event after
+# our lease expired.
+_EVENT, _OUTBOX = InboundEvent.__table__, OutboxMessage.__table__
+_OURS = (_EVENT.c.id == bindparam("claimed_id"), _EVENT.c.attempts == bindparam("claimed_attempts"),
+         _EVENT.c.status == "processing")
+_EXTEND = update(_EVENT).where(*_OURS).values(locked_until=bindparam("lease_until"))
+_FINISH = update(_EVENT).where(*_OURS).values(status=bindparam("final_status"), locked_until=None,
+                                               processed_at=bindparam("finished_at"), error=None)
+_DEFER = update(_EVENT).where(*_OURS).values(status="pending", locked_until=bindparam("lease_until"))
+_RELEASE_HELD = (update(_OUTBOX)
+                 .where(_OUTBOX.c.channel == bindparam("for_channel"),
+                        _OUTBOX.c.user_id == bindparam("for_user"), _OUTBOX.c.status == "held")
+                 .values(status="pending", next_attempt_at=bindparam("release_at"), error=None))
 
 
 class LostClaim(RuntimeError):
@@ -150,12 +165,14 @@ def process(services: Services, claim: Claim, connectors: dict[str, Connector] |
                 # SQLite: take the write lock first, so the turn's reads never meet a stale snapshot
                 _fence(session, claim, now)
             status = _handle(session, turn_services, kind, channel, user_id, inbound, detail, claim, now)
+            ours = {"claimed_id": claim.id, "claimed_attempts": claim.attempts}
             if status == "pending":  # deferred (an echo waiting for its send id)
-                values: dict[str, Any] = {"status": "pending", "locked_until": now + ECHO_WAIT}
+                final = session.connection().execute(_DEFER, {**ours, "lease_until": now + ECHO_WAIT})
             else:
-                values = {"status": status, "locked_until": None, "processed_at": now, "error": None}
+                final = session.connection().execute(_FINISH, {**ours, "final_status": status,
+                                                                "finished_at": now})
             # The fence that counts: the commit matches no row if another worker took the event over.
-            if not session.execute(keyed_update(E).where(*_ours(claim)).values(**values)).rowcount:
+            if not final.rowcount:
                 raise LostClaim(claim.id)
     except LostClaim:
         log.warning("event %s: lease lost to another worker, rolled back", claim.id)
@@ -169,14 +186,10 @@ def process(services: Services, claim: Claim, connectors: dict[str, Connector] |
 
 def _fence(session: Session, claim: Claim, now: datetime) -> None:
     """Extend our lease, only if the claim is still ours (and, on SQLite, take the write lock now)."""
-    owned = session.execute(keyed_update(E).where(*_ours(claim)).values(locked_until=now + LEASE)).rowcount
+    owned = session.connection().execute(_EXTEND, {"claimed_id": claim.id, "claimed_attempts": claim.attempts,
+                                                   "lease_until": now + LEASE}).rowcount
     if not owned:
         raise LostClaim(claim.id)
-
-
-def _ours(claim: Claim) -> tuple[Any, ...]:
-    """The event is still ours: nobody re-claimed it after our lease expired."""
-    return E.id == claim.id, E.attempts == claim.attempts, E.status == "processing"
 
 
 def _handle(session: Session, services: Services, kind: str, channel: str, user_id: str,
@@ -186,7 +199,7 @@ def _handle(session: Session, services: Services, kind: str, channel: str, user_
         release_held(session, channel, user_id, now)
         return "done"
     if kind == "standby" and inbound is not None:
-        conv = record_inbound(session, inbound, now)
+        conv, _ = record_inbound(session, inbound, now)
         _pause(conv, "platform_owner", now)
         return "done"
     if kind == "echo" and channel == "zalo":
@@ -245,12 +258,8 @@ def _pause(conv: Any, reason: str, now: datetime) -> None:
 
 def release_held(session: Session, channel: str, user_id: str, now: datetime) -> int:
     """The citizen wrote again: messages held for a closed window may go out now."""
-    return int(session.execute(
-        keyed_update(OutboxMessage)
-        .where(OutboxMessage.channel == channel, OutboxMessage.user_id == user_id,
-               OutboxMessage.status == "held")
-        .values(status="pending", next_attempt_at=now, error=None)
-    ).rowcount or 0)
+    return int(session.connection().execute(
+        _RELEASE_HELD, {"for_channel": channel, "for_user": user_id, "release_at": now}).rowcount or 0)
 
 
 def _failed(services: Services, claim: Claim, exc: Exception) -> str:
