@@ -21,7 +21,7 @@ from sqlalchemy import Select, Update, and_, bindparam, or_, select, update
 from bot.db import in_states, transaction, utcnow
 from bot.messages import Reply
 from bot.models import Conversation, OutboxMessage
-from bot.pipeline.store import keyed_update, lock_heads, queue_heads
+from bot.pipeline.store import WorkQueue
 from bot.services import Services
 from connectors.base import Connector, SendError, http_session
 from connectors.window import decide
@@ -34,6 +34,19 @@ BACKOFF_BASE = 2.0  # seconds; 2, 4, 8 ... capped
 BACKOFF_CAP = 600.0
 OB = OutboxMessage
 UNSENT = ("pending", "sending")  # the rows of ix_outbox_message_queue
+_NOW = bindparam("now")
+_QUEUE = WorkQueue(
+    OB,
+    unfinished=(select(OB.id, OB.conversation_id, OB.channel, OB.status, OB.next_attempt_at)
+                .where(in_states(OB.status, UNSENT))),
+    free=or_(
+        and_(OB.status == "pending", OB.next_attempt_at <= _NOW),
+        and_(OB.status == "sending", OB.next_attempt_at < _NOW),  # a crashed dispatcher's expired lease
+    ),
+    take={"status": "sending", "attempts": OB.attempts + 1, "next_attempt_at": bindparam("lease_until")},
+    returning=(OB.id, OB.attempts),
+    group=lambda row: row.conversation_id,
+)
 
 
 @dataclass(frozen=True)
@@ -57,31 +70,18 @@ def claim_outbox(services: Services, channels: list[str], limit: int = 8,
                  now: datetime | None = None) -> list[Claim]:
     """Claim the oldest unsent item of up to `limit` conversations, when it is due."""
     now = now or utcnow()
-    due = or_(
-        and_(OB.status == "pending", OB.next_attempt_at <= now),
-        and_(OB.status == "sending", OB.next_attempt_at < now),  # a crashed dispatcher's expired lease
-    )
 
-    def ready(row: Any) -> bool:  # `due`, on a row already read
+    def ready(row: Any) -> bool:  # the queue's `free`, on a row already read
         if row.channel not in channels:
             return False
         return bool(row.next_attempt_at <= now if row.status == "pending" else row.next_attempt_at < now)
 
-    unfinished = (select(OB.id, OB.conversation_id, OB.channel, OB.status, OB.next_attempt_at)
-                  .where(in_states(OB.status, UNSENT)))
-    take = dict(status="sending", attempts=OB.attempts + 1, next_attempt_at=now + SEND_LEASE)
     with transaction(services.sessions) as session:
-        heads = queue_heads(session, unfinished, lambda row: row.conversation_id, ready, limit * 2)
-        ids = lock_heads(session, OB, [row.id for row in heads], due, limit) if heads else []
-        if not ids:
-            return []
-        # One UPDATE for the round; re-checking `due` skips an item another dispatcher took meanwhile.
-        taken = session.execute(keyed_update(OB).where(OB.id.in_(ids), due).values(**take)
-                                .returning(OB.id, OB.attempts)).all()
+        _, taken = _QUEUE.claim(session, {"now": now, "lease_until": now + SEND_LEASE}, ready, limit)
         if not taken:
             return []
         loaded = {item.id: (item, last_at, last_id) for item, last_at, last_id in session.execute(
-            _with_window_facts().where(OB.id.in_([item_id for item_id, _ in taken])))}
+            _CLAIMED_ITEMS, {"ids": [item_id for item_id, _ in taken]})}
         for item, _, _ in loaded.values():
             session.expunge(item)
     return [Claim(item_id, attempts, *loaded[item_id]) if item_id in loaded else Claim(item_id, attempts)
@@ -92,6 +92,9 @@ def _with_window_facts() -> Select[tuple[OutboxMessage, datetime | None, str | N
     """Outbox items with the conversation facts the window policy needs, in one query."""
     return (select(OB, Conversation.last_inbound_at, Conversation.last_inbound_message_id)
             .join(Conversation, Conversation.id == OB.conversation_id))
+
+
+_CLAIMED_ITEMS = _with_window_facts().where(OB.id.in_(bindparam("ids", expanding=True)))
 
 
 def _finish(services: Services, claim: Claim, **values: object) -> bool:

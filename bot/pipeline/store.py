@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from sqlalchemy import Engine, Row, Select, Update, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, Update, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,50 +32,64 @@ def insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]]
 
 QUEUE_PAGE = 64
 QUEUE_PAGES = 32  # a claim looks at most this far (2,048 unfinished rows) for free heads
+SPARE = 4  # candidates per wanted head: on PostgreSQL some may be in another worker's hands right now
 
 
-def queue_heads(session: Session, unfinished: Select[Any], group: Callable[[Row[Any]], Hashable],
-                ready: Callable[[Row[Any]], bool], limit: int) -> list[Row[Any]]:
-    """The oldest `limit` ready heads of a work queue: rows with no earlier unfinished row in their group.
+class WorkQueue:
+    """A table used as a work queue: claim the oldest free heads (rows with no earlier unfinished row in
+    their group: a conversation), with statements built once.
 
-    `unfinished` selects the queue's unfinished rows, `id` first (a partial index serves it). Walking them in
-    id order, page by page, every earlier row of a group is seen before the group's next one, so heads are
-    known without a per-row subquery, and the cost depends neither on the planner's statistics nor on how
-    long the table's history is.
+    `unfinished` selects the unfinished rows, `id` first (a partial index serves it). Walking them in id
+    order, page by page, every earlier row of a group is seen before the group's next one, so heads are
+    known without a per-row subquery; the cost depends neither on the planner's statistics nor on how long
+    the table's history is. `free` (SQL, with a `now` parameter) and `ready` (the same test in Python, on a
+    row read) say whether a head may be taken now; `take` the columns a claim sets.
     """
-    id_column = unfinished.selected_columns[0]
-    seen: set[Hashable] = set()
-    heads: list[Row[Any]] = []
-    after = 0
-    for _ in range(QUEUE_PAGES):
-        page = unfinished.where(id_column > after).order_by(id_column).limit(QUEUE_PAGE)
-        rows = session.execute(page).all()
-        for row in rows:
-            key = group(row)
-            if key in seen:
-                continue
-            seen.add(key)
-            if ready(row):
-                heads.append(row)
-                if len(heads) == limit:
-                    return heads
-        if len(rows) < QUEUE_PAGE:
-            break
-        after = rows[-1][0]
-    return heads
 
+    def __init__(self, model: type[Any], unfinished: Select[Any], free: ColumnElement[bool],
+                 take: dict[str, Any], returning: tuple[Any, ...],
+                 group: Callable[[Row[Any]], Hashable]) -> None:
+        id_column, ids = model.id, bindparam("ids", expanding=True)
+        self.page = unfinished.where(id_column > bindparam("after")).order_by(id_column).limit(QUEUE_PAGE)
+        # PostgreSQL: rows another worker is taking right now are skipped, not waited for.
+        self.lock = (select(id_column).where(id_column.in_(ids), free).order_by(id_column)
+                     .limit(bindparam("n")).with_for_update(skip_locked=True))
+        # Re-checking `free` skips a row another worker took meanwhile (SQLite: another process).
+        self.take = update(model).where(id_column.in_(ids), free).values(**take).returning(*returning)
+        self.group = group
 
-def lock_heads(session: Session, model: type[Any], heads: list[int], free: Any, limit: int) -> list[int]:
-    """Of the candidate heads (ids, oldest first), the first `limit` still free that this transaction locks.
+    def claim(self, session: Session, params: dict[str, Any], ready: Callable[[Row[Any]], bool],
+              limit: int) -> tuple[list[Row[Any]], list[Row[Any]]]:
+        """Take up to `limit` heads in the caller's transaction: (the heads read, the rows taken)."""
+        connection = session.connection()
+        heads = self._heads(connection, params, ready, limit * SPARE)
+        ids = [row[0] for row in heads]
+        if ids and connection.dialect.name == "postgresql":
+            ids = list(connection.execute(self.lock, {**params, "ids": ids, "n": limit}).scalars())
+        if not ids:
+            return heads, []
+        return heads, list(connection.execute(self.take, {**params, "ids": ids[:limit]}).all())
 
-    PostgreSQL: rows another worker is taking right now are skipped, not waited for, so the next candidates
-    go to this worker instead. SQLite: the writer lock already keeps other writers out.
-    """
-    if not is_postgres(session):
-        return heads[:limit]
-    id_column = model.id
-    return list(session.scalars(select(id_column).where(id_column.in_(heads), free).order_by(id_column)
-                                .limit(limit).with_for_update(skip_locked=True)))
+    def _heads(self, connection: Connection, params: dict[str, Any], ready: Callable[[Row[Any]], bool],
+               limit: int) -> list[Row[Any]]:
+        seen: set[Hashable] = set()
+        heads: list[Row[Any]] = []
+        after = 0
+        for _ in range(QUEUE_PAGES):
+            rows = connection.execute(self.page, {**params, "after": after}).all()
+            for row in rows:
+                key = self.group(row)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if ready(row):
+                    heads.append(row)
+                    if len(heads) == limit:
+                        return heads
+            if len(rows) < QUEUE_PAGE:
+                break
+            after = rows[-1][0]
+        return heads
 
 
 class Wakeup:

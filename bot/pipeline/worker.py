@@ -24,7 +24,7 @@ from bot.db import in_states, transaction, utcnow
 from bot.messages import Inbound
 from bot.models import Conversation, InboundEvent, Message, OutboxMessage
 from bot.pipeline.spool import import_spool
-from bot.pipeline.store import OUTBOX, is_postgres, keyed_update, lock_heads, queue_heads
+from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update
 from bot.services import Services
 from bot.turn import conversation_for, record_inbound, run_turn
 from connectors.base import Connector
@@ -72,43 +72,39 @@ class Claim:
 
 
 OPEN = ("pending", "processing")  # unfinished: the rows of ix_inbound_event_queue
+_NOW = bindparam("now")
+_QUEUE = WorkQueue(
+    E,
+    # The conversation's mode comes along (typing indicator) so process() need not read it again.
+    unfinished=(select(E.id, E.channel, E.user_id, E.status, E.locked_until, Conversation.mode)
+                .outerjoin(Conversation, and_(Conversation.channel == E.channel,
+                                              Conversation.user_id == E.user_id))
+                .where(in_states(E.status, OPEN))),
+    free=or_(
+        and_(E.status == "pending", or_(E.locked_until.is_(None), E.locked_until <= _NOW)),
+        and_(E.status == "processing", E.locked_until < _NOW),  # a crashed worker's expired lease
+    ),
+    take={"status": "processing", "attempts": E.attempts + 1, "locked_until": bindparam("lease_until")},
+    returning=(E.id, E.attempts, E.kind, E.channel, E.user_id, E.inbound, E.detail),
+    group=lambda row: (row.channel, row.user_id),
+)
 
 
 def claim_events(services: Services, limit: int = 4, now: datetime | None = None,
                  channels: list[str] | None = None) -> list[Claim]:
     """Claim the head event of up to `limit` conversations whose head is free to take."""
     now = now or utcnow()
-    free = or_(
-        and_(E.status == "pending", or_(E.locked_until.is_(None), E.locked_until <= now)),
-        and_(E.status == "processing", E.locked_until < now),  # a crashed worker's expired lease
-    )
 
-    def ready(row: Any) -> bool:  # `free`, on a row already read
+    def ready(row: Any) -> bool:  # the queue's `free`, on a row already read
         if channels is not None and row.channel not in channels:
             return False
         if row.status == "pending":
             return row.locked_until is None or row.locked_until <= now
         return row.locked_until is not None and row.locked_until < now
 
-    # The conversation's mode comes along (typing indicator) so process() need not read it again.
-    unfinished = (select(E.id, E.channel, E.user_id, E.status, E.locked_until, Conversation.mode)
-                  .outerjoin(Conversation, and_(Conversation.channel == E.channel,
-                                                Conversation.user_id == E.user_id))
-                  .where(in_states(E.status, OPEN)))
-    take = dict(status="processing", attempts=E.attempts + 1, locked_until=now + LEASE)
     with transaction(services.sessions) as session:
-        # More candidates than needed: on PostgreSQL some may be in another worker's hands right now.
-        heads = queue_heads(session, unfinished, lambda row: (row.channel, row.user_id), ready, limit * 4)
-        if not heads:
-            return []
-        modes = {row.id: row.mode for row in heads}
-        ids = lock_heads(session, E, list(modes), free, limit)
-        if not ids:
-            return []
-        # One UPDATE for the round; re-checking `free` skips a row another worker took meanwhile.
-        taken = session.execute(keyed_update(E).where(E.id.in_(ids), free).values(**take)
-                                .returning(E.id, E.attempts, E.kind, E.channel, E.user_id, E.inbound,
-                                           E.detail)).all()
+        heads, taken = _QUEUE.claim(session, {"now": now, "lease_until": now + LEASE}, ready, limit)
+    modes = {row.id: row.mode for row in heads}
     return [Claim(*row, mode=modes.get(row[0])) for row in sorted(taken, key=lambda row: row[0])]
 
 
