@@ -8,16 +8,14 @@ as numbered lines; typing the number picks the button (see `pick_button`).
 from __future__ import annotations
 
 import hmac
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
-
 from bot.config import Settings
 from bot.messages import Button, Inbound, Reply
+from connectors.http import PlatformSession
 
 if TYPE_CHECKING:
     from bot.models import OutboxMessage
@@ -78,19 +76,9 @@ class SendError(Exception):
         return f"{self.kind} {self.code}: {self.message}"[:500]
 
 
-def http_session() -> requests.Session:
-    """A session for platform calls with the environment's proxies and CA bundle read once.
-
-    requests re-reads proxy variables from the environment on every call (milliseconds of CPU each);
-    reading them once keeps proxy support without that cost.
-    """
-    session = requests.Session()
-    session.proxies.update(requests.utils.get_environ_proxies("https://example.org"))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
-    session.trust_env = False
-    return session
+def http_session() -> PlatformSession:
+    """The session platform calls go through (proxies and CA bundle read once; lean JSON POSTs)."""
+    return PlatformSession()
 
 
 def constant_time_equal(a: str, b: str) -> bool:
@@ -150,9 +138,9 @@ class Connector:
         """Payload(s) for one reply; the default is a single numbered-text message."""
         return [{"text": numbered_text(reply)}]
 
-    def send(self, item: OutboxMessage, client: requests.Session, target: dict[str, Any]) -> str:
+    def send(self, item: OutboxMessage, client: PlatformSession, target: dict[str, Any]) -> str:
         """Send one outbox item; returns the platform message id(s), comma-separated. Raises SendError."""
         raise NotImplementedError
 
-    def typing(self, user_id: str, client: requests.Session) -> None:
+    def typing(self, user_id: str, client: PlatformSession) -> None:
         """Show that the bot is working on an answer (where the platform supports it)."""

@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-import requests
-
 from bot.messages import Button, Reply
 from connectors.base import Connector, numbered_text
+from connectors.http import PlatformSession
 
 if TYPE_CHECKING:
     from bot.models import OutboxMessage
@@ -26,7 +25,7 @@ class ConsoleConnector(Connector):
     def render(self, reply: Reply, target: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return [{"text": numbered_text(reply)}]
 
-    def send(self, item: OutboxMessage, client: requests.Session, target: dict[str, Any]) -> str:
+    def send(self, item: OutboxMessage, client: PlatformSession, target: dict[str, Any]) -> str:
         reply = Reply.from_dict(item.reply)
         if reply.buttons:
             self.last_buttons = reply.buttons

@@ -22,6 +22,7 @@ from connectors.base import (
     constant_time_equal,
     numbered_text,
 )
+from connectors.http import JsonAnswer, PlatformSession
 from connectors.window import RETIRED_TAGS
 
 if TYPE_CHECKING:
@@ -204,11 +205,11 @@ class FacebookConnector(Connector):
             message["quick_replies"] = numbered
         return [message]
 
-    def _post(self, client: requests.Session, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, client: PlatformSession, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.settings.facebook_graph_base}/{self.settings.facebook_graph_version}/me/messages"
         try:
-            resp = client.post(url, params={"access_token": self.settings.facebook_page_access_token},
-                               json=body, timeout=HTTP_TIMEOUT)
+            token = {"access_token": self.settings.facebook_page_access_token}
+            resp = client.post_json(url, body, params=token, timeout=HTTP_TIMEOUT)
         except requests.RequestException as exc:
             raise SendError("transient", "network", exc.__class__.__name__) from exc
         try:
@@ -232,7 +233,7 @@ class FacebookConnector(Connector):
             raise SendError("auth", label, message)
         raise SendError("permanent", label, message)
 
-    def send(self, item: OutboxMessage, client: requests.Session, target: dict[str, Any]) -> str:
+    def send(self, item: OutboxMessage, client: PlatformSession, target: dict[str, Any]) -> str:
         reply = Reply.from_dict(item.reply)
         tag = target.get("tag")
         assert tag not in RETIRED_TAGS, "retired Messenger tag"
@@ -247,7 +248,7 @@ class FacebookConnector(Connector):
             ids.append(str(data.get("message_id") or ""))
         return ",".join(i for i in ids if i)
 
-    def typing(self, user_id: str, client: requests.Session) -> None:
+    def typing(self, user_id: str, client: PlatformSession) -> None:
         """typing_on while a turn runs; best effort, a failure only costs the indicator."""
         try:
             self._post(client, {"recipient": {"id": user_id}, "sender_action": "typing_on"})
@@ -255,7 +256,7 @@ class FacebookConnector(Connector):
             log.debug("typing indicator not shown: %s", exc.code)
 
 
-def _retry_after(resp: requests.Response) -> float | None:
+def _retry_after(resp: requests.Response | JsonAnswer) -> float | None:
     try:
         return float(resp.headers.get("Retry-After", ""))
     except ValueError:

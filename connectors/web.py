@@ -6,11 +6,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from bot.config import Settings
 from bot.messages import Reply
 from connectors.base import Connector
+from connectors.http import PlatformSession
 
 if TYPE_CHECKING:
     from bot.models import OutboxMessage
@@ -24,7 +23,7 @@ class WebConnector(Connector):
     def render(self, reply: Reply, target: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return [reply.to_dict()]
 
-    def send(self, item: OutboxMessage, client: requests.Session, target: dict[str, Any]) -> str:
+    def send(self, item: OutboxMessage, client: PlatformSession, target: dict[str, Any]) -> str:
         return f"web:{item.id}"
 
 

@@ -24,6 +24,7 @@ from connectors.base import (
     constant_time_equal,
     numbered_text,
 )
+from connectors.http import JsonAnswer, PlatformSession
 from connectors.zalo_token import ZaloTokens
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def _id(value: Any) -> str:
 class ZaloConnector(Connector):
     name = "zalo"
 
-    def __init__(self, services: Services, http: requests.Session | None = None) -> None:
+    def __init__(self, services: Services, http: PlatformSession | None = None) -> None:
         super().__init__(services)
         self.tokens = ZaloTokens(services, http)
         self.clock = time.time
@@ -243,7 +244,7 @@ class ZaloConnector(Connector):
                                    "payload": {"url": b.url}} for b in links]
         return {"attachment": {"type": "template", "payload": payload}}
 
-    def send(self, item: OutboxMessage, client: requests.Session, target: dict[str, Any]) -> str:
+    def send(self, item: OutboxMessage, client: PlatformSession, target: dict[str, Any]) -> str:
         reply = Reply.from_dict(item.reply)
         url = reply.url or ""
         # A file goes out as an upload token; an image by its public URL, or uploaded when it is local.
@@ -261,7 +262,7 @@ class ZaloConnector(Connector):
             ids.append(str((data.get("data") or {}).get("message_id") or ""))
         return ",".join(i for i in ids if i)
 
-    def _content(self, reply: Reply, client: requests.Session) -> tuple[str, bytes]:
+    def _content(self, reply: Reply, client: PlatformSession) -> tuple[str, bytes]:
         """The bytes to upload: a file under FILES_DIR, or one fetched from its URL (size-capped)."""
         url = reply.url or ""
         limit = UPLOAD_LIMIT
@@ -290,7 +291,7 @@ class ZaloConnector(Connector):
             raise SendError("permanent", "-210", "file larger than Zalo accepts")
         return reply.name or path.name, path.read_bytes()
 
-    def _upload(self, reply: Reply, client: requests.Session) -> Reply:
+    def _upload(self, reply: Reply, client: PlatformSession) -> Reply:
         """Through the upload endpoints (§1.9): image -> attachment_id, file (PDF/DOC/DOCX) -> token."""
         name, data = self._content(reply, client)
         kind = "image" if reply.kind == "image" else "file"
@@ -302,14 +303,15 @@ class ZaloConnector(Connector):
             raise SendError("permanent", "upload", "upload answered without an id")
         return Reply(kind=reply.kind, text=reply.text, url=ref, name=reply.name, author=reply.author)
 
-    def _call(self, client: requests.Session, path: str, *, json_body: dict[str, Any] | None = None,
+    def _call(self, client: PlatformSession, path: str, *, json_body: dict[str, Any] | None = None,
               files: dict[str, Any] | None = None) -> dict[str, Any]:
         """One OpenAPI call; on an invalid/expired token, refresh once and retry once."""
         token = self.tokens.current()
         for attempt in (1, 2):
             try:
-                resp = client.post(f"{self.settings.zalo_api_base}{path}", json=json_body, files=files,
-                                   headers={"access_token": token}, timeout=HTTP_TIMEOUT)
+                url, headers = f"{self.settings.zalo_api_base}{path}", {"access_token": token}
+                resp = (client.post(url, files=files, headers=headers, timeout=HTTP_TIMEOUT) if files
+                        else client.post_json(url, json_body, headers=headers, timeout=HTTP_TIMEOUT))
             except requests.RequestException as exc:
                 raise SendError("transient", "network", exc.__class__.__name__) from exc
             if resp.status_code >= 500 or resp.status_code == 429:
@@ -337,7 +339,7 @@ class ZaloConnector(Connector):
         raise SendError("auth", "token", "token still rejected after refresh")
 
 
-def _retry_after(resp: requests.Response) -> float | None:
+def _retry_after(resp: requests.Response | JsonAnswer) -> float | None:
     try:
         return float(resp.headers.get("Retry-After", ""))
     except ValueError:

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import requests
 from sqlalchemy import Select, Update, and_, bindparam, or_, select, update
 
 from bot.db import in_states, transaction, utcnow
@@ -24,6 +23,7 @@ from bot.models import Conversation, OutboxMessage
 from bot.pipeline.store import WorkQueue
 from bot.services import Services
 from connectors.base import Connector, SendError, http_session
+from connectors.http import PlatformSession
 from connectors.window import decide
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _finish_statement(names: tuple[str, ...]) -> Update:
 
 
 def send_one(services: Services, connectors: dict[str, Connector], claim: Claim,
-             http: requests.Session) -> str:
+             http: PlatformSession) -> str:
     """Send one claimed item; returns its new status (sent | held | pending | failed)."""
     item, last_inbound_at, last_message_id = claim.item, claim.last_inbound_at, claim.last_message_id
     if item is None:
@@ -164,7 +164,7 @@ def _send_failed(services: Services, claim: Claim, exc: SendError) -> str:
     return "failed"
 
 
-def dispatch_once(services: Services, connectors: dict[str, Connector], http: requests.Session,
+def dispatch_once(services: Services, connectors: dict[str, Connector], http: PlatformSession,
                   limit: int = 8) -> int:
     """Claim and send one round; returns how many items were claimed."""
     claims = claim_outbox(services, list(connectors), limit)
@@ -173,7 +173,7 @@ def dispatch_once(services: Services, connectors: dict[str, Connector], http: re
     return len(claims)
 
 
-def drain(services: Services, connectors: dict[str, Connector], http: requests.Session | None = None,
+def drain(services: Services, connectors: dict[str, Connector], http: PlatformSession | None = None,
           rounds: int = 1000) -> int:
     """Send until nothing is due (console chat, tests)."""
     http = http or http_session()

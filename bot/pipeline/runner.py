@@ -7,12 +7,11 @@ import threading
 import time
 from collections.abc import Callable
 
-import requests
-
 from bot.pipeline import dispatcher, worker
 from bot.pipeline.store import EVENTS, OUTBOX, Wakeup
 from bot.services import Services
 from connectors.base import Connector, http_session
+from connectors.http import PlatformSession
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +43,18 @@ class Runner:
                  self.processors, self.dispatchers, ",".join(self.connectors))
         return self
 
-    def _spawn(self, name: str, step: Callable[[requests.Session], int], wakeup: Wakeup) -> None:
+    def _spawn(self, name: str, step: Callable[[PlatformSession], int], wakeup: Wakeup) -> None:
         thread = threading.Thread(target=self._loop, args=(step, wakeup), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
-    def _process_step(self, http: requests.Session) -> int:
+    def _process_step(self, http: PlatformSession) -> int:
         return worker.work_once(self.services, self.connectors, http, limit=2)
 
-    def _dispatch_step(self, http: requests.Session) -> int:
+    def _dispatch_step(self, http: PlatformSession) -> int:
         return dispatcher.dispatch_once(self.services, self.connectors, http)
 
-    def _loop(self, step: Callable[[requests.Session], int], wakeup: Wakeup) -> None:
+    def _loop(self, step: Callable[[PlatformSession], int], wakeup: Wakeup) -> None:
         http = http_session()
         while not self._stop.is_set():
             try:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -28,6 +27,7 @@ from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update
 from bot.services import Services
 from bot.turn import conversation_for, record_inbound, run_turn
 from connectors.base import Connector
+from connectors.http import PlatformSession
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def _turn_services(services: Services, inbound: Inbound) -> Services:
 
 
 def process(services: Services, claim: Claim, connectors: dict[str, Connector] | None = None,
-            http: requests.Session | None = None) -> str:
+            http: PlatformSession | None = None) -> str:
     """Process one claimed event; returns its final status (done | ignored | pending | failed | lost)."""
     if claim.kind is None:
         with services.sessions() as session:
@@ -276,7 +276,7 @@ def _failed(services: Services, claim: Claim, exc: Exception) -> str:
 
 
 def work_once(services: Services, connectors: dict[str, Connector] | None = None,
-              http: requests.Session | None = None, limit: int = 4, channels: list[str] | None = None) -> int:
+              http: PlatformSession | None = None, limit: int = 4, channels: list[str] | None = None) -> int:
     """Claim and process one round of events; returns how many were claimed."""
     import_spool(services)
     claims = claim_events(services, limit, channels=channels)

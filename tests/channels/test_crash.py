@@ -9,7 +9,6 @@ import textwrap
 from datetime import timedelta
 
 import pytest
-import requests
 from sqlalchemy import select
 
 from bot.config import ROOT, Settings
@@ -19,7 +18,7 @@ from bot.pipeline import dispatcher, worker
 from bot.pipeline.ingest import ingest
 from bot.services import Services
 from connectors import build_connectors
-from connectors.base import WebhookRequest
+from connectors.base import WebhookRequest, http_session
 
 from .conftest import scripted_turn, zalo_body, zalo_headers
 from .standins import ZaloStandIn
@@ -89,7 +88,7 @@ def test_killed_worker_restarts_without_loss_or_duplicate(
     while claims := worker.claim_events(ch_services, limit=10, now=later):
         for claim in claims:
             assert worker.process(ch_services, claim) == "done"
-    http = requests.Session()
+    http = http_session()
     while claims := dispatcher.claim_outbox(ch_services, list(connectors), now=later):
         for claim in claims:
             assert dispatcher.send_one(ch_services, connectors, claim, http) == "sent"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import requests
 from sqlalchemy import select
 
 from bot.db import transaction, utcnow
@@ -16,7 +15,7 @@ from bot.pipeline.ingest import ingest
 from bot.services import Services
 from bot.turn import conversation_for, enqueue
 from connectors import build_connectors
-from connectors.base import Connector, WebhookRequest
+from connectors.base import Connector, WebhookRequest, http_session
 
 from .conftest import CITIZEN, fb_batch, fb_headers, fb_message, zalo_body, zalo_headers
 from .standins import GraphStandIn, ZaloStandIn
@@ -107,7 +106,7 @@ def test_dispatcher_killed_before_send_sends_exactly_once(
     later = utcnow() + dispatcher.SEND_LEASE + timedelta(seconds=1)
     [again] = dispatcher.claim_outbox(ch_services, list(connectors), now=later)
     assert again.id == claim.id
-    assert dispatcher.send_one(ch_services, connectors, again, requests.Session()) == "sent"
+    assert dispatcher.send_one(ch_services, connectors, again, http_session()) == "sent"
     assert dispatcher.drain(ch_services, connectors) == 0
     assert len(zalo_server.sends()) == 1
 
@@ -117,7 +116,7 @@ def test_transient_errors_back_off_then_send(
     _zalo(ch_services, connectors, "xin chào", "t1")
     worker.drain(ch_services, connectors)
     zalo_server.fail_next.extend([("http", 503), -32])
-    http = requests.Session()
+    http = http_session()
     [claim] = dispatcher.claim_outbox(ch_services, list(connectors))
     assert dispatcher.send_one(ch_services, connectors, claim, http) == "pending"
     [item] = _outbox(ch_services)
@@ -148,7 +147,7 @@ def test_permanent_error_marks_failed_and_5xx_gives_up(
     with transaction(ch_services.sessions) as session:
         conv = conversation_for(session, "zalo", CITIZEN)
         enqueue(session, conv, Reply.say("Thông báo"))
-    http = requests.Session()
+    http = http_session()
     for _ in range(dispatcher.MAX_SEND_ATTEMPTS):
         zalo_server.fail_next.append(("http", 502))
         [claim] = dispatcher.claim_outbox(ch_services, list(connectors), now=utcnow() + timedelta(hours=1))
@@ -214,7 +213,7 @@ def test_echo_arriving_before_send_returns_waits(
     _zalo(ch_services, connectors, "Em nhận được: xin chào", "zmsg-1", event="oa_send_text")
     [echo] = worker.claim_events(ch_services)
     assert worker.process(ch_services, echo) == "pending"  # looked again later, not taken for staff
-    assert dispatcher.send_one(ch_services, connectors, send_claim, requests.Session()) == "sent"
+    assert dispatcher.send_one(ch_services, connectors, send_claim, http_session()) == "sent"
     [echo] = worker.claim_events(ch_services, now=utcnow() + timedelta(seconds=3))
     assert worker.process(ch_services, echo) == "ignored"
     assert _conv(ch_services, "zalo", CITIZEN).mode == "bot"
@@ -225,7 +224,7 @@ def test_facebook_flow_standby_and_inbox_takeover(
     fb = connectors["facebook"]
     body = fb_batch([fb_message("psid-1", "m_1", text="Cho em hỏi lệ phí")])
     assert ingest(ch_services, fb, WebhookRequest(body, fb_headers(body))).status == 200
-    http = requests.Session()
+    http = http_session()
     worker.work_once(ch_services, connectors, http)
     assert graph_server.actions()[0].json == {"recipient": {"id": "psid-1"}, "sender_action": "typing_on"}
     dispatcher.drain(ch_services, connectors)
@@ -287,7 +286,7 @@ def test_messenger_window_errors_hold_and_staff_tag(
     items = _outbox(ch_services)
     assert items[1].status == "pending" and "613" in (items[1].error or "")  # rate limit: retried later
     [claim] = dispatcher.claim_outbox(ch_services, list(connectors), now=utcnow() + timedelta(minutes=1))
-    assert dispatcher.send_one(ch_services, connectors, claim, requests.Session()) == "sent"
+    assert dispatcher.send_one(ch_services, connectors, claim, http_session()) == "sent"
     dispatcher.drain(ch_services, connectors)
     items = _outbox(ch_services)
     assert [i.status for i in items] == ["held", "sent", "held"]  # bot notification outside 24 h: held

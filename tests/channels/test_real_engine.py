@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-import requests
 from flask import Flask
 from sqlalchemy import select
 
@@ -15,7 +14,7 @@ from bot.pipeline import dispatcher, worker
 from bot.pipeline.ingest import ingest
 from bot.services import Services
 from connectors import build_connectors
-from connectors.base import WebhookRequest
+from connectors.base import WebhookRequest, http_session
 
 from .conftest import CITIZEN, channel_settings, fb_batch, fb_headers, fb_message, zalo_body, zalo_headers
 from .standins import GraphStandIn, ZaloStandIn
@@ -37,7 +36,7 @@ def _pump(app: Flask) -> None:
     services: Services = app.extensions["motcua"]
     connectors = app.extensions["motcua.connectors"]
     worker.drain(services, connectors)
-    dispatcher.drain(services, connectors, requests.Session())
+    dispatcher.drain(services, connectors, http_session())
 
 
 def test_web_chat_with_the_real_engine(real_app: Flask) -> None:

@@ -6,7 +6,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-import requests
 from sqlalchemy import update
 
 from bot.config import Settings
@@ -17,7 +16,7 @@ from bot.pipeline import dispatcher
 from bot.services import Services
 from bot.turn import conversation_for, enqueue
 from connectors import build_connectors
-from connectors.base import SendError
+from connectors.base import SendError, http_session
 from connectors.zalo import ZaloConnector
 from connectors.zalo_token import ZaloTokens
 
@@ -61,7 +60,7 @@ def test_token_error_220_and_proactive_refresh(ch_services: Services, zalo_serve
     zalo_server.access_expired = True
     connector = ZaloConnector(ch_services)
     connector.tokens = tokens
-    result = connector._call(requests.Session(), "/v3.0/oa/message/cs",
+    result = connector._call(http_session(), "/v3.0/oa/message/cs",
                              json_body={"recipient": {"user_id": CITIZEN}, "message": {"text": "x"}})
     assert result["error"] == 0 and zalo_server.refresh_calls == 1
     with transaction(ch_services.sessions) as session:  # about to expire: refreshed before use
@@ -92,7 +91,7 @@ def test_two_workers_refresh_exactly_once(ch_settings: Settings, zalo_server: Za
         connector = ZaloConnector(services)
         barrier.wait()
         try:
-            data = connector._call(requests.Session(), "/v3.0/oa/message/cs",
+            data = connector._call(http_session(), "/v3.0/oa/message/cs",
                                    json_body={"recipient": {"user_id": CITIZEN}, "message": {"text": "x"}})
             results.append(data["error"])
         except SendError as exc:
