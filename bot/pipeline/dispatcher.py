@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, Update, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Update, and_, bindparam, or_, select, update
 
-from bot.db import in_states, transaction, utcnow
+from bot.db import autocommit, in_states, utcnow
 from bot.messages import Reply
 from bot.models import Conversation, OutboxMessage
 from bot.pipeline.store import WorkQueue
@@ -76,32 +76,37 @@ def claim_outbox(services: Services, channels: list[str], limit: int = 8,
             return False
         return bool(row.next_attempt_at <= now if row.status == "pending" else row.next_attempt_at < now)
 
-    with transaction(services.sessions) as session:
-        _, taken = _QUEUE.claim(session, {"now": now, "lease_until": now + SEND_LEASE}, ready, limit)
+    with autocommit(services.sessions) as connection:
+        _, taken = _QUEUE.claim(connection, {"now": now, "lease_until": now + SEND_LEASE}, ready, limit)
         if not taken:
             return []
-        loaded = {item.id: (item, last_at, last_id) for item, last_at, last_id in session.execute(
-            _CLAIMED_ITEMS, {"ids": [item_id for item_id, _ in taken]})}
-        for item, _, _ in loaded.values():
-            session.expunge(item)
+        loaded = _load_items(connection, [item_id for item_id, _ in taken])
     return [Claim(item_id, attempts, *loaded[item_id]) if item_id in loaded else Claim(item_id, attempts)
             for item_id, attempts in sorted(taken)]
 
 
-def _with_window_facts() -> Select[tuple[OutboxMessage, datetime | None, str | None]]:
-    """Outbox items with the conversation facts the window policy needs, in one query."""
-    return (select(OB, Conversation.last_inbound_at, Conversation.last_inbound_message_id)
-            .join(Conversation, Conversation.id == OB.conversation_id))
+# Outbox items with the conversation facts the window policy needs, in one query.
+_ITEMS = (select(OB.__table__, Conversation.last_inbound_at, Conversation.last_inbound_message_id)
+          .join(Conversation, Conversation.id == OB.conversation_id)
+          .where(OB.id.in_(bindparam("ids", expanding=True))))
+_ITEM_COLUMNS = tuple(OB.__table__.columns.keys())
 
 
-_CLAIMED_ITEMS = _with_window_facts().where(OB.id.in_(bindparam("ids", expanding=True)))
+def _load_items(connection: Connection,
+                ids: list[int]) -> dict[int, tuple[OutboxMessage, datetime | None, str | None]]:
+    """The items (detached, for the connectors) and their window facts."""
+    loaded = {}
+    for row in connection.execute(_ITEMS, {"ids": ids}).mappings():
+        item = OutboxMessage(**{name: row[name] for name in _ITEM_COLUMNS})
+        loaded[item.id] = (item, row["last_inbound_at"], row["last_inbound_message_id"])
+    return loaded
 
 
 def _finish(services: Services, claim: Claim, **values: object) -> bool:
     params = {"claimed_id": claim.id, "claimed_attempts": claim.attempts}
     params.update({f"new_{name}": value for name, value in values.items()})
-    with transaction(services.sessions) as session:
-        return bool(session.connection().execute(_finish_statement(tuple(sorted(values))), params).rowcount)
+    with autocommit(services.sessions) as connection:  # one statement
+        return bool(connection.execute(_finish_statement(tuple(sorted(values))), params).rowcount)
 
 
 @lru_cache(maxsize=16)
@@ -119,10 +124,8 @@ def send_one(services: Services, connectors: dict[str, Connector], claim: Claim,
     """Send one claimed item; returns its new status (sent | held | pending | failed)."""
     item, last_inbound_at, last_message_id = claim.item, claim.last_inbound_at, claim.last_message_id
     if item is None:
-        with services.sessions() as session:  # the item and its window facts in one query
-            item, last_inbound_at, last_message_id = session.execute(
-                _with_window_facts().where(OB.id == claim.id)).one()
-            session.expunge(item)
+        with autocommit(services.sessions) as connection:  # the item and its window facts in one query
+            item, last_inbound_at, last_message_id = _load_items(connection, [claim.id])[claim.id]
     now = utcnow()
     reply = Reply.from_dict(item.reply)
     decision = decide(

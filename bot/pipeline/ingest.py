@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.db import transaction, utcnow
+from bot.db import autocommit, utcnow
 from bot.models import InboundEvent
 from bot.pipeline.store import EVENTS, insert_ignore
 from bot.services import Services
@@ -47,8 +47,8 @@ def store_events(services: Services, channel: str, events: list[ParsedEvent], ra
         if spooled:
             EVENTS.notify()
         return spooled
-    with transaction(services.sessions) as session:
-        stored = insert_ignore(session, InboundEvent, rows)
+    with autocommit(services.sessions) as connection:  # one statement per event, each on its own
+        stored = insert_ignore(connection, InboundEvent, rows)
     if stored:
         EVENTS.notify()
     return stored

@@ -32,7 +32,7 @@ def keyed_update(model: type[Any]) -> Update:
     return update(model).execution_options(synchronize_session=False)
 
 
-def insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> int:
+def insert_ignore(bind: Session | Connection, model: type[Any], rows: list[dict[str, Any]]) -> int:
     """Insert rows, silently skipping those that hit a unique key; returns how many were new.
 
     One prebuilt statement per row (a webhook usually carries one event): exact counts on both databases,
@@ -40,8 +40,8 @@ def insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]]
     """
     if not rows:
         return 0
-    statement = _insert_ignore_statement(model, session.get_bind().dialect.name)
-    connection = session.connection()
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    statement = _insert_ignore_statement(model, connection.dialect.name)
     return sum(max(int(connection.execute(statement, row).rowcount or 0), 0) for row in rows)
 
 
@@ -72,24 +72,29 @@ class WorkQueue:
                  group: Callable[[Row[Any]], Hashable]) -> None:
         id_column, ids = model.id, bindparam("ids", expanding=True)
         self.page = unfinished.where(id_column > bindparam("after")).order_by(id_column).limit(QUEUE_PAGE)
-        # PostgreSQL: rows another worker is taking right now are skipped, not waited for.
-        self.lock = (select(id_column).where(id_column.in_(ids), free).order_by(id_column)
-                     .limit(bindparam("n")).with_for_update(skip_locked=True))
-        # Re-checking `free` skips a row another worker took meanwhile (SQLite: another process).
+        # Re-checking `free` skips a row another worker took meanwhile. SQLite: one writer at a time anyway.
         self.take = update(model).where(id_column.in_(ids), free).values(**take).returning(*returning)
+        # PostgreSQL, one statement: lock the first `n` candidates still free, skipping (not waiting for)
+        # rows another worker is taking right now, and take them.
+        locked = (select(id_column).where(id_column.in_(ids), free).order_by(id_column)
+                  .limit(bindparam("n")).with_for_update(skip_locked=True))
+        self.take_locked = (update(model).where(id_column.in_(locked.scalar_subquery())).values(**take)
+                            .returning(*returning))
         self.group = group
 
-    def claim(self, session: Session, params: dict[str, Any], ready: Callable[[Row[Any]], bool],
+    def claim(self, connection: Connection, params: dict[str, Any], ready: Callable[[Row[Any]], bool],
               limit: int) -> tuple[list[Row[Any]], list[Row[Any]]]:
-        """Take up to `limit` heads in the caller's transaction: (the heads read, the rows taken)."""
-        connection = session.connection()
+        """Take up to `limit` heads: (the heads read, the rows taken). Each statement is atomic on its own,
+        so this needs no transaction (see bot.db.autocommit)."""
         heads = self._heads(connection, params, ready, limit * SPARE)
         ids = [row[0] for row in heads]
-        if ids and connection.dialect.name == "postgresql":
-            ids = list(connection.execute(self.lock, {**params, "ids": ids, "n": limit}).scalars())
         if not ids:
             return heads, []
-        return heads, list(connection.execute(self.take, {**params, "ids": ids[:limit]}).all())
+        if connection.dialect.name == "postgresql":
+            taken = connection.execute(self.take_locked, {**params, "ids": ids, "n": limit})
+        else:
+            taken = connection.execute(self.take, {**params, "ids": ids[:limit]})
+        return heads, list(taken.all())
 
     def _heads(self, connection: Connection, params: dict[str, Any], ready: Callable[[Row[Any]], bool],
                limit: int) -> list[Row[Any]]:

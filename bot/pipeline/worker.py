@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.db import in_states, transaction, utcnow
+from bot.db import autocommit, in_states, transaction, utcnow
 from bot.messages import Inbound
 from bot.models import Conversation, InboundEvent, Message, OutboxMessage
 from bot.pipeline.spool import import_spool
@@ -102,8 +102,8 @@ def claim_events(services: Services, limit: int = 4, now: datetime | None = None
             return row.locked_until is None or row.locked_until <= now
         return row.locked_until is not None and row.locked_until < now
 
-    with transaction(services.sessions) as session:
-        heads, taken = _QUEUE.claim(session, {"now": now, "lease_until": now + LEASE}, ready, limit)
+    with autocommit(services.sessions) as connection:
+        heads, taken = _QUEUE.claim(connection, {"now": now, "lease_until": now + LEASE}, ready, limit)
     modes = {row.id: row.mode for row in heads}
     return [Claim(*row, mode=modes.get(row[0])) for row in sorted(taken, key=lambda row: row[0])]
 
