@@ -133,9 +133,47 @@ def _turn_services(services: Services, inbound: Inbound) -> Services:
     return dataclasses.replace(services, nlu=PrefetchedNLU(services.nlu, inbound.text, parse))  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed event ready for its transaction: parsed, NLU answer fetched where that is done first."""
+
+    claim: Claim
+    kind: str
+    inbound: Inbound | None
+    detail: dict[str, Any]
+    services: Services  # the turn's: with the prefetched NLU answer (SQLite)
+
+
 def process(services: Services, claim: Claim, connectors: dict[str, Connector] | None = None,
             http: PlatformSession | None = None) -> str:
     """Process one claimed event; returns its final status (done | ignored | pending | failed | lost)."""
+    return process_round(services, [claim], connectors, http)[0]
+
+
+def process_round(services: Services, claims: list[Claim], connectors: dict[str, Connector] | None = None,
+                  http: PlatformSession | None = None) -> list[str]:
+    """Process a round of claimed events (one per conversation) in one transaction: one commit for all.
+
+    If any of them raises or was taken over by another worker, the round rolls back and each event is
+    processed again in a transaction of its own, so a bad event costs only itself.
+    """
+    prepared = [_prepare(services, claim, connectors, http) for claim in claims]
+    if len(prepared) > 1:
+        now = utcnow()
+        try:
+            with transaction(services.sessions) as session:
+                statuses = [_run(session, one, now) for one in prepared]
+        except Exception as exc:
+            log.info("round of %d events rolled back (%s): one by one", len(prepared), exc.__class__.__name__)
+        else:
+            if "done" in statuses:
+                OUTBOX.notify()
+            return statuses
+    return [_process_one(services, one) for one in prepared]
+
+
+def _prepare(services: Services, claim: Claim, connectors: dict[str, Connector] | None,
+             http: PlatformSession | None) -> Prepared:
     if claim.kind is None:
         with services.sessions() as session:
             event = session.get(E, claim.id)
@@ -144,39 +182,48 @@ def process(services: Services, claim: Claim, connectors: dict[str, Connector] |
                 Conversation.channel == event.channel, Conversation.user_id == event.user_id))
             claim = Claim(claim.id, claim.attempts, event.kind, event.channel, event.user_id, event.inbound,
                           event.detail, mode)
-    kind, channel, user_id = claim.kind or "", claim.channel, claim.user_id
+    kind = claim.kind or ""
     inbound = Inbound.from_dict(claim.inbound) if claim.inbound else None
-    detail = dict(claim.detail or {})
-    connector = (connectors or {}).get(channel)
+    connector = (connectors or {}).get(claim.channel)
     typing = kind == "message" and connector is not None and connector.has_typing and http is not None
     if typing and claim.mode in (None, "bot"):  # not while an officer or another app owns the chat
-        connector.typing(user_id, http)  # type: ignore[union-attr]
+        connector.typing(claim.user_id, http)  # type: ignore[union-attr]
     turn_services = services
     if kind == "message" and inbound is not None:
         turn_services = _turn_services(services, inbound)
-    now = utcnow()
+    return Prepared(claim, kind, inbound, dict(claim.detail or {}), turn_services)
+
+
+def _process_one(services: Services, one: Prepared) -> str:
     try:
         with transaction(services.sessions) as session:
-            if not is_postgres(session):
-                # SQLite: take the write lock first, so the turn's reads never meet a stale snapshot
-                _fence(session, claim, now)
-            status = _handle(session, turn_services, kind, channel, user_id, inbound, detail, claim, now)
-            ours = {"claimed_id": claim.id, "claimed_attempts": claim.attempts}
-            if status == "pending":  # deferred (an echo waiting for its send id)
-                final = session.connection().execute(_DEFER, {**ours, "lease_until": now + ECHO_WAIT})
-            else:
-                final = session.connection().execute(_FINISH, {**ours, "final_status": status,
-                                                                "finished_at": now})
-            # The fence that counts: the commit matches no row if another worker took the event over.
-            if not final.rowcount:
-                raise LostClaim(claim.id)
+            status = _run(session, one, utcnow())
     except LostClaim:
-        log.warning("event %s: lease lost to another worker, rolled back", claim.id)
+        log.warning("event %s: lease lost to another worker, rolled back", one.claim.id)
         return "lost"
     except Exception as exc:
-        return _failed(services, claim, exc)
+        return _failed(services, one.claim, exc)
     if status == "done":
         OUTBOX.notify()
+    return status
+
+
+def _run(session: Session, one: Prepared, now: datetime) -> str:
+    """One event inside the caller's transaction; marks it finished (or deferred) if it is still ours."""
+    claim = one.claim
+    if not is_postgres(session):
+        # SQLite: take the write lock first, so the turn's reads never meet a stale snapshot
+        _fence(session, claim, now)
+    status = _handle(session, one.services, one.kind, claim.channel, claim.user_id, one.inbound, one.detail,
+                     claim, now)
+    ours = {"claimed_id": claim.id, "claimed_attempts": claim.attempts}
+    if status == "pending":  # deferred (an echo waiting for its send id)
+        final = session.connection().execute(_DEFER, {**ours, "lease_until": now + ECHO_WAIT})
+    else:
+        final = session.connection().execute(_FINISH, {**ours, "final_status": status, "finished_at": now})
+    # The fence that counts: the commit matches no row if another worker took the event over.
+    if not final.rowcount:
+        raise LostClaim(claim.id)
     return status
 
 
@@ -280,8 +327,8 @@ def work_once(services: Services, connectors: dict[str, Connector] | None = None
     """Claim and process one round of events; returns how many were claimed."""
     import_spool(services)
     claims = claim_events(services, limit, channels=channels)
-    for claim in claims:
-        process(services, claim, connectors, http)
+    if claims:
+        process_round(services, claims, connectors, http)
     return len(claims)
 
 

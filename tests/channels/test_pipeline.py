@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
 from bot.db import transaction, utcnow
 from bot.messages import Reply
@@ -335,3 +337,65 @@ def test_zalo_staff_file_and_image(
     assert image_msg["attachment"]["payload"]["elements"] == [
         {"media_type": "image", "url": "https://example.org/so-do.png"}]
     assert [o.status for o in _outbox(ch_services)] == ["sent"] * 3
+
+
+def test_a_round_of_turns_commits_once(ch_services: Services, connectors: dict[str, Connector]) -> None:
+    for user in ("301", "302", "303"):
+        _zalo(ch_services, connectors, f"Xin chào từ {user}", f"r-{user}", user=user)
+    claims = worker.claim_events(ch_services, limit=10)
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(ch_services.engine, "commit", count)
+    try:
+        assert worker.process_round(ch_services, claims) == ["done", "done", "done"]
+    finally:
+        event.remove(ch_services.engine, "commit", count)
+    assert len(commits) == 1
+    assert sorted(json_text(item) for item in _outbox(ch_services)) == [
+        "Em nhận được: Xin chào từ 301", "Em nhận được: Xin chào từ 302", "Em nhận được: Xin chào từ 303"]
+
+
+def test_a_failing_turn_in_a_round_costs_only_itself(
+        ch_services: Services, connectors: dict[str, Connector], monkeypatch: pytest.MonkeyPatch) -> None:
+    dialogue = sys.modules["flows.dialogue"]
+    scripted = dialogue.handle_turn  # type: ignore[attr-defined]
+
+    def fragile(turn: Any) -> list[Reply]:
+        if turn.inbound.text == "boom":
+            raise RuntimeError("a bug in one flow")
+        return scripted(turn)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(dialogue, "handle_turn", fragile)
+    _zalo(ch_services, connectors, "một", "f1", user="401")
+    _zalo(ch_services, connectors, "boom", "f2", user="402")
+    _zalo(ch_services, connectors, "ba", "f3", user="403")
+    claims = worker.claim_events(ch_services, limit=10)
+    assert worker.process_round(ch_services, claims) == ["done", "pending", "done"]  # retried later
+    replies = sorted(json_text(item) for item in _outbox(ch_services))
+    assert replies == ["Em nhận được: ba", "Em nhận được: một"]
+    with ch_services.sessions() as session:
+        failed = session.scalars(select(InboundEvent).where(InboundEvent.event_id == "msg:f2")).one()
+        assert failed.status == "pending" and failed.error == "RuntimeError: a bug in one flow"
+        assert session.scalars(select(Message.text).where(Message.direction == "in")).all().count("boom") == 0
+
+
+def test_a_claim_lost_in_a_round_leaves_the_others_done(
+        ch_services: Services, connectors: dict[str, Connector]) -> None:
+    _zalo(ch_services, connectors, "một", "l1", user="501")
+    _zalo(ch_services, connectors, "hai", "l2", user="502")
+    claims = worker.claim_events(ch_services, limit=10)
+    with transaction(ch_services.sessions) as session:  # the second lease expires ...
+        session.execute(update(InboundEvent).where(InboundEvent.id == claims[1].id)
+                        .values(locked_until=utcnow() - timedelta(seconds=1)))
+    [retaken] = worker.claim_events(ch_services)  # ... and another worker takes it over
+    assert worker.process_round(ch_services, claims) == ["done", "lost"]
+    assert worker.process(ch_services, retaken) == "done"
+    replies = sorted(json_text(item) for item in _outbox(ch_services))
+    assert replies == ["Em nhận được: hai", "Em nhận được: một"]
+
+
+def json_text(item: OutboxMessage) -> str:
+    return str(item.reply["text"])
