@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
@@ -35,8 +36,7 @@ _MESSAGE, _OUTBOX = Message.__table__, OutboxMessage.__table__
 _FIND_CONVERSATION = select(Conversation).where(Conversation.channel == bindparam("channel"),
                                                 Conversation.user_id == bindparam("user_id"))
 _INSERT_INBOUND = insert(_MESSAGE).returning(_MESSAGE.c.id)
-_INSERT_MESSAGES = insert(_MESSAGE)
-_INSERT_OUTBOX = insert(_OUTBOX)
+_SINGLE_INSERT = {table.name: insert(table) for table in (_MESSAGE, _OUTBOX)}
 _SET_INTENT = (update(_MESSAGE).where(_MESSAGE.c.id == bindparam("message_id"))
                .values(intent=bindparam("intent")))
 
@@ -91,17 +91,25 @@ def enqueue_replies(session: Session, conversation: Conversation, replies: list[
     session.flush()  # anything the turn added through the ORM first, so the transcript keeps its order
     bodies = [reply.to_dict() for reply in replies]
     connection = session.connection()
-    connection.execute(_INSERT_MESSAGES, [
+    _insert_rows(connection, _MESSAGE, [
         {"conversation_id": conversation.id, "direction": "out",
          "author": "staff" if reply.author == "staff" else "bot", "text": reply.text, "body": body,
-         "intent": None}
+         "intent": None, "created_at": utcnow()}
         for reply, body in zip(replies, bodies, strict=True)
     ])
-    connection.execute(_INSERT_OUTBOX, [
+    _insert_rows(connection, _OUTBOX, [
         {"conversation_id": conversation.id, "channel": conversation.channel, "user_id": conversation.user_id,
-         "reply": body, "in_reply_to": in_reply_to, "purpose": "reply"}
+         "reply": body, "in_reply_to": in_reply_to, "purpose": "reply", "created_at": utcnow()}
         for body in bodies
     ])
+
+
+def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One INSERT statement for the rows: one round trip (an executemany would open a pipeline)."""
+    if len(rows) == 1:
+        connection.execute(_SINGLE_INSERT[table.name], rows[0])
+    else:
+        connection.execute(insert(table).values(rows))
 
 
 def record_inbound(session: Session, inbound: Inbound, now: datetime) -> tuple[Conversation, int]:
