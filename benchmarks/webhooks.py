@@ -8,7 +8,9 @@ a Zalo stand-in for the replies, and then, from this process,
 sends signed Zalo `user_send_text` webhooks with Vietnamese questions at a fixed rate over loopback
 (plus 5 % platform retries of the same event). It reports acknowledgements per second, p50/p99 ack
 latency, lost and duplicated turns, processed turns per second, and the NLU server's own parse throughput
-measured in the same run (POST /model/parse directly, same concurrency as the workers), and the ratio.
+measured in the same run (POST /model/parse directly, same concurrency as the workers; the mean of a
+measurement right before and one right after the backend's run), and the ratio; then the CPU each
+process used per turn (NLU server, web server, workers, database server, stand-in, this load generator).
 Bounded: a fixed request count and a time limit; everything it starts is stopped at the end.
 Needs the NLU server (RASA_URL, default http://127.0.0.1:5005; `make nlu-server`).
 """
@@ -450,14 +452,19 @@ def run_all(args: argparse.Namespace) -> None:
               f"{'turns/s':>9}{'nlu/s':>8}{'ratio':>7}{'sent':>7}")
     print(header)
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        result = run_backend(backend, args)
         threads = args.processors * (args.worker_processes if args.mode == "separate" else 1)
-        nlu = nlu_throughput(args.rasa_url, threads, args.nlu_seconds)
+        # This machine's speed drifts by tens of percent from minute to minute: the NLU's own throughput
+        # is measured right before and right after the backend's run, and the mean is the reference.
+        nlu_before = nlu_throughput(args.rasa_url, threads, args.nlu_seconds / 2)
+        result = run_backend(backend, args)
+        nlu_after = nlu_throughput(args.rasa_url, threads, args.nlu_seconds / 2)
+        nlu = (nlu_before + nlu_after) / 2
         ratio = result["turns_per_s"] / nlu if nlu else float("nan")
         print(f"{backend:<11}{result['acks_per_s']:>8.1f}{result['p50_ms']:>8.1f}{result['p99_ms']:>8.1f}"
               f"{result['non_200']:>7}{result['lost']:>6}{result['duplicated']:>5}{result['turns_per_s']:>9.1f}"
               f"{nlu:>8.1f}{ratio:>7.0%}{result['replies_sent']:>7}", flush=True)
-        print("  CPU ms per turn, by process: " + ", ".join(
+        print(f"  NLU parses/s before {nlu_before:.1f}, after {nlu_after:.1f}; CPU ms per turn, by process: "
+              + ", ".join(
             f"{role} {ms:.2f}" for role, ms in result["cpu_ms_per_turn"].items()), flush=True)
         if result["replies_sent"] != result["replies_at_platform"]:
             print(f"  warning: {result['replies_at_platform']} replies reached the stand-in, "
