@@ -109,8 +109,22 @@ def conversation(conv_id: int) -> str:
         dossiers=dossiers,
         owner=owner,
         mine=_owns(conv),
-        profile_keys=sorted(conv.profile or {}),
+        profile=profile_fields(conv.profile),
     )
+
+
+# What the bot remembers for a citizen's next dossier (flows.engine.REMEMBERED), as officers read it.
+PROFILE_LABELS = {"applicant_name": "Họ và tên", "applicant_id_number": "Số định danh cá nhân",
+                  "phone": "Số điện thoại"}
+
+
+def profile_fields(profile: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, value) pairs of the remembered details; the stored value is {"display": ...}."""
+    pairs = []
+    for key, value in (profile or {}).items():
+        shown = value.get("display") if isinstance(value, dict) else value
+        pairs.append((PROFILE_LABELS.get(key, key), "" if shown is None else str(shown)))
+    return pairs
 
 
 @bp.get("/conversations/<int:conv_id>/messages.json")

@@ -99,7 +99,8 @@ def add_conversation(
             channel=channel,
             user_id=user_id,
             state={},
-            profile={"name": "Nguyễn Văn An"},
+            # As flows.engine.remember keeps it.
+            profile={"applicant_name": {"display": "Nguyễn Văn An"}, "phone": {"display": "0912 345 678"}},
             mode=mode,
             handoff_reason=reason,
             handoff_since=utcnow() - timedelta(minutes=12),
@@ -120,6 +121,7 @@ def add_dossier(
     appointment: date | None = None,
     phone: str = "+84912345678",
     procedure: str = "1.001193",
+    applicant: dict[str, Any] | None = None,
 ) -> str:
     with transaction(app.extensions["motcua"].sessions) as session:
         conv = session.get(Conversation, conversation_id) if conversation_id else None
@@ -130,7 +132,7 @@ def add_dossier(
             channel=conv.channel if conv else "zalo",
             user_id=conv.user_id if conv else "u-x",
             # As flows.engine.submit stores it: values by field id, the labels asked under "_labels".
-            applicant={
+            applicant=applicant or {
                 "ho_ten": "Nguyễn Văn An",
                 "cccd": "001203012345",
                 "_labels": {"ho_ten": "Họ và tên người yêu cầu", "cccd": "Số định danh cá nhân"},

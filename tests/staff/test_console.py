@@ -57,6 +57,10 @@ def test_claim_reply_and_hand_back(app: Flask, officer: Staff) -> None:
         )
     page = officer.get(f"/staff/conversations/{conv}").get_data(as_text=True)
     assert "Cho tôi gặp cán bộ" in page and "Nhận cuộc trò chuyện" in page
+    # The remembered details with their labels, not the stored keys and dicts.
+    assert "<dt>Họ và tên</dt><dd>Nguyễn Văn An</dd>" in page
+    assert "<dt>Số điện thoại</dt><dd>0912 345 678</dd>" in page
+    assert "applicant_name" not in page and "display" not in page
     # Replying before claiming is refused.
     officer.post(f"/staff/conversations/{conv}/reply", {"text": "Chào anh"})
     assert _outbox(app) == []
@@ -204,6 +208,17 @@ def test_dossier_list_filters_and_search(app: Flask, officer: Staff) -> None:
     assert codes(f"from={tomorrow}") == set()
     assert officer.get("/staff/dossiers?from=not-a-date&page=x").status_code == 200
     assert ("dossier.search", None) in _audit(app)
+
+
+def test_dossier_page_shows_the_phone_once(app: Flask, officer: Staff) -> None:
+    asked = add_dossier(app, None, code="B-261129-0001", applicant={
+        "ho_ten": "Trần Thị Bình", "phone": "+84912345678",
+        "_labels": {"ho_ten": "Họ và tên", "phone": "Số điện thoại"}})
+    page = officer.get(f"/staff/dossiers/{asked}").get_data(as_text=True)
+    assert page.count("+84912345678") == 1 and "Số điện thoại" in page
+    not_asked = add_dossier(app, None, code="B-261129-0002")  # phone known from the chat only
+    page = officer.get(f"/staff/dossiers/{not_asked}").get_data(as_text=True)
+    assert page.count("+84912345678") == 1 and "Điện thoại" in page
 
 
 def test_dossier_page_documents_and_status_change(app: Flask, officer: Staff) -> None:
