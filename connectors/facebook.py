@@ -134,11 +134,12 @@ class FacebookConnector(Connector):
         if isinstance(item.get("read"), dict):
             watermark = item["read"].get("watermark")
             return ParsedEvent(f"read:{sender}:{watermark}", sender, None, "receipt",
-                               {"event": "read", "watermark": watermark})
+                               {"event": "read", "watermark": watermark, "at_ms": item.get("timestamp")})
         if isinstance(item.get("delivery"), dict):  # [U] delivery shape (§2.2)
             delivery = item["delivery"]
             return ParsedEvent(f"delivery:{sender}:{delivery.get('watermark')}", sender, None, "receipt",
-                               {"event": "delivery", "message_ids": delivery.get("mids") or []})
+                               {"event": "delivery", "message_ids": delivery.get("mids") or [],
+                                "watermark": delivery.get("watermark"), "at_ms": item.get("timestamp")})
         for action in ("pass_thread_control", "take_thread_control", "request_thread_control"):
             if isinstance(item.get(action), dict):
                 control = item[action]

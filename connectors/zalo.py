@@ -134,7 +134,7 @@ class ZaloConnector(Connector):
         if name in ("user_received_message", "user_seen_message"):
             ids = message.get("msg_ids") or ([msg_id] if msg_id else [])  # msg_ids[] is [U] (§1.2)
             return [ParsedEvent(f"{name}:{recipient}:{timestamp}", recipient, None, "receipt",
-                                {"event": name, "message_ids": [str(i) for i in ids]})]
+                                {"event": name, "message_ids": [str(i) for i in ids], "at_ms": ts_ms})]
         if name.startswith("oa_send_"):
             # Echo of an OA-side send: ours (the worker matches the id) or typed by staff in the OA admin.
             return [ParsedEvent(f"oa:{msg_id or timestamp}", recipient, None, "echo",

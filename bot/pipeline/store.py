@@ -15,6 +15,7 @@ from sqlalchemy import (
     Select,
     Update,
     bindparam,
+    or_,
     select,
     update,
 )
@@ -25,6 +26,12 @@ from sqlalchemy.orm import Session
 def is_postgres(bind: Engine | Session) -> bool:
     engine = bind.get_bind() if isinstance(bind, Session) else bind
     return engine.dialect.name == "postgresql"
+
+
+def lists_id(column: Any, value: str) -> ColumnElement[bool]:
+    """`column` (comma-separated platform ids, one per part of a reply) names `value` exactly."""
+    return or_(column == value, column.startswith(f"{value},", autoescape=True),
+               column.endswith(f",{value}", autoescape=True), column.contains(f",{value},", autoescape=True))
 
 
 def keyed_update(model: type[Any]) -> Update:

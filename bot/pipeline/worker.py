@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from bot.db import autocommit, in_states, transaction, utcnow
 from bot.messages import Inbound
 from bot.models import Conversation, InboundEvent, Message, OutboxMessage
+from bot.pipeline.receipts import apply_receipt
 from bot.pipeline.spool import import_spool
-from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update
+from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update, lists_id
 from bot.services import Services
 from bot.turn import conversation_for, record_inbound, run_turn
 from connectors.base import Connector
@@ -257,7 +258,9 @@ def _handle(session: Session, services: Services, kind: str, channel: str, user_
         elif detail.get("action") == "take_thread_control":
             _pause(conv, "platform_owner", now)
         return "done"
-    # receipts, our own Messenger echoes, unfollow, ignored kinds: acknowledged, nothing to do
+    if kind == "receipt":
+        return "done" if apply_receipt(session, channel, user_id, detail, now) else "ignored"
+    # our own Messenger echoes, unfollow, ignored kinds: acknowledged, nothing to do
     return "ignored"
 
 
@@ -268,9 +271,8 @@ def _zalo_echo(session: Session, channel: str, user_id: str, detail: dict[str, A
     conv = conversation_for(session, channel, user_id)
     mine = OutboxMessage.conversation_id == conv.id
     if message_id:
-        # platform_message_id holds the comma-separated ids of every part we sent for one reply
         ours = session.scalars(
-            select(OutboxMessage.id).where(mine, OutboxMessage.platform_message_id.contains(message_id))
+            select(OutboxMessage.id).where(mine, lists_id(OutboxMessage.platform_message_id, message_id))
         ).first()
         if ours is not None:
             return "ignored"

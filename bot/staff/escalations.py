@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from bot.db import utcnow
 from bot.dossier import dossiers_of
 from bot.messages import Reply
-from bot.models import Conversation, Message, StaffUser
+from bot.models import Conversation, Message, OutboxMessage, StaffUser
 from bot.staff import audit, files
 from bot.staff.views import app_settings, bp, db, get_or_404, localtime, me, wants_json
 from bot.templates import text
@@ -100,6 +100,10 @@ def conversation(conv_id: int) -> str:
     ).all()
     dossiers = dossiers_of(session, conv)
     owner = session.get(StaffUser, conv.assigned_staff_id) if conv.assigned_staff_id else None
+    last_sent = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.conversation_id == conv.id, OutboxMessage.status == "sent")
+        .order_by(OutboxMessage.id.desc()).limit(1)
+    ).first()
     audit.record(session, me(), "conversation.view", "conversation", conv.id)
     session.commit()
     return render_template(
@@ -110,7 +114,19 @@ def conversation(conv_id: int) -> str:
         owner=owner,
         mine=_owns(conv),
         profile=profile_fields(conv.profile),
+        delivery=delivery_state(last_sent),
     )
+
+
+def delivery_state(item: OutboxMessage | None) -> str:
+    """How far our last sent message got, from the platform's receipts (bot/pipeline/receipts.py)."""
+    if item is None:
+        return ""
+    if item.seen_at:
+        return f"đã xem lúc {localtime(item.seen_at, '%H:%M %d/%m')}"
+    if item.delivered_at:
+        return f"đã đến máy lúc {localtime(item.delivered_at, '%H:%M %d/%m')}"
+    return f"đã gửi lúc {localtime(item.sent_at, '%H:%M %d/%m')}"
 
 
 # What the bot remembers for a citizen's next dossier (flows.engine.REMEMBERED), as officers read it.

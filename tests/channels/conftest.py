@@ -97,8 +97,8 @@ def scripted_dialogue(monkeypatch: pytest.MonkeyPatch) -> None:
 def zalo_body(event: str = "user_send_text", text: str = "Tôi muốn tra cứu hồ sơ", msg_id: str = "m1",
               user: str = CITIZEN, timestamp: int | None = None, **extra: Any) -> bytes:
     ts = str(timestamp if timestamp is not None else int(time.time() * 1000))
-    if event.startswith("oa_send_"):
-        sender, recipient = OA_ID, user
+    if event.startswith("oa_send_") or event in ("user_received_message", "user_seen_message"):
+        sender, recipient = OA_ID, user  # the OA's own messages (and receipts for them) (channels.md §1.2)
     else:
         sender, recipient = user, OA_ID
     data: dict[str, Any] = {"app_id": ZALO_APP_ID, "user_id_by_app": "5520199887766554433",

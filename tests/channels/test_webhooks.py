@@ -112,7 +112,10 @@ def test_zalo_event_kinds(ch_app: Flask) -> None:
     assert events["msg:pl-1"].inbound["payload"] == "check_status"  # type: ignore[index]
     receipts = [e for e in events.values() if e.kind == "receipt"]
     assert len(receipts) == 1
-    assert receipts[0].detail == {"event": "user_seen_message", "message_ids": ["zmsg-9"]}
+    assert receipts[0].user_id == CITIZEN
+    detail = receipts[0].detail
+    assert detail["event"] == "user_seen_message" and detail["message_ids"] == ["zmsg-9"]
+    assert isinstance(detail["at_ms"], int)
     assert events["oa:zmsg-10"].kind == "echo" and events["oa:zmsg-10"].user_id == CITIZEN
 
 

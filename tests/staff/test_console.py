@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from flask import Flask
 from sqlalchemy import select
 
-from bot.db import transaction
+from bot.db import transaction, utcnow
 from bot.dossier import applicant_fields
 from bot.messages import Reply
 from bot.models import AuditLog, Conversation, Dossier, Message, OutboxMessage, StoredFile
@@ -357,3 +357,21 @@ def test_the_bot_stays_silent_while_an_officer_owns_the_conversation(app: Flask,
     assert [(m["author"], m["text"]) for m in polled["messages"]] == [("citizen", "Em ơi cho hỏi")]
     with db(app) as session:
         assert session.get(Conversation, conv).last_inbound_message_id == "w-2"
+
+
+def test_conversation_page_shows_how_far_the_last_message_got(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app)
+    page = officer.get(f"/staff/conversations/{conv}").get_data(as_text=True)
+    assert 'id="delivery"' not in page  # nothing sent yet
+    sent = utcnow() - timedelta(minutes=3)
+    with transaction(app.extensions["motcua"].sessions) as session:
+        item = OutboxMessage(conversation_id=conv, channel="facebook", user_id="psid-1", status="sent",
+                             reply=Reply.say("Dạ em chào anh").to_dict(), sent_at=sent)
+        session.add(item)
+    page = officer.get(f"/staff/conversations/{conv}").get_data(as_text=True)
+    assert "Tin nhắn gần nhất của Trung tâm: đã gửi lúc" in page
+    with transaction(app.extensions["motcua"].sessions) as session:
+        stored = session.scalars(select(OutboxMessage)).one()
+        stored.delivered_at = stored.seen_at = utcnow()
+    page = officer.get(f"/staff/conversations/{conv}").get_data(as_text=True)
+    assert "Tin nhắn gần nhất của Trung tâm: đã xem lúc" in page
