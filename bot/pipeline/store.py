@@ -1,4 +1,5 @@
-"""Database helpers the pipeline shares: idempotent inserts and the dialect switch for row locking."""
+"""Database helpers the pipeline shares: work queues (claiming the heads of conversations), idempotent
+inserts, and matching platform ids."""
 
 from __future__ import annotations
 

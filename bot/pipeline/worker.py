@@ -4,7 +4,8 @@ A worker claims the oldest unfinished event of a conversation (never a later one
 unfinished), under a lease with an expiry. The turn, the transcript, the outbox and the event's `done` mark
 commit in one transaction, fenced by the claim's attempt number: if a crashed worker's lease expired and
 another worker re-claimed the event, the late commit matches no row and rolls back. So after a crash the
-event is processed again from scratch, and never twice.
+event is processed again from scratch, and never twice. The events a worker claimed together (one per
+conversation) share that transaction; if one of them fails, each is redone alone.
 """
 
 from __future__ import annotations
