@@ -175,6 +175,9 @@ def cpu_by_role() -> dict[str, float]:
             (name for name, test in CPU_ROLES if test(cmd)), None)
         if role:
             totals[role] = totals.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    with open("/proc/stat") as f:  # the whole machine: busy = all but idle and iowait
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    totals["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / tick
     return totals
 
 
@@ -312,7 +315,7 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
     warm_up(base, engine, args.time_limit)
     with engine.connect() as conn:
         before = conn.execute(text("SELECT coalesce(max(id), 0) FROM inbound_event")).scalar() or 0
-    cpu_before = cpu_by_role()
+    cpu_before, cpu_since = cpu_by_role(), time.monotonic()
     t0 = time.monotonic() + 0.2
 
     def client() -> None:
@@ -347,8 +350,10 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
     ack_seconds = time.monotonic() - t0
 
     settle(engine, args.time_limit)
-    cpu_after = cpu_by_role()
+    cpu_after, cpu_seconds = cpu_by_role(), time.monotonic() - cpu_since
     cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
+    busy = cpu.pop("machine")
+    cpu["other"] = busy - sum(cpu.values())  # kernel threads, other services
     from sqlalchemy import select
 
     from bot.models import InboundEvent, Message, OutboxMessage
@@ -381,6 +386,7 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
         "replies_sent": sent,
         "replies_at_platform": standin_stats(zalo_url)["sends"],
         "cpu_ms_per_turn": {role: used * 1000 / max(len(done), 1) for role, used in sorted(cpu.items())},
+        "machine_busy": busy / (cpu_seconds * (os.cpu_count() or 1)),
     }
 
 
@@ -463,7 +469,8 @@ def run_all(args: argparse.Namespace) -> None:
         print(f"{backend:<11}{result['acks_per_s']:>8.1f}{result['p50_ms']:>8.1f}{result['p99_ms']:>8.1f}"
               f"{result['non_200']:>7}{result['lost']:>6}{result['duplicated']:>5}{result['turns_per_s']:>9.1f}"
               f"{nlu:>8.1f}{ratio:>7.0%}{result['replies_sent']:>7}", flush=True)
-        print(f"  NLU parses/s before {nlu_before:.1f}, after {nlu_after:.1f}; CPU ms per turn, by process: "
+        print(f"  NLU parses/s before {nlu_before:.1f}, after {nlu_after:.1f}; machine busy "
+              f"{result['machine_busy']:.0%}; CPU ms per turn, by process: "
               + ", ".join(
             f"{role} {ms:.2f}" for role, ms in result["cpu_ms_per_turn"].items()), flush=True)
         if result["replies_sent"] != result["replies_at_platform"]:
