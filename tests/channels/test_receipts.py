@@ -91,13 +91,15 @@ def test_messenger_delivery_and_read_watermark(ch_services: Services, connectors
     assert first.sent_at is not None and second.sent_at is not None
     delivery = {"sender": {"id": "psid-7"}, "recipient": {"id": "page"}, "timestamp": int(time.time() * 1000),
                 "delivery": {"mids": [first.platform_message_id]}}
-    _post(ch_services, fb, fb_batch([delivery]), fb_headers(fb_batch([delivery])))
+    body = fb_batch([delivery])
+    _post(ch_services, fb, body, fb_headers(body))
     worker.drain(ch_services, connectors)
     assert [r.delivered_at is not None for r in _sent(ch_services)] == [True, False]
     watermark = int(second.sent_at.timestamp() * 1000) + 1
     read = {"sender": {"id": "psid-7"}, "recipient": {"id": "page"}, "timestamp": watermark + 5,
             "read": {"watermark": watermark}}
-    _post(ch_services, fb, fb_batch([read]), fb_headers(fb_batch([read])))
+    body = fb_batch([read])
+    _post(ch_services, fb, body, fb_headers(body))
     worker.drain(ch_services, connectors)
     rows = _sent(ch_services)
     assert all(r.seen_at == from_ms(watermark + 5) and r.delivered_at is not None for r in rows)
