@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +24,7 @@ from connectors.http import PlatformSession
 class Server:
     """Answers every POST with what it received; counts the TCP connections it accepted."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, tls: ssl.SSLContext | None = None) -> None:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,7 +56,10 @@ class Server:
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close_idle_connections(self) -> None:
@@ -113,3 +120,24 @@ def test_with_a_proxy_configured_the_call_goes_through_requests(server: Server) 
     with pytest.raises(requests.ConnectionError):
         http.post_json(f"{server.url}/", {})
     assert server.connections == 0
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_verifies_the_server_against_the_configured_bundle(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server = Server(tls=tls)
+    try:
+        trusting = PlatformSession()
+        trusting.verify = str(cert)  # as REQUESTS_CA_BUNDLE would set it
+        for n in range(2):
+            assert trusting.post_json(f"{server.url}/me/messages", {"n": n}).json()["body"] == {"n": n}
+        assert server.connections == 1
+        with pytest.raises(requests.ConnectionError):  # a certificate nobody vouches for is refused
+            PlatformSession().post_json(f"{server.url}/me/messages", {"n": 9})
+    finally:
+        server.stop()
