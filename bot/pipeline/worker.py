@@ -164,7 +164,7 @@ def process_round(services: Services, claims: list[Claim], connectors: dict[str,
         now = utcnow()
         try:
             with transaction(services.sessions) as session:
-                statuses = [_run(session, one, now) for one in prepared]
+                statuses = _run(session, prepared, now)
         except Exception as exc:
             log.info("round of %d events rolled back (%s): one by one", len(prepared), exc.__class__.__name__)
         else:
@@ -199,7 +199,7 @@ def _prepare(services: Services, claim: Claim, connectors: dict[str, Connector] 
 def _process_one(services: Services, one: Prepared) -> str:
     try:
         with transaction(services.sessions) as session:
-            status = _run(session, one, utcnow())
+            [status] = _run(session, [one], utcnow())
     except LostClaim:
         log.warning("event %s: lease lost to another worker, rolled back", one.claim.id)
         return "lost"
@@ -210,23 +210,34 @@ def _process_one(services: Services, one: Prepared) -> str:
     return status
 
 
-def _run(session: Session, one: Prepared, now: datetime) -> str:
-    """One event inside the caller's transaction; marks it finished (or deferred) if it is still ours."""
-    claim = one.claim
+def _run(session: Session, prepared: list[Prepared], now: datetime) -> list[str]:
+    """The events inside the caller's transaction; marks them finished (or deferred) if still ours."""
     if not is_postgres(session):
-        # SQLite: take the write lock first, so the turn's reads never meet a stale snapshot
-        _fence(session, claim, now)
-    status = _handle(session, one.services, one.kind, claim.channel, claim.user_id, one.inbound, one.detail,
-                     claim, now)
-    ours = {"claimed_id": claim.id, "claimed_attempts": claim.attempts}
-    if status == "pending":  # deferred (an echo waiting for its send id)
-        final = session.connection().execute(_DEFER, {**ours, "lease_until": now + ECHO_WAIT})
-    else:
-        final = session.connection().execute(_FINISH, {**ours, "final_status": status, "finished_at": now})
-    # The fence that counts: the commit matches no row if another worker took the event over.
-    if not final.rowcount:
-        raise LostClaim(claim.id)
-    return status
+        # SQLite: take the write lock first, so the turns' reads never meet a stale snapshot
+        _fence(session, prepared[0].claim, now)
+    statuses = [_handle(session, one.services, one.kind, one.claim.channel, one.claim.user_id, one.inbound,
+                        one.detail, one.claim, now) for one in prepared]
+    connection = session.connection()
+    for status in set(statuses):
+        claims = [one.claim for one, said in zip(prepared, statuses, strict=True) if said == status]
+        if status == "pending":  # deferred (an echo waiting for its send id)
+            marked = sum(connection.execute(_DEFER, {
+                "claimed_id": claim.id, "claimed_attempts": claim.attempts, "lease_until": now + ECHO_WAIT,
+            }).rowcount for claim in claims)
+        elif len(claims) == 1:
+            marked = connection.execute(_FINISH, {"claimed_id": claims[0].id,
+                                                  "claimed_attempts": claims[0].attempts,
+                                                  "final_status": status, "finished_at": now}).rowcount
+        else:  # one UPDATE for the round
+            owned = or_(*(and_(_EVENT.c.id == claim.id, _EVENT.c.attempts == claim.attempts)
+                          for claim in claims))
+            marked = connection.execute(
+                update(_EVENT).where(owned, _EVENT.c.status == "processing")
+                .values(status=status, locked_until=None, processed_at=now, error=None)).rowcount
+        # The fence that counts: the commit matches no row if another worker took an event over.
+        if marked != len(claims):
+            raise LostClaim(", ".join(str(claim.id) for claim in claims))
+    return statuses
 
 
 def _fence(session: Session, claim: Claim, now: datetime) -> None:
