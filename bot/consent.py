@@ -35,6 +35,7 @@ from bot.models import (
     StoredFile,
 )
 from bot.templates import text
+from bot.turn import write_inbound
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def erase(session: Session, settings: Settings, conversation: Conversation, now:
     Kept: submitted dossiers and their documents (administrative records), consent and erasure logs.
     The flow state is emptied too, so the caller must not write the old state back afterwards.
     """
+    write_inbound(session)  # the request to erase, if it is still waiting, goes with the rest
     session.flush()
     profile_fields = len(conversation.profile or {})
     draft_cleared = bool(conversation.state)

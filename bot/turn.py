@@ -28,7 +28,6 @@ class Turn:
     conversation: Conversation
     inbound: Inbound
     now: datetime
-    message_id: int | None = None  # the inbound message's transcript row
 
 
 # Every turn runs these: built once, so no statement is constructed (or its cache key computed) per turn.
@@ -39,6 +38,9 @@ _INSERT_INBOUND = insert(_MESSAGE).returning(_MESSAGE.c.id)
 _SINGLE_INSERT = {table.name: insert(table) for table in (_MESSAGE, _OUTBOX)}
 _SET_INTENT = (update(_MESSAGE).where(_MESSAGE.c.id == bindparam("message_id"))
                .values(intent=bindparam("intent")))
+# The citizen's message waits in the session until the turn's replies are written, so it goes in with them
+# and with its intent in one INSERT; anything that writes the transcript earlier writes it first.
+_PENDING, _WRITTEN = "motcua.inbound_message", "motcua.inbound_message_id"
 
 
 def conversation_for(session: Session, channel: str, user_id: str) -> Conversation:
@@ -66,6 +68,7 @@ def enqueue(
     status change: Zalo transaction message after 7 days if enabled). What may not go out now is kept
     with status "held" and sent when the citizen next writes.
     """
+    write_inbound(session)  # the citizen's message stays first in the transcript
     author = "staff" if reply.author == "staff" else "bot"
     session.add(
         Message(conversation_id=conversation.id, direction="out", author=author, text=reply.text,
@@ -85,13 +88,12 @@ def enqueue(
 
 def enqueue_replies(session: Session, conversation: Conversation, replies: list[Reply], *,
                     in_reply_to: str | None = None) -> None:
-    """`enqueue` for a turn's bot replies as two bulk INSERTs (one executemany each), in reply order."""
-    if not replies:
-        return
+    """`enqueue` for a turn's bot replies, with the citizen's message if it still waits: two INSERTs."""
     session.flush()  # anything the turn added through the ORM first, so the transcript keeps its order
+    pending = session.info.pop(_PENDING, None)
     bodies = [reply.to_dict() for reply in replies]
     connection = session.connection()
-    _insert_rows(connection, _MESSAGE, [
+    _insert_rows(connection, _MESSAGE, ([pending] if pending else []) + [
         {"conversation_id": conversation.id, "direction": "out",
          "author": "staff" if reply.author == "staff" else "bot", "text": reply.text, "body": body,
          "intent": None, "created_at": utcnow()}
@@ -106,29 +108,43 @@ def enqueue_replies(session: Session, conversation: Conversation, replies: list[
 
 def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """One INSERT statement for the rows: one round trip (an executemany would open a pipeline)."""
+    if not rows:
+        return
     if len(rows) == 1:
         connection.execute(_SINGLE_INSERT[table.name], rows[0])
     else:
         connection.execute(insert(table).values(rows))
 
 
-def record_inbound(session: Session, inbound: Inbound, now: datetime) -> tuple[Conversation, int]:
+def record_inbound(session: Session, inbound: Inbound, now: datetime) -> Conversation:
     """Put the citizen's message in the transcript and restart the messaging window from now.
 
-    Returns the conversation and the message's transcript row id (the dialogue notes the intent on it).
+    The message row is written with the turn's replies (or by `write_inbound`, whichever comes first).
     """
     conv = conversation_for(session, inbound.channel, inbound.user_id)
     conv.last_inbound_at = now
     conv.last_inbound_message_id = inbound.message_id  # Zalo free replies address this message (window.py)
-    message_id = session.connection().execute(_INSERT_INBOUND, {
-        "conversation_id": conv.id, "direction": "in", "author": "citizen", "text": inbound.text,
-        "body": inbound.to_dict(), "intent": None}).scalar_one()
-    return conv, message_id
+    session.info.pop(_WRITTEN, None)
+    session.info[_PENDING] = {"conversation_id": conv.id, "direction": "in", "author": "citizen",
+                              "text": inbound.text, "body": inbound.to_dict(), "intent": None,
+                              "created_at": utcnow()}
+    return conv
 
 
-def note_intent(session: Session, message_id: int, intent: str) -> None:
+def write_inbound(session: Session) -> None:
+    """Write the citizen's waiting message now (before other transcript rows, or before an erasure)."""
+    pending = session.info.pop(_PENDING, None)
+    if pending is not None:
+        session.info[_WRITTEN] = session.connection().execute(_INSERT_INBOUND, pending).scalar_one()
+
+
+def note_intent(session: Session, intent: str) -> None:
     """Write the understood intent on the citizen's message in the transcript (staff, analytics)."""
-    session.connection().execute(_SET_INTENT, {"message_id": message_id, "intent": intent[:50]})
+    pending, written = session.info.get(_PENDING), session.info.get(_WRITTEN)
+    if pending is not None:
+        pending["intent"] = intent[:50]  # goes in with the row
+    elif written is not None:
+        session.connection().execute(_SET_INTENT, {"message_id": written, "intent": intent[:50]})
 
 
 def run_turn(
@@ -138,11 +154,11 @@ def run_turn(
     from flows.dialogue import handle_turn
 
     now = now or utcnow()
-    conv, message_id = record_inbound(session, inbound, now)
+    conv = record_inbound(session, inbound, now)
     if conv.mode != "bot":
+        write_inbound(session)
         return []
-    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now,
-                message_id=message_id)
+    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now)
     replies = handle_turn(turn)
     enqueue_replies(session, conv, replies, in_reply_to=inbound.message_id)
     return replies

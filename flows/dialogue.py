@@ -110,8 +110,8 @@ def _note_intent(ctx: Context) -> None:
     """Write the understood intent on the citizen's message in the transcript (staff, analytics)."""
     action = engine.action_of(ctx.turn.inbound)
     intent = ctx.intent or (action[0] if action else None)
-    if intent and ctx.turn.message_id is not None:
-        note_intent(ctx.turn.session, ctx.turn.message_id, intent)
+    if intent:
+        note_intent(ctx.turn.session, intent)
 
 
 def route(ctx: Context) -> list[Reply]:

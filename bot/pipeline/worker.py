@@ -27,7 +27,7 @@ from bot.pipeline.receipts import apply_receipt
 from bot.pipeline.spool import import_spool
 from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update, lists_id
 from bot.services import Services
-from bot.turn import conversation_for, record_inbound, run_turn
+from bot.turn import conversation_for, record_inbound, run_turn, write_inbound
 from connectors.base import Connector
 from connectors.http import PlatformSession
 
@@ -255,7 +255,8 @@ def _handle(session: Session, services: Services, kind: str, channel: str, user_
         release_held(session, channel, user_id, now)
         return "done"
     if kind == "standby" and inbound is not None:
-        conv, _ = record_inbound(session, inbound, now)
+        conv = record_inbound(session, inbound, now)
+        write_inbound(session)
         _pause(conv, "platform_owner", now)
         return "done"
     if kind == "echo" and channel == "zalo":

@@ -352,6 +352,8 @@ def test_delete_my_data_erases_and_says_what_is_kept(
     with chat.services.sessions() as session:
         conv = session.scalars(select(Conversation)).one()
         assert not has_consent(session, conv, "flow:khai_sinh")
+        said = select(Message.text).where(Message.conversation_id == conv.id, Message.direction == "in")
+        assert session.scalars(said).all() == []  # the request to erase went with the rest
 
 
 def test_complaint_hands_over_with_its_reason(make_chat: Callable[..., Chat], nlu: ScriptedNLU) -> None:

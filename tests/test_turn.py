@@ -1,0 +1,49 @@
+"""The transcript of one turn: the citizen's message first, with its intent, whatever the turn writes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.db import transaction, upgrade, utcnow
+from bot.messages import Inbound, Reply
+from bot.models import Message
+from bot.services import Services
+from bot.turn import enqueue, enqueue_replies, note_intent, record_inbound
+
+
+def _transcript(services: Services) -> list[tuple[str, str | None, str | None]]:
+    with services.sessions() as session:
+        rows = session.execute(select(Message.direction, Message.text, Message.intent).order_by(Message.id))
+        return [(direction, said, intent) for direction, said, intent in rows]
+
+
+def test_the_citizen_message_goes_in_with_the_replies_and_its_intent(services: Services) -> None:
+    upgrade(services.engine)
+    with transaction(services.sessions) as session:
+        conv = record_inbound(session, Inbound("zalo", "u1", "text", text="lệ phí khai sinh"), utcnow())
+        note_intent(session, "ask_fee")
+        enqueue_replies(session, conv, [Reply.say("Dạ, miễn lệ phí ạ.")])
+    assert _transcript(services) == [
+        ("in", "lệ phí khai sinh", "ask_fee"), ("out", "Dạ, miễn lệ phí ạ.", None)]
+
+
+def test_a_message_written_earlier_in_the_turn_comes_after_the_citizen(services: Services) -> None:
+    upgrade(services.engine)
+    with transaction(services.sessions) as session:
+        conv = record_inbound(session, Inbound("zalo", "u1", "text", text="đã bổ sung giấy tờ"), utcnow())
+        enqueue(session, conv, Reply.say("Hồ sơ đã chuyển lại bước tiếp nhận."), purpose="notification")
+        note_intent(session, "supplement_dossier")  # after the row was written: an UPDATE
+        enqueue_replies(session, conv, [Reply.say("Em đã nhận giấy tờ.")])
+    assert _transcript(services) == [
+        ("in", "đã bổ sung giấy tờ", "supplement_dossier"),
+        ("out", "Hồ sơ đã chuyển lại bước tiếp nhận.", None),
+        ("out", "Em đã nhận giấy tờ.", None),
+    ]
+
+
+def test_a_turn_without_replies_still_keeps_the_citizen_message(services: Services) -> None:
+    upgrade(services.engine)
+    with transaction(services.sessions) as session:
+        conv = record_inbound(session, Inbound("zalo", "u1", "text", text="alo"), utcnow())
+        enqueue_replies(session, conv, [])
+    assert _transcript(services) == [("in", "alo", None)]
