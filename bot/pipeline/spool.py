@@ -10,6 +10,7 @@ the spool only after its import committed, so a crash in between loses nothing.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     delete,
     select,
 )
@@ -51,6 +53,13 @@ SPOOL = Table(
 _engines: dict[str, Engine] = {}
 _guard = threading.Lock()
 _importing = threading.Lock()
+CLEAN_SECONDS = 5.0
+# Per database, in this process: the last spool id imported (committed) since the last removal, and when
+# that was. After a restart the spool is read from its start again; the unique key skips repeats.
+_imported: dict[str, int] = {}
+_cleaned: dict[str, float] = {}
+_NEXT = select(SPOOL).where(SPOOL.c.id > bindparam("after")).order_by(SPOOL.c.id).limit(BATCH)
+_REMOVE = delete(SPOOL).where(SPOOL.c.id <= bindparam("upto"))
 
 
 def spool_engine(services: Services) -> Engine | None:
@@ -78,21 +87,33 @@ def put(engine: Engine, rows: list[dict[str, Any]]) -> int:
 
 
 def import_spool(services: Services) -> int:
-    """Move spooled events into `inbound_event` (oldest first); returns how many new events arrived."""
+    """Move spooled events into `inbound_event` (oldest first); returns how many new events arrived.
+
+    Imported rows leave the spool in bulk, when the spool is idle or every CLEAN_SECONDS: each deletion
+    takes the spool's write lock, and a webhook that meets it waits in SQLite's busy handler, whose sleeps
+    (1, 2, 5, 10 ms ...) showed up as ack-latency spikes when the workers deleted after every import.
+    """
     engine = spool_engine(services)
     if engine is None or not _importing.acquire(blocking=False):
         return 0
     try:
+        url = services.settings.database_url
+        after = _imported.get(url, 0)
         with engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(select(SPOOL).order_by(SPOOL.c.id).limit(BATCH))]
-        if not rows:
-            return 0
-        with transaction(services.sessions) as session:
-            new = insert_ignore(session, InboundEvent, [
-                {**{k: v for k, v in row.items() if k != "id"}, "status": "pending", "attempts": 0}
-                for row in rows])
-        with engine.begin() as conn:  # only after the import committed
-            conn.execute(delete(SPOOL).where(SPOOL.c.id.in_([row["id"] for row in rows])))
+            rows = [dict(r._mapping) for r in conn.execute(_NEXT, {"after": after})]
+        new = 0
+        if rows:
+            with transaction(services.sessions) as session:
+                new = insert_ignore(session, InboundEvent, [
+                    {**{k: v for k, v in row.items() if k != "id"}, "status": "pending", "attempts": 0}
+                    for row in rows])
+            _imported[url] = rows[-1]["id"]  # committed: these may leave the spool
+        imported = _imported.get(url, 0)
+        if imported and (not rows or time.monotonic() - _cleaned.get(url, 0.0) >= CLEAN_SECONDS):
+            with engine.begin() as conn:
+                conn.execute(_REMOVE, {"upto": imported})
+            # What is left was never imported; and an emptied table may hand out low ids again.
+            _imported[url], _cleaned[url] = 0, time.monotonic()
         if new:
             EVENTS.notify()
         return new

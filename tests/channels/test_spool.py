@@ -50,11 +50,17 @@ def test_spool_import_is_idempotent(spooled: Services) -> None:
     assert _count(spooled, InboundEvent) == 0 and _spool_size(spooled) == 2
     assert worker.drain(spooled, connectors) == 2
     assert _spool_size(spooled) == 0 and _count(spooled, OutboxMessage) == 2
-    # a retry after the import is spooled again and ignored by the unique key
+    # a retry after the import is spooled again and ignored by the unique key; imported rows leave the
+    # spool together, once an import finds nothing new (or every CLEAN_SECONDS)
     assert ingest(spooled, zalo, WebhookRequest(first, zalo_headers(first))).status == 200
+    assert import_spool(spooled) == 0 and _spool_size(spooled) == 1
     assert import_spool(spooled) == 0 and _spool_size(spooled) == 0
     assert worker.drain(spooled, connectors) == 0 and _count(spooled, OutboxMessage) == 2
+    # the emptied spool hands out low ids again: a new event is still imported
+    third = zalo_body(text="Cảm ơn em", msg_id="sp-3")
+    assert ingest(spooled, zalo, WebhookRequest(third, zalo_headers(third))).status == 200
+    assert worker.drain(spooled, connectors) == 1 and _count(spooled, OutboxMessage) == 3
     with spooled.sessions() as session:
         ids = session.scalars(select(InboundEvent.event_id).order_by(InboundEvent.id)).all()
-    assert ids == ["msg:sp-1", "msg:sp-2"]  # arrival order kept
+    assert ids == ["msg:sp-1", "msg:sp-2", "msg:sp-3"]  # arrival order kept
     spooled.engine.dispose()
