@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from bot.config import Settings
+from bot.keepalive import JsonAnswer
 from bot.messages import Attachment, Inbound, Reply
 from connectors.base import (
     HTTP_TIMEOUT,
@@ -24,7 +25,7 @@ from connectors.base import (
     constant_time_equal,
     numbered_text,
 )
-from connectors.http import JsonAnswer, PlatformSession
+from connectors.http import PlatformSession
 from connectors.zalo_token import ZaloTokens
 
 if TYPE_CHECKING:

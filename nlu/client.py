@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any
 from urllib.parse import urlsplit
+
+from bot.keepalive import KeptAlive
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,7 @@ class Parse:
 
 
 class NLUClient:
-    """The NLU server's HTTP API over one keep-alive connection per thread.
-
-    Plain http.client rather than requests: a parse is on every turn's path, and requests' session
-    machinery (hooks, cookies, adapters) cost about as much CPU per call as the rest of the turn's I/O.
-    """
+    """The NLU server's HTTP API over one kept-alive connection per thread (`bot.keepalive`)."""
 
     def __init__(self, base_url: str, timeout: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -72,15 +68,16 @@ class NLUClient:
         url = urlsplit(self.base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"RASA_URL must be an http(s) URL, got {base_url!r}")
-        self._scheme, self._host, self._port = url.scheme, url.hostname, url.port
-        self._prefix = url.path
-        self._local = threading.local()
+        self._http = KeptAlive()
 
     def parse(self, text: str) -> Parse:
         body = {"text": (text or "")[:MAX_TEXT_CHARS]}
         started = time.perf_counter()
         try:
-            data = self._call("POST", "/model/parse", json.dumps(body).encode())
+            answer = self._http.post_json(f"{self.base_url}/model/parse", body, timeout=self.timeout)
+            if answer.status_code != 200:
+                raise HTTPException(f"HTTP {answer.status_code}")
+            data: dict[str, Any] = answer.json()
         except (OSError, HTTPException, ValueError) as exc:
             raise NLUUnavailable(
                 f"NLU server at {self.base_url} did not answer ({exc.__class__.__name__}); "
@@ -90,41 +87,16 @@ class NLUClient:
         return to_parse(body["text"], data)
 
     def available(self) -> bool:
-        conn = self._connect(min(self.timeout, 2.0))
+        url = urlsplit(self.base_url)
+        factory = HTTPSConnection if url.scheme == "https" else HTTPConnection
+        conn = factory(url.hostname or "", url.port, timeout=min(self.timeout, 2.0))
         try:
-            conn.request("GET", self._prefix + "/status")
+            conn.request("GET", url.path + "/status")
             return conn.getresponse().status == 200
         except (OSError, HTTPException):
             return False
         finally:
             conn.close()
-
-    def _connect(self, timeout: float) -> HTTPConnection:
-        factory = HTTPSConnection if self._scheme == "https" else HTTPConnection
-        return factory(self._host, self._port, timeout=timeout)
-
-    def _call(self, method: str, path: str, body: bytes) -> Any:
-        """One request on this thread's connection; if the server closed it while idle, once more anew."""
-        for attempt in (1, 2):
-            conn: HTTPConnection | None = getattr(self._local, "conn", None)
-            reused = conn is not None
-            if conn is None:
-                conn = self._local.conn = self._connect(self.timeout)
-            try:
-                conn.request(method, self._prefix + path, body=body,
-                             headers={"Content-Type": "application/json"})
-                response = conn.getresponse()
-                raw = response.read()
-            except (OSError, HTTPException) as exc:
-                conn.close()
-                self._local.conn = None
-                if reused and attempt == 1 and not isinstance(exc, TimeoutError):
-                    continue
-                raise
-            if response.status != 200:
-                raise HTTPException(f"HTTP {response.status}")
-            return json.loads(raw)
-        raise AssertionError("unreachable")
 
 
 def to_parse(text: str, data: dict[str, Any]) -> Parse:

@@ -6,15 +6,15 @@ import os
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from bot.db import make_engine
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs TEST_DATABASE_URL")
 
 
-def _backend_pid(engine: object) -> int:
-    with engine.connect() as conn:  # type: ignore[attr-defined]
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
         return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
