@@ -268,8 +268,13 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         cleanup()
 
 
-def settle(engine: Any, seconds: float) -> None:
-    """Wait until every stored event is processed and every reply sent (or the time limit passes)."""
+def settle(engine: Any, seconds: float, expect_done: int = 0) -> bool:
+    """Wait until every stored event is processed and every reply sent; False if the time limit passed.
+
+    `expect_done`: also wait until that many events are done. With the SQLite spool an event reaches
+    `inbound_event` only when a worker imports it, so "nothing open" alone is also true before the
+    worker process has started.
+    """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with engine.connect() as conn:
@@ -277,20 +282,49 @@ def settle(engine: Any, seconds: float) -> None:
                 "SELECT count(*) FROM inbound_event WHERE status IN ('pending','processing')")).scalar()
             open_outbox = conn.execute(text(
                 "SELECT count(*) FROM outbox_message WHERE status IN ('pending','sending')")).scalar()
-        if not open_events and not open_outbox:
-            return
+            done = conn.execute(text("SELECT count(*) FROM inbound_event WHERE status = 'done'")).scalar()
+        if not open_events and not open_outbox and (done or 0) >= expect_done:
+            return True
         time.sleep(0.25)
+    return False
 
 
 def warm_up(base: str, engine: Any, seconds: float) -> None:
-    """A few turns from other citizens before measuring: connections, prepared statements, caches."""
+    """A few turns from other citizens before measuring: worker start-up, connections, caches.
+
+    Waits until the worker has processed them all, so its start-up is not inside the measured span.
+    """
     http = requests.Session()
-    for n, question in enumerate(QUESTIONS * 2):
+    questions = QUESTIONS * 2
+    for n, question in enumerate(questions):
         body = zalo_body(text=question, msg_id=f"warm-{n}", user=str(7_000_000_000_000_000_000 + n))
         answer = http.post(f"{base}/webhooks/zalo", data=body, headers=zalo_headers(body), timeout=10)
         answer.raise_for_status()
-    time.sleep(0.5)  # SQLite spool: events reach inbound_event at the workers' next round
-    settle(engine, seconds)
+    if not settle(engine, seconds, expect_done=len(questions)):
+        raise RuntimeError("the warm-up turns were not processed: is the worker running?")
+
+
+def sample_cpu(timeline: list[tuple[float, dict[str, float]]], stop: threading.Event, t0: float) -> None:
+    """Every half second: the cores each role used since the last sample (--timeline)."""
+    previous, at = cpu_by_role(), time.monotonic()
+    while not stop.wait(0.5):
+        current, now = cpu_by_role(), time.monotonic()
+        timeline.append((now - t0, {role: (current[role] - previous.get(role, 0.0)) / (now - at)
+                                    for role in current}))
+        previous, at = current, now
+
+
+def print_timeline(timeline: list[tuple[float, dict[str, float]]], processed: list[Any], first: Any) -> None:
+    """Where the run's time went: cores by role per half second, then turns done in each second."""
+    for at, cores in timeline:
+        used = " ".join(f"{role} {share:.2f}" for role, share in sorted(cores.items()))
+        print(f"  t={at:5.1f}s cores: {used}")
+    if processed and first:
+        per_second: dict[int, int] = {}
+        for stamp in processed:
+            second = int((stamp - first).total_seconds())
+            per_second[second] = per_second.get(second, 0) + 1
+        print("  turns done in each second:", [per_second.get(n, 0) for n in range(max(per_second) + 1)])
 
 
 def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -341,6 +375,11 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
                 if status != 200:
                     failures.append(status)
 
+    timeline: list[tuple[float, dict[str, float]]] = []
+    sampling = threading.Event()
+    sampler = threading.Thread(target=sample_cpu, args=(timeline, sampling, t0), daemon=True)
+    if args.timeline:
+        sampler.start()
     threads = [threading.Thread(target=client) for _ in range(args.clients)]
     for t in threads:
         jobs.put(None)
@@ -350,6 +389,7 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
     ack_seconds = time.monotonic() - t0
 
     settle(engine, args.time_limit)
+    sampling.set()
     cpu_after, cpu_seconds = cpu_by_role(), time.monotonic() - cpu_since
     cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
     busy = cpu.pop("machine")
@@ -368,6 +408,9 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
     stamps = sorted(r.processed_at for r in done if r.processed_at)
     first = min((r.received_at for r in rows), default=None)
     span = (stamps[-1] - first).total_seconds() if stamps and first else float("nan")
+    if args.timeline:
+        sampler.join()
+        print_timeline(timeline, [r.processed_at for r in done if r.processed_at], first)
     seen: dict[str, int] = {}
     for body in inbound_ids:
         seen[body.get("message_id")] = seen.get(body.get("message_id"), 0) + 1
@@ -408,6 +451,8 @@ def main() -> None:
     parser.add_argument("--worker-nice", type=int, default=10, help="niceness of the worker processes")
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn")
     parser.add_argument("--web-processes", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print the cores each process used every half second, and turns per second")
     parser.add_argument("--nlu-seconds", type=float, default=8.0)
     parser.add_argument("--time-limit", type=float, default=180.0, help="seconds to wait for the turns")
     parser.add_argument("--rasa-url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
