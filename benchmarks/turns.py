@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine.interfaces import CacheStats  # noqa: E402
 from webhooks import (  # noqa: E402
     QUESTIONS,
     cpu_by_role,
@@ -43,6 +44,7 @@ from webhooks import (  # noqa: E402
 )
 
 USERS = 200
+CACHE_HIT = CacheStats.CACHE_HIT
 
 
 def run_backend(backend: str, args: argparse.Namespace) -> None:
@@ -98,12 +100,17 @@ def measure(backend: str, args: argparse.Namespace) -> None:
     worker.drain(services, connectors)
     dispatcher.drain(services, connectors, http)
     store("turn", args.turns)
-    statements = 0
+    statements, compiled = 0, 0
+    uncached: dict[str, int] = {}
 
     @event.listens_for(services.engine, "before_cursor_execute")
-    def count(*_: Any) -> None:
-        nonlocal statements
+    def count(_conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, _many: bool) -> None:
+        nonlocal statements, compiled
         statements += 1
+        # Compiled again for this execution: no cache key (e.g. literal multi-row VALUES) or a cache miss
+        if context is not None and context.compiled is not None and context.cache_hit is not CACHE_HIT:
+            compiled += 1
+            uncached[sql] = uncached.get(sql, 0) + 1
 
     profile = None
     if args.profile:
@@ -113,7 +120,7 @@ def measure(backend: str, args: argparse.Namespace) -> None:
     figures = {}
     for phase, run in (("processing", lambda: worker.drain(services, connectors)),
                        ("dispatch", lambda: dispatcher.drain(services, connectors, http))):
-        before, cpu, statements = cpu_by_role(), time.process_time(), 0
+        before, cpu, statements, compiled = cpu_by_role(), time.process_time(), 0, 0
         if profile and phase == args.profile:
             profile.enable()
         done = run()
@@ -122,9 +129,12 @@ def measure(backend: str, args: argparse.Namespace) -> None:
         after = cpu_by_role()
         figures[phase] = (done, (time.process_time() - cpu) * 1000 / args.turns,
                           (after.get("database", 0.0) - before.get("database", 0.0)) * 1000 / args.turns,
-                          statements / args.turns)
-    for phase, (done, app_ms, db_ms, per_turn) in figures.items():
-        print(f"{backend:<11}{phase:<11}{done:>6}{app_ms:>10.2f}{db_ms:>10.2f}{per_turn:>12.1f}")
+                          statements / args.turns, compiled / args.turns)
+    for phase, (done, app_ms, db_ms, per_turn, compiled_per_turn) in figures.items():
+        print(f"{backend:<11}{phase:<11}{done:>6}{app_ms:>10.2f}{db_ms:>10.2f}{per_turn:>12.1f}"
+              f"{compiled_per_turn:>10.2f}")
+    for sql, times in sorted(uncached.items(), key=lambda item: -item[1])[:5]:
+        print(f"  compiled {times} times: {' '.join(sql.split())[:150]}")
     services.engine.dispose()
     if profile:
         import pstats
@@ -147,7 +157,8 @@ def main() -> None:
         sys.exit(f"no NLU server at {args.rasa_url}: start one with `make nlu-server`")
     random.seed(uuid.uuid4().int)
     print(f"{args.turns} turns, one thread; CPU ms per turn (this process | database server)")
-    print(f"{'backend':<11}{'phase':<11}{'items':>6}{'app ms':>10}{'db ms':>10}{'SQL/turn':>12}")
+    print(f"{'backend':<11}{'phase':<11}{'items':>6}{'app ms':>10}{'db ms':>10}{'SQL/turn':>12}"
+          f"{'compiled':>10}")
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         run_backend(backend, args)
 

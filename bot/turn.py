@@ -36,6 +36,7 @@ _FIND_CONVERSATION = select(Conversation).where(Conversation.channel == bindpara
                                                 Conversation.user_id == bindparam("user_id"))
 _INSERT_INBOUND = insert(_MESSAGE).returning(_MESSAGE.c.id)
 _SINGLE_INSERT = {table.name: insert(table) for table in (_MESSAGE, _OUTBOX)}
+_MANY_INSERT = {table.name: insert(table).returning(table.c.id) for table in (_MESSAGE, _OUTBOX)}
 _SET_INTENT = (update(_MESSAGE).where(_MESSAGE.c.id == bindparam("message_id"))
                .values(intent=bindparam("intent")))
 # The citizen's message waits in the session until the turn's replies are written, so it goes in with them
@@ -107,13 +108,16 @@ def enqueue_replies(session: Session, conversation: Conversation, replies: list[
 
 
 def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """One INSERT statement for the rows: one round trip (an executemany would open a pipeline)."""
-    if not rows:
-        return
+    """One INSERT statement for the rows: one round trip, and no compilation per turn.
+
+    A list of rows with RETURNING goes through SQLAlchemy's "insertmanyvalues": one multi-row VALUES
+    statement rendered from the cached single-row one. (A literal `.values([...])` has no cache key and is
+    compiled on every call; a plain executemany would open a psycopg pipeline.)
+    """
     if len(rows) == 1:
         connection.execute(_SINGLE_INSERT[table.name], rows[0])
-    else:
-        connection.execute(insert(table).values(rows))
+    elif rows:
+        connection.execute(_MANY_INSERT[table.name], rows)
 
 
 def record_inbound(session: Session, inbound: Inbound, now: datetime) -> Conversation:
