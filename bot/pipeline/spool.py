@@ -53,6 +53,9 @@ SPOOL = Table(
 _engines: dict[str, Engine] = {}
 _guard = threading.Lock()
 _importing = threading.Lock()
+# This process's webhook threads take turns at the spool's write lock: a thread waiting here wakes as soon
+# as the writer before it is done, where SQLite's busy handler would sleep 1, 2, 5, 10 ms ... between tries.
+_writing = threading.Lock()
 CLEAN_SECONDS = 5.0
 # Per database, in this process: the last spool id imported (committed) since the last removal, and when
 # that was. After a restart the spool is read from its start again; the unique key skips repeats.
@@ -80,7 +83,7 @@ def spool_engine(services: Services) -> Engine | None:
 def put(engine: Engine, rows: list[dict[str, Any]]) -> int:
     """Spool rows (the same keys as `inbound_event`); a duplicate still in the spool is skipped."""
     keys = [c.name for c in SPOOL.columns if c.name != "id"]
-    with engine.begin() as conn:
+    with _writing, engine.begin() as conn:
         result = conn.execute(sqlite.insert(SPOOL).on_conflict_do_nothing(),
                               [{k: row[k] for k in keys} for row in rows])
     return max(int(result.rowcount or 0), 0)
