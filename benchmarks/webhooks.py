@@ -231,7 +231,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     if args.server == "gunicorn":  # the production WSGI server: pre-forked processes, threads in each
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         command = [gunicorn, "-w", str(args.web_processes), "-k", "gthread", "--threads", "8",
-                   "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bot.app:create_app()"]
+                   "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bot.wsgi:app"]
     else:
         command = [sys.executable, __file__, "--serve", str(port)]
     server = subprocess.Popen(command, env=env, cwd=ROOT)

@@ -30,7 +30,7 @@ def run(host: str, port: int | None, threads: int) -> None:
     """
     from gunicorn.app.base import BaseApplication
 
-    from bot.app import create_app
+    from bot.app import create_app, freeze_startup_objects
 
     settings = Settings.load()
     options = {"bind": f"{host}:{port or settings.port}", "workers": 1, "worker_class": "gthread",
@@ -43,7 +43,9 @@ def run(host: str, port: int | None, threads: int) -> None:
 
         def load(self):  # type: ignore[no-untyped-def]
             # Built in the serving process (after gunicorn forks), so the worker threads live there.
-            return create_app(settings)
+            app = create_app(settings)
+            freeze_startup_objects()
+            return app
 
     click.echo(f"motcua: serving on http://{options['bind']}")
     Server().run()

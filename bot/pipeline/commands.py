@@ -10,6 +10,7 @@ import uuid
 import click
 from sqlalchemy import select
 
+from bot.app import freeze_startup_objects
 from bot.config import Settings
 from bot.db import upgrade
 from bot.messages import Inbound
@@ -40,7 +41,9 @@ def worker_command(processors: int | None, dispatchers: int) -> None:
     if count <= 0 and dispatchers <= 0:
         raise click.UsageError("nothing to run: give --processors or --dispatchers more than 0")
     click.echo(f"motcua worker: {count} processor(s), {dispatchers} dispatcher(s); Ctrl-C stops")
-    Runner(services, connectors, processors=count, dispatchers=dispatchers).start().join()
+    runner = Runner(services, connectors, processors=count, dispatchers=dispatchers).start()
+    freeze_startup_objects()  # after the runner preloaded the catalogue and flows
+    runner.join()
 
 
 @click.command("chat")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
     Column,
+    Connection,
     Engine,
     Integer,
     LargeBinary,
@@ -25,9 +27,11 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     delete,
+    event,
     select,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateTable
 
 from bot.db import UTCDateTime, make_engine, transaction
@@ -57,12 +61,21 @@ _importing = threading.Lock()
 # as the writer before it is done, where SQLite's busy handler would sleep 1, 2, 5, 10 ms ... between tries.
 _writing = threading.Lock()
 CLEAN_SECONDS = 5.0
+REMOVE_CHUNK = 200  # rows per deleting transaction: a webhook waits for one chunk at most
+CHECKPOINT_SECONDS = 1.0
+BUSY_SECONDS, BUSY_SLEEP = 30.0, 0.0005  # waiting for another process's write: how long, how often to try
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6
+T = TypeVar("T")
 # Per database, in this process: the last spool id imported (committed) since the last removal, and when
 # that was. After a restart the spool is read from its start again; the unique key skips repeats.
 _imported: dict[str, int] = {}
 _cleaned: dict[str, float] = {}
+_checkpointed: dict[str, float] = {}
 _NEXT = select(SPOOL).where(SPOOL.c.id > bindparam("after")).order_by(SPOOL.c.id).limit(BATCH)
-_REMOVE = delete(SPOOL).where(SPOOL.c.id <= bindparam("upto"))
+_KEYS = [c.name for c in SPOOL.columns if c.name != "id"]
+_PUT = sqlite.insert(SPOOL).on_conflict_do_nothing()
+_REMOVE = delete(SPOOL).where(SPOOL.c.id.in_(
+    select(SPOOL.c.id).where(SPOOL.c.id <= bindparam("upto")).order_by(SPOOL.c.id).limit(REMOVE_CHUNK)))
 
 
 def spool_engine(services: Services) -> Engine | None:
@@ -74,27 +87,57 @@ def spool_engine(services: Services) -> Engine | None:
         engine = _engines.get(url)
         if engine is None:
             engine = make_engine(url + ".inbox")
-            with engine.begin() as conn:  # several processes may get here at once
-                conn.execute(CreateTable(SPOOL, if_not_exists=True))
+            event.listen(engine, "connect", _spool_pragmas)
+            # several processes may get here at once
+            _transaction(engine, lambda conn: conn.execute(CreateTable(SPOOL, if_not_exists=True)))
             _engines[url] = engine
     return engine
 
 
+def _spool_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Two latency traps of SQLite for the webhooks, each measured as all acks stalling for ~100 ms:
+
+    - the connection whose commit crosses the WAL threshold copies and fsyncs the log inside a webhook:
+      the spool is never checkpointed automatically; the workers do it (`import_spool`);
+    - a writer that finds the lock taken sleeps in SQLite's busy handler 1, 2, 5, 10, 15, 20, 25 ms ...
+      between tries, and with two web processes writing a few hundred times a second it can lose many
+      tries in a row: SQLite answers "busy" at once and `_transaction` tries again every half millisecond.
+    """
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+
+def _transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run `work(connection)` in a transaction of the spool, trying again while another writer holds
+    the lock (for up to BUSY_SECONDS, like the main database's busy timeout)."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except OperationalError as exc:
+            code = getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF  # extended codes keep the primary low
+            if code not in (SQLITE_BUSY, SQLITE_LOCKED) or time.monotonic() > deadline:
+                raise
+        time.sleep(BUSY_SLEEP)
+
+
+
 def put(engine: Engine, rows: list[dict[str, Any]]) -> int:
     """Spool rows (the same keys as `inbound_event`); a duplicate still in the spool is skipped."""
-    keys = [c.name for c in SPOOL.columns if c.name != "id"]
-    with _writing, engine.begin() as conn:
-        result = conn.execute(sqlite.insert(SPOOL).on_conflict_do_nothing(),
-                              [{k: row[k] for k in keys} for row in rows])
+    values = [{k: row[k] for k in _KEYS} for row in rows]
+    with _writing:
+        result = _transaction(engine, lambda conn: conn.execute(_PUT, values))
     return max(int(result.rowcount or 0), 0)
 
 
 def import_spool(services: Services) -> int:
     """Move spooled events into `inbound_event` (oldest first); returns how many new events arrived.
 
-    Imported rows leave the spool in bulk, when the spool is idle or every CLEAN_SECONDS: each deletion
-    takes the spool's write lock, and a webhook that meets it waits in SQLite's busy handler, whose sleeps
-    (1, 2, 5, 10 ms ...) showed up as ack-latency spikes when the workers deleted after every import.
+    Imported rows leave the spool in bulk, when the spool is idle or every CLEAN_SECONDS, in chunks: each
+    deletion takes the spool's write lock, and a webhook that meets it waits in SQLite's busy handler, whose
+    sleeps (1, 2, 5, 10 ms ...) showed up as ack-latency spikes when the workers deleted after every
+    import. The spool's log is checkpointed here, at most every CHECKPOINT_SECONDS, never by a webhook.
     """
     engine = spool_engine(services)
     if engine is None or not _importing.acquire(blocking=False):
@@ -102,8 +145,7 @@ def import_spool(services: Services) -> int:
     try:
         url = services.settings.database_url
         after = _imported.get(url, 0)
-        with engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(_NEXT, {"after": after})]
+        rows = _transaction(engine, lambda conn: [r._asdict() for r in conn.execute(_NEXT, {"after": after})])
         new = 0
         if rows:
             with transaction(services.sessions) as session:
@@ -113,10 +155,14 @@ def import_spool(services: Services) -> int:
             _imported[url] = rows[-1]["id"]  # committed: these may leave the spool
         imported = _imported.get(url, 0)
         if imported and (not rows or time.monotonic() - _cleaned.get(url, 0.0) >= CLEAN_SECONDS):
-            with engine.begin() as conn:
-                conn.execute(_REMOVE, {"upto": imported})
+            removed = REMOVE_CHUNK
+            while removed == REMOVE_CHUNK:
+                removed = _transaction(engine, lambda c: c.execute(_REMOVE, {"upto": imported}).rowcount)
             # What is left was never imported; and an emptied table may hand out low ids again.
             _imported[url], _cleaned[url] = 0, time.monotonic()
+        if rows and time.monotonic() - _checkpointed.get(url, 0.0) >= CHECKPOINT_SECONDS:
+            _transaction(engine, lambda conn: conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)"))
+            _checkpointed[url] = time.monotonic()
         if new:
             EVENTS.notify()
         return new
