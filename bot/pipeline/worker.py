@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bot.db import autocommit, in_states, transaction, utcnow
@@ -49,9 +49,9 @@ _EXTEND = update(_EVENT).where(*_OURS).values(locked_until=bindparam("lease_unti
 _FINISH = update(_EVENT).where(*_OURS).values(status=bindparam("final_status"), locked_until=None,
                                                processed_at=bindparam("finished_at"), error=None)
 _DEFER = update(_EVENT).where(*_OURS).values(status="pending", locked_until=bindparam("lease_until"))
+_CITIZEN = tuple_(_OUTBOX.c.channel, _OUTBOX.c.user_id)
 _RELEASE_HELD = (update(_OUTBOX)
-                 .where(_OUTBOX.c.channel == bindparam("for_channel"),
-                        _OUTBOX.c.user_id == bindparam("for_user"), _OUTBOX.c.status == "held")
+                 .where(_OUTBOX.c.status == "held", _CITIZEN.in_(bindparam("citizens", expanding=True)))
                  .values(status="pending", next_attempt_at=bindparam("release_at"), error=None))
 
 
@@ -217,6 +217,9 @@ def _run(session: Session, prepared: list[Prepared], now: datetime) -> list[str]
         _fence(session, prepared[0].claim, now)
     statuses = [_handle(session, one.services, one.kind, one.claim.channel, one.claim.user_id, one.inbound,
                         one.detail, one.claim, now) for one in prepared]
+    # The citizens who wrote: what was held for a closed window may go out now (one UPDATE for the round).
+    release_held(session, [(one.claim.channel, one.claim.user_id) for one in prepared
+                           if one.kind == "message" and one.inbound is not None], now)
     connection = session.connection()
     for status in set(statuses):
         claims = [one.claim for one, said in zip(prepared, statuses, strict=True) if said == status]
@@ -251,8 +254,7 @@ def _fence(session: Session, claim: Claim, now: datetime) -> None:
 def _handle(session: Session, services: Services, kind: str, channel: str, user_id: str,
             inbound: Inbound | None, detail: dict[str, Any], claim: Claim, now: datetime) -> str:
     if kind == "message" and inbound is not None:
-        run_turn(session, services, inbound, now)
-        release_held(session, channel, user_id, now)
+        run_turn(session, services, inbound, now)  # then release_held, in _run
         return "done"
     if kind == "standby" and inbound is not None:
         conv = record_inbound(session, inbound, now)
@@ -314,10 +316,12 @@ def _pause(conv: Any, reason: str, now: datetime) -> None:
         conv.mode, conv.handoff_reason, conv.handoff_since = "paused", reason, now
 
 
-def release_held(session: Session, channel: str, user_id: str, now: datetime) -> int:
-    """The citizen wrote again: messages held for a closed window may go out now."""
+def release_held(session: Session, citizens: list[tuple[str, str]], now: datetime) -> int:
+    """These (channel, user id) wrote again: messages held for a closed window may go out now."""
+    if not citizens:
+        return 0
     return int(session.connection().execute(
-        _RELEASE_HELD, {"for_channel": channel, "for_user": user_id, "release_at": now}).rowcount or 0)
+        _RELEASE_HELD, {"citizens": citizens, "release_at": now}).rowcount or 0)
 
 
 def _failed(services: Services, claim: Claim, exc: Exception) -> str:
