@@ -392,6 +392,7 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
     for job in schedule:
         jobs.put(job)
     latencies: list[float] = []
+    sent_at: list[float] = []  # seconds from the start, per request (as latencies)
     failures: list[int] = []
     lock = threading.Lock()
     host, port = base.rsplit("/", 1)[1].split(":")
@@ -421,6 +422,7 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
+                sent_at.append(time.monotonic() - elapsed - t0)
                 if status != 200:
                     failures.append(status)
 
@@ -460,6 +462,9 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
     if args.timeline:
         sampler.join()
         print_timeline(timeline, [r.processed_at for r in done if r.processed_at], first)
+        slowest = sorted(zip(latencies, sent_at, strict=True), reverse=True)[:12]
+        print("  slowest acks (ms @ s from the start):",
+              " ".join(f"{latency * 1000:.0f}@{at:.2f}" for latency, at in slowest))
     seen: dict[str, int] = {}
     for body in inbound_ids:
         seen[body.get("message_id")] = seen.get(body.get("message_id"), 0) + 1

@@ -58,6 +58,7 @@ def _register_channels(
     connectors = build_connectors(services)
     app.extensions["motcua.connectors"] = connectors
     app.register_blueprint(webhooks.bp)
+    app.wsgi_app = webhooks.WebhookEndpoint(app.wsgi_app, services, connectors)  # type: ignore[method-assign]
     app.register_blueprint(chat.bp)
     if settings.embedded_workers and start_workers is not False:
         app.extensions["motcua.runner"] = Runner(

@@ -127,6 +127,23 @@ def test_disabled_channel_answers_404(app: Flask) -> None:
     assert client.post("/webhooks/nowhere", data=b"{}").status_code == 404
 
 
+def test_oversized_or_misaddressed_webhook_is_refused_without_storing(ch_app: Flask) -> None:
+    from bot.web.webhooks import MAX_BODY_BYTES, _first_values
+
+    client = ch_app.test_client()
+    huge = zalo_body(text="a" * (MAX_BODY_BYTES + 1))
+    resp = client.post("/webhooks/zalo", data=huge, headers=zalo_headers(huge))
+    assert resp.status_code == 413 and resp.content_type.startswith("text/plain")
+    body = zalo_body()
+    assert client.post("/webhooks/zalo/x", data=body, headers=zalo_headers(body)).status_code in (404, 405)
+    assert client.put("/webhooks/zalo", data=body, headers=zalo_headers(body)).status_code == 405
+    assert _count(ch_app) == 0
+    resp = client.post("/webhooks/zalo?x=1&x=2", data=body, headers=zalo_headers(body))
+    assert resp.status_code == 200 and resp.get_data() == b"ok" and _count(ch_app) == 1
+    # the query string reaches the connector as Flask's request.args.to_dict() would give it
+    assert _first_values({"QUERY_STRING": "x=1&x=2&y=&z=%C4%91"}) == {"x": "1", "y": "", "z": "đ"}
+
+
 def test_facebook_subscription(ch_app: Flask) -> None:
     client = ch_app.test_client()
     url = "/webhooks/facebook?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token="
