@@ -47,3 +47,25 @@ def test_a_turn_without_replies_still_keeps_the_citizen_message(services: Servic
         conv = record_inbound(session, Inbound("zalo", "u1", "text", text="alo"), utcnow())
         enqueue_replies(session, conv, [])
     assert _transcript(services) == [("in", "alo", None)]
+
+
+def test_a_turns_inserts_are_compiled_once_not_per_turn(services: Services) -> None:
+    """Literal multi-row VALUES has no cache key in SQLAlchemy: it was compiled again on every turn."""
+    from sqlalchemy import event
+    from sqlalchemy.engine.interfaces import CacheStats
+
+    upgrade(services.engine)
+    inserts: list[CacheStats] = []
+
+    @event.listens_for(services.engine, "before_cursor_execute")
+    def seen(_conn, _cursor, sql, _params, context, _many):  # type: ignore[no-untyped-def]
+        if sql.startswith("INSERT INTO") and context is not None:
+            inserts.append(context.cache_hit)
+
+    for n in range(3):
+        with transaction(services.sessions) as session:
+            conv = record_inbound(session, Inbound("zalo", "u1", "text", text=f"câu {n}"), utcnow())
+            enqueue_replies(session, conv, [Reply.say("Dạ."), Reply.say("Anh/chị cần gì thêm ạ?")])
+    event.remove(services.engine, "before_cursor_execute", seen)
+    assert len(inserts) >= 6 and inserts[-2:] == [CacheStats.CACHE_HIT] * 2
+    assert len(_transcript(services)) == 9

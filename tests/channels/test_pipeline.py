@@ -173,6 +173,29 @@ def test_window_refusal_holds_until_citizen_writes(
     assert [c.json["recipient"] for c in zalo_server.sends()[-2:]] == [{"message_id": "w2"}] * 2
 
 
+def test_a_round_releases_only_the_held_messages_of_citizens_who_wrote(
+        ch_services: Services, connectors: dict[str, Connector], zalo_server: ZaloStandIn) -> None:
+    others = ["9001", "9002"]
+    for n, user in enumerate([CITIZEN, *others]):
+        _zalo(ch_services, connectors, "xin chào", f"h{n}", user=user)
+    worker.drain(ch_services, connectors)
+    zalo_server.fail_next.extend([-230] * 3)  # every first reply refused: outside the window
+    dispatcher.drain(ch_services, connectors)
+    assert [o.status for o in _outbox(ch_services)] == ["held"] * 3
+
+    def held() -> list[str]:
+        return sorted(o.user_id for o in _outbox(ch_services) if o.status == "held")
+
+    # one round (one transaction) with two of the three citizens writing again
+    _zalo(ch_services, connectors, "tôi hỏi tiếp", "h3", user=others[0])
+    _zalo(ch_services, connectors, "còn tôi nữa", "h4", user=others[1])
+    assert worker.work_once(ch_services, connectors) == 2
+    assert held() == [CITIZEN]
+    _zalo(ch_services, connectors, "anh/chị còn đó không", "h5")
+    worker.drain(ch_services, connectors)
+    assert held() == []
+
+
 def test_closed_window_is_held_before_sending(
         ch_services: Services, connectors: dict[str, Connector], zalo_server: ZaloStandIn) -> None:
     _zalo(ch_services, connectors, "xin chào", "old1")
