@@ -95,12 +95,13 @@ def spool_engine(services: Services) -> Engine | None:
 
 
 def _spool_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    """Two latency traps of SQLite for the webhooks, each measured as all acks stalling for ~100 ms:
+    """Two latency traps of SQLite for the webhooks:
 
-    - the connection whose commit crosses the WAL threshold copies and fsyncs the log inside a webhook:
-      the spool is never checkpointed automatically; the workers do it (`import_spool`);
+    - the connection whose commit crosses the WAL threshold copies and fsyncs the log inside a webhook
+      (one such commit measured 111 ms): the spool is never checkpointed automatically; the workers do it
+      (`import_spool`);
     - a writer that finds the lock taken sleeps in SQLite's busy handler 1, 2, 5, 10, 15, 20, 25 ms ...
-      between tries, and with two web processes writing a few hundred times a second it can lose many
+      between tries, and with two web processes writing a few hundred times a second it can lose several
       tries in a row: SQLite answers "busy" at once and `_transaction` tries again every half millisecond.
     """
     dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
@@ -120,7 +121,6 @@ def _transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
             if code not in (SQLITE_BUSY, SQLITE_LOCKED) or time.monotonic() > deadline:
                 raise
         time.sleep(BUSY_SLEEP)
-
 
 
 def put(engine: Engine, rows: list[dict[str, Any]]) -> int:
