@@ -35,8 +35,7 @@ _MESSAGE, _OUTBOX = Message.__table__, OutboxMessage.__table__
 _FIND_CONVERSATION = select(Conversation).where(Conversation.channel == bindparam("channel"),
                                                 Conversation.user_id == bindparam("user_id"))
 _INSERT_INBOUND = insert(_MESSAGE).returning(_MESSAGE.c.id)
-_SINGLE_INSERT = {table.name: insert(table) for table in (_MESSAGE, _OUTBOX)}
-_MANY_INSERT = {table.name: insert(table).returning(table.c.id) for table in (_MESSAGE, _OUTBOX)}
+_INSERT_ROWS = {table.name: insert(table).returning(table.c.id) for table in (_MESSAGE, _OUTBOX)}
 _SET_INTENT = (update(_MESSAGE).where(_MESSAGE.c.id == bindparam("message_id"))
                .values(intent=bindparam("intent")))
 # The citizen's message waits in the session until the turn's replies are written, so it goes in with them
@@ -114,10 +113,8 @@ def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]
     statement rendered from the cached single-row one. (A literal `.values([...])` has no cache key and is
     compiled on every call; a plain executemany would open a psycopg pipeline.)
     """
-    if len(rows) == 1:
-        connection.execute(_SINGLE_INSERT[table.name], rows[0])
-    elif rows:
-        connection.execute(_MANY_INSERT[table.name], rows)
+    if rows:
+        connection.execute(_INSERT_ROWS[table.name], rows)
 
 
 def record_inbound(session: Session, inbound: Inbound, now: datetime) -> Conversation:

@@ -58,7 +58,7 @@ _engines: dict[str, Engine] = {}
 _guard = threading.Lock()
 _importing = threading.Lock()
 # This process's webhook threads take turns at the spool's write lock: a thread waiting here wakes as soon
-# as the writer before it is done, where SQLite's busy handler would sleep 1, 2, 5, 10 ms ... between tries.
+# as the writer before it is done, instead of polling against its neighbours in `_transaction`.
 _writing = threading.Lock()
 CLEAN_SECONDS = 5.0
 REMOVE_CHUNK = 200  # rows per deleting transaction: a webhook waits for one chunk at most
@@ -134,10 +134,10 @@ def put(engine: Engine, rows: list[dict[str, Any]]) -> int:
 def import_spool(services: Services) -> int:
     """Move spooled events into `inbound_event` (oldest first); returns how many new events arrived.
 
-    Imported rows leave the spool in bulk, when the spool is idle or every CLEAN_SECONDS, in chunks: each
-    deletion takes the spool's write lock, and a webhook that meets it waits in SQLite's busy handler, whose
-    sleeps (1, 2, 5, 10 ms ...) showed up as ack-latency spikes when the workers deleted after every
-    import. The spool's log is checkpointed here, at most every CHECKPOINT_SECONDS, never by a webhook.
+    Imported rows leave the spool in bulk, when the spool is idle or every CLEAN_SECONDS, in chunks of
+    REMOVE_CHUNK: each deletion takes the spool's write lock and the webhooks wait for it (deleting after
+    every import showed up as ack-latency spikes). The spool's log is checkpointed here, at most every
+    CHECKPOINT_SECONDS, never by a webhook.
     """
     engine = spool_engine(services)
     if engine is None or not _importing.acquire(blocking=False):
