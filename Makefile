@@ -6,7 +6,8 @@ VENV      := .venv
 RASA_VENV := .venv-rasa
 PY        := $(VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
-PORT      ?= 8000
+# When `make` started: `make run` prints how long the whole start took.
+STARTED   := $(shell date +%s.%N)
 RASA_PORT ?= 5005
 MODEL     := models/nlu.tar.gz
 export PYTHONPATH := $(CURDIR)
@@ -16,7 +17,7 @@ export RASA_TELEMETRY_ENABLED := false
 .PHONY: help setup run test nlu-server model lint clean browser
 
 help:
-	@echo "make run         start the NLU server and the app on 127.0.0.1:$(PORT) (Ctrl-C stops both)"
+	@echo "make run         start the NLU server and the app on 127.0.0.1:$${PORT:-8000} (Ctrl-C stops both)"
 	@echo "make test        set everything up, then run the whole test suite"
 	@echo "make setup       build .venv (Python 3.11) and .venv-rasa (Python 3.10), train the NLU model"
 	@echo "make nlu-server  only the Rasa NLU server, in the foreground, on 127.0.0.1:$(RASA_PORT)"
@@ -46,11 +47,9 @@ model: $(VENV)/.installed $(RASA_VENV)/.installed
 nlu-server: $(RASA_VENV)/.installed model
 	$(RASA) run --enable-api -i 127.0.0.1 -p $(RASA_PORT) -m $(MODEL) --cors '' --log-file /dev/null
 
+# One launcher for both processes (bot/launch.py): says when the system is ready, Ctrl-C stops both.
 run: setup
-	@trap 'kill 0' INT TERM EXIT; \
-	$(RASA) run --enable-api -i 127.0.0.1 -p $(RASA_PORT) -m $(MODEL) > instance/nlu-server.log 2>&1 & \
-	echo "==> NLU server starting on 127.0.0.1:$(RASA_PORT) (log: instance/nlu-server.log)"; \
-	$(VENV)/bin/motcua run --host 127.0.0.1 --port $(PORT)
+	@$(PY) -m bot.launch --since $(STARTED)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

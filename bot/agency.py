@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -302,6 +302,18 @@ class Agency:
                 lines.append(text("agency.opens_next", weekday=text(f"agency.weekday_{nxt.weekday()}"),
                                   date=nxt.strftime("%d/%m/%Y"), time=_fmt(nxt.time())))
         return "\n".join(lines)
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today at the centre: the one definition of "today" for code and tests, whatever the machine's zone.
+
+    `now` defaults to this moment; a naive `now` is taken as already local (validators are given one).
+    """
+    if now is None:
+        now = datetime.now(UTC)
+    if now.tzinfo is None or now.utcoffset() is None:
+        return now.date()
+    return Agency.load().local(now).date()
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
             log.exception("health check: database does not answer")
             db_ok = False
         nlu_ok = services.nlu.available()
-        body = {"status": "ok" if db_ok and nlu_ok else "degraded", "database": db_ok, "nlu": nlu_ok}
+        ready = db_ok and nlu_ok  # what `make run` waits for before it says "ready"
+        body = {"status": "ok" if ready else "degraded", "ready": ready, "database": db_ok, "nlu": nlu_ok}
         return jsonify(body), 200
 
     from bot.api.views import register as register_api

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.agency import Agency
+from bot.agency import Agency, local_today
 from bot.db import utcnow
 from bot.messages import Reply
 from bot.models import (
@@ -202,7 +202,7 @@ def normalised_phone(raw: object) -> str | None:
 
     if not raw:
         return None
-    checked = validate_phone(str(raw), now=datetime.now())
+    checked = validate_phone(str(raw), now=utcnow())
     return checked.value if checked.ok else None
 
 
@@ -326,11 +326,6 @@ def receipt(dossier: Dossier, catalog: CatalogLike | None = None) -> list[Reply]
 def is_overdue(dossier: Dossier, today: date) -> bool:
     """Derived, never stored: the appointment date has passed and the centre has not finished."""
     return dossier.status not in CLOSED_STATUSES and dossier.appointment_date < today
-
-
-def local_today(now: datetime) -> date:
-    """The date at the centre, for overdue checks."""
-    return now.astimezone(local_zone()).date()
 
 
 def is_owner(dossier: Dossier, conversation: Conversation | None) -> bool:

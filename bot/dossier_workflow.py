@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import Session
 
 from bot import dossier as dossiers
+from bot.agency import local_today
 from bot.dossier import status_label
 from bot.messages import Reply
 from bot.models import Conversation, Dossier, DossierStatusChange
@@ -56,7 +57,7 @@ def allowed_next(status: str, actor: str | None = None) -> tuple[str, ...]:
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
     """bot.dossier.is_overdue's rule (derived from the appointment date, never stored), for a query."""
     return and_(
-        Dossier.status.not_in(dossiers.CLOSED_STATUSES), Dossier.appointment_date < dossiers.local_today(now)
+        Dossier.status.not_in(dossiers.CLOSED_STATUSES), Dossier.appointment_date < local_today(now)
     )
 
 

@@ -28,6 +28,9 @@ class Turn:
     conversation: Conversation
     inbound: Inbound
     now: datetime
+    # True while the event is young: a turn that meets an NLU server that is still starting (or briefly
+    # unreachable) is put back in the queue instead of answering with the degraded menu.
+    wait_for_nlu: bool = False
 
 
 # Every turn runs these: built once, so no statement is constructed (or its cache key computed) per turn.
@@ -149,9 +152,14 @@ def note_intent(session: Session, intent: str) -> None:
 
 
 def run_turn(
-    session: Session, services: Services, inbound: Inbound, now: datetime | None = None
+    session: Session, services: Services, inbound: Inbound, now: datetime | None = None, *,
+    wait_for_nlu: bool = False,
 ) -> list[Reply]:
-    """Process one inbound message; returns the replies it enqueued (empty while staff own the chat)."""
+    """Process one inbound message; returns the replies it enqueued (empty while staff own the chat).
+
+    With `wait_for_nlu`, a turn whose message needs the NLU while the server does not answer raises
+    `NLUUnavailable` (the caller rolls back and retries later) instead of answering the degraded menu.
+    """
     from flows.dialogue import handle_turn
 
     now = now or utcnow()
@@ -159,7 +167,8 @@ def run_turn(
     if conv.mode != "bot":
         write_inbound(session)
         return []
-    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now)
+    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now,
+                wait_for_nlu=wait_for_nlu)
     replies = handle_turn(turn)
     enqueue_replies(session, conv, replies, in_reply_to=inbound.message_id)
     return replies

@@ -23,7 +23,8 @@ AFTER_SUPPLEMENT = "received"  # back at the top of the officers' queue, the new
 
 def list_own_dossiers(ctx: Context, step: Action) -> Answer:
     """Offer the citizen's own dossiers as buttons before asking for a code."""
-    from bot.dossier import dossiers_of, list_replies, local_today
+    from bot.agency import local_today
+    from bot.dossier import dossiers_of, list_replies
 
     active = ctx.active
     assert active is not None

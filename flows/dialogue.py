@@ -95,6 +95,8 @@ def handle_turn(turn: Turn) -> list[Reply]:
     try:
         replies += route(ctx)
     except NLUUnavailable:
+        if turn.wait_for_nlu:
+            raise  # the worker puts the event back and retries: an answer beats the busy menu
         log.warning("nlu unavailable conversation=%s", turn.conversation.id)
         if ctx.step is not None:  # buttons and valid answers still work: ask the pending question again
             replies += engine.reask(ctx, "dialogue.nlu_down_in_flow")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.agency import Agency
+from bot.agency import local_today
 from bot.templates import text as template
 from nlu.text import clean, fold
 
@@ -132,11 +132,6 @@ def _squash(raw: str) -> str:
     return " ".join(clean(raw).split())
 
 
-def local_date(now: datetime) -> date:
-    """Today at the centre (Vietnam), whatever zone `now` is in; naive datetimes are taken as local."""
-    return now.date() if now.tzinfo is None else now.astimezone(Agency.load().timezone).date()
-
-
 def _is_none_answer(raw: str) -> bool:
     return fold(raw) in _NONE_ANSWERS
 
@@ -194,7 +189,7 @@ def validate_id_number(raw: str, *, now: datetime, allow_none: bool = False, **_
         return _no("id_number_province")
     century = 1900 + (int(compact[3]) // 2) * 100
     birth_year = century + int(compact[4:6])
-    this_year = local_date(now).year
+    this_year = local_today(now).year
     if not this_year - MAX_AGE_YEARS <= birth_year <= this_year:
         return _no("id_number_birth")
     return _ok(compact)
@@ -258,7 +253,7 @@ def parse_date(raw: str, *, today: date, when: str = "any") -> date | str | None
 
 
 def validate_date(raw: str, *, now: datetime, when: str = "any", min_year: int = 1900, **_: Any) -> Validated:
-    today = local_date(now)
+    today = local_today(now)
     parsed = parse_date(raw, today=today, when=when)
     if parsed is None:
         return _no("date", example=today.strftime("%d/%m/%Y"))

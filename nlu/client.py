@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -87,13 +88,18 @@ class NLUClient:
         return to_parse(body["text"], data)
 
     def available(self) -> bool:
+        """True when the server answers and has a model loaded (it can parse now)."""
         url = urlsplit(self.base_url)
         factory = HTTPSConnection if url.scheme == "https" else HTTPConnection
         conn = factory(url.hostname or "", url.port, timeout=min(self.timeout, 2.0))
         try:
             conn.request("GET", url.path + "/status")
-            return conn.getresponse().status == 200
-        except (OSError, HTTPException):
+            answer = conn.getresponse()
+            if answer.status != 200:
+                return False
+            status = json.loads(answer.read() or b"{}")
+            return isinstance(status, dict) and bool(status.get("model_file"))
+        except (OSError, HTTPException, ValueError):
             return False
         finally:
             conn.close()

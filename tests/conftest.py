@@ -115,3 +115,12 @@ def rasa_url() -> Iterator[str]:
 def nlu_settings(settings: Settings, rasa_url: str) -> Settings:
     """Settings whose NLU client talks to the real Rasa server."""
     return Settings.load(**{**settings.__dict__, "rasa_url": rasa_url})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses the Rasa server must say so (`-m "not rasa"` then skips it instead of erroring)."""
+    unmarked = [item.nodeid for item in items if "rasa_url" in getattr(item, "fixturenames", ())
+                and item.get_closest_marker("rasa") is None]
+    if unmarked:
+        raise pytest.UsageError("these tests use the Rasa server but are not marked @pytest.mark.rasa:\n  "
+                                + "\n  ".join(unmarked))

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from bot.agency import local_today
 from bot.db import utcnow
-from bot.dossier import LABELS_KEY, is_overdue, local_today, local_zone, status_label
+from bot.dossier import LABELS_KEY, is_overdue, local_zone, status_label
 from bot.dossier_workflow import InvalidTransition, change_status
 from bot.models import Dossier, DossierDocument
 from bot.models.dossier import STATUSES

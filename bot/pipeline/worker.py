@@ -30,6 +30,7 @@ from bot.services import Services
 from bot.turn import conversation_for, record_inbound, run_turn, write_inbound
 from connectors.base import Connector
 from connectors.http import PlatformSession
+from nlu.client import NLUUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 ECHO_WAIT = timedelta(seconds=2)  # a Zalo echo can arrive before our send call has returned its id
 ECHO_TRIES = 5
+# A message that needs the NLU while its server is starting or briefly unreachable waits this long (retried
+# every NLU_RETRY) before the degraded "busy" answer: after `make run` the first citizens get real answers.
+NLU_PATIENCE = timedelta(seconds=60)
+NLU_RETRY = timedelta(seconds=1)
 E = InboundEvent
 
 
@@ -49,6 +54,9 @@ _EXTEND = update(_EVENT).where(*_OURS).values(locked_until=bindparam("lease_unti
 _FINISH = update(_EVENT).where(*_OURS).values(status=bindparam("final_status"), locked_until=None,
                                                processed_at=bindparam("finished_at"), error=None)
 _DEFER = update(_EVENT).where(*_OURS).values(status="pending", locked_until=bindparam("lease_until"))
+# Waiting for the NLU is not a failed attempt: the claim's attempt is given back.
+_WAIT_NLU = update(_EVENT).where(*_OURS).values(status="pending", locked_until=bindparam("lease_until"),
+                                                attempts=_EVENT.c.attempts - 1)
 _CITIZEN = tuple_(_OUTBOX.c.channel, _OUTBOX.c.user_id)
 _RELEASE_HELD = (update(_OUTBOX)
                  .where(_OUTBOX.c.status == "held", _CITIZEN.in_(bindparam("citizens", expanding=True)))
@@ -71,6 +79,7 @@ class Claim:
     inbound: dict[str, Any] | None = None
     detail: dict[str, Any] | None = None
     mode: str | None = None  # the conversation's mode at claim time (None: no conversation yet)
+    received_at: datetime | None = None  # when the webhook stored it (how long it may wait for the NLU)
 
 
 OPEN = ("pending", "processing")  # unfinished: the rows of ix_inbound_event_queue
@@ -87,7 +96,7 @@ _QUEUE = WorkQueue(
         and_(E.status == "processing", E.locked_until < _NOW),  # a crashed worker's expired lease
     ),
     take={"status": "processing", "attempts": E.attempts + 1, "locked_until": bindparam("lease_until")},
-    returning=(E.id, E.attempts, E.kind, E.channel, E.user_id, E.inbound, E.detail),
+    returning=(E.id, E.attempts, E.kind, E.channel, E.user_id, E.inbound, E.detail, E.received_at),
     group=lambda row: (row.channel, row.user_id),
 )
 
@@ -107,7 +116,8 @@ def claim_events(services: Services, limit: int = 4, now: datetime | None = None
     with autocommit(services.sessions) as connection:
         heads, taken = _QUEUE.claim(connection, {"now": now, "lease_until": now + LEASE}, ready, limit)
     modes = {row.id: row.mode for row in heads}
-    return [Claim(*row, mode=modes.get(row[0])) for row in sorted(taken, key=lambda row: row[0])]
+    return [Claim(*row[:7], mode=modes.get(row[0]), received_at=row[7])
+            for row in sorted(taken, key=lambda row: row[0])]
 
 
 class PrefetchedNLU:
@@ -183,7 +193,7 @@ def _prepare(services: Services, claim: Claim, connectors: dict[str, Connector] 
             mode = session.scalar(select(Conversation.mode).where(
                 Conversation.channel == event.channel, Conversation.user_id == event.user_id))
             claim = Claim(claim.id, claim.attempts, event.kind, event.channel, event.user_id, event.inbound,
-                          event.detail, mode)
+                          event.detail, mode, event.received_at)
     kind = claim.kind or ""
     inbound = Inbound.from_dict(claim.inbound) if claim.inbound else None
     connector = (connectors or {}).get(claim.channel)
@@ -203,6 +213,8 @@ def _process_one(services: Services, one: Prepared) -> str:
     except LostClaim:
         log.warning("event %s: lease lost to another worker, rolled back", one.claim.id)
         return "lost"
+    except NLUUnavailable:
+        return _wait_for_nlu(services, one.claim)
     except Exception as exc:
         return _failed(services, one.claim, exc)
     if status == "done":
@@ -254,7 +266,7 @@ def _fence(session: Session, claim: Claim, now: datetime) -> None:
 def _handle(session: Session, services: Services, kind: str, channel: str, user_id: str,
             inbound: Inbound | None, detail: dict[str, Any], claim: Claim, now: datetime) -> str:
     if kind == "message" and inbound is not None:
-        run_turn(session, services, inbound, now)  # then release_held, in _run
+        run_turn(session, services, inbound, now, wait_for_nlu=may_wait_for_nlu(claim, now))
         return "done"
     if kind == "standby" and inbound is not None:
         conv = record_inbound(session, inbound, now)
@@ -322,6 +334,20 @@ def release_held(session: Session, citizens: list[tuple[str, str]], now: datetim
         return 0
     return int(session.connection().execute(
         _RELEASE_HELD, {"citizens": citizens, "release_at": now}).rowcount or 0)
+
+
+def may_wait_for_nlu(claim: Claim, now: datetime) -> bool:
+    """Whether a turn that meets an unanswering NLU should be retried rather than answered "busy"."""
+    return claim.received_at is not None and now - claim.received_at < NLU_PATIENCE
+
+
+def _wait_for_nlu(services: Services, claim: Claim) -> str:
+    """Put the event back for another try in NLU_RETRY; later events of the conversation wait behind it."""
+    with transaction(services.sessions) as session:
+        session.connection().execute(_WAIT_NLU, {"claimed_id": claim.id, "claimed_attempts": claim.attempts,
+                                                 "lease_until": utcnow() + NLU_RETRY})
+    log.info("event %s: NLU not answering yet, retried in %ss", claim.id, NLU_RETRY.seconds)
+    return "pending"
 
 
 def _failed(services: Services, claim: Claim, exc: Exception) -> str:

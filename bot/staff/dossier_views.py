@@ -16,8 +16,9 @@ from flask import (
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
+from bot.agency import local_today
 from bot.db import utcnow
-from bot.dossier import applicant_fields, is_overdue, local_today, local_zone, normalised_phone, status_label
+from bot.dossier import applicant_fields, is_overdue, local_zone, normalised_phone, status_label
 from bot.dossier_workflow import InvalidTransition, allowed_next, change_status, overdue_clause
 from bot.models import Conversation, Dossier, DossierDocument, Message
 from bot.models.dossier import STATUSES

@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from bot.agency import local_today
 from bot.config import Settings
 from bot.db import transaction, utcnow
 from bot.models import Conversation, Dossier, DossierDocument, DossierStatusChange, StaffUser, StoredFile
@@ -139,7 +140,7 @@ def add_dossier(
             },
             phone=phone,
             status=status,
-            appointment_date=appointment or date.today() + timedelta(days=5),
+            appointment_date=appointment or local_today() + timedelta(days=5),
             supplement_items=[],
         )
         session.add(dossier)

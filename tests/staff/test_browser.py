@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from channels.standins import GraphStandIn
 from flask import Flask
 from werkzeug.serving import make_server
 
+from bot.agency import local_today
 from bot.app import create_app
 from bot.config import Settings
 from bot.db import transaction
@@ -118,7 +119,7 @@ def test_officer_claims_replies_and_changes_status_in_the_browser(live, browser,
             Message(conversation_id=conv, direction="in", author="citizen", text="Tôi muốn gặp cán bộ")
         )
     code = add_dossier(
-        app, conv, code="000.00.12.H62-261129-0007", appointment=date.today() + timedelta(days=3)
+        app, conv, code="000.00.12.H62-261129-0007", appointment=local_today() + timedelta(days=3)
     )
     # The page re-renders the transcript while it polls: an element read mid-swap raises a
     # WebDriverException ("does not belong to the document"); the wait just looks again.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import select
 
+from bot.agency import local_today
 from bot.db import transaction, utcnow
 from bot.dossier import applicant_fields
 from bot.messages import Reply
@@ -183,12 +184,12 @@ def test_reply_refuses_files_that_are_not_images_or_pdf(app: Flask, officer: Sta
 
 def test_dossier_list_filters_and_search(app: Flask, officer: Staff) -> None:
     conv = add_conversation(app)
-    add_dossier(app, conv, code="A-261101-0001", appointment=date.today() - timedelta(days=2))
+    add_dossier(app, conv, code="A-261101-0001", appointment=local_today() - timedelta(days=2))
     add_dossier(
         app, conv, code="A-261101-0002", status="processing", phone="+84987654321", procedure="1.000894"
     )
     add_dossier(
-        app, None, code="A-261101-0003", status="returned", appointment=date.today() - timedelta(days=9)
+        app, None, code="A-261101-0003", status="returned", appointment=local_today() - timedelta(days=9)
     )
 
     def codes(query: str) -> set[str]:
@@ -202,9 +203,9 @@ def test_dossier_list_filters_and_search(app: Flask, officer: Staff) -> None:
     assert codes("q=0003") == {"A-261101-0003"}
     assert codes("q=0987+654+321") == {"A-261101-0002"}
     assert codes("q=84987654321") == {"A-261101-0002"}
-    today = date.today().isoformat()
+    today = local_today().isoformat()
     assert codes(f"from={today}&to={today}") == {"A-261101-0001", "A-261101-0002", "A-261101-0003"}
-    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    tomorrow = (local_today() + timedelta(days=2)).isoformat()
     assert codes(f"from={tomorrow}") == set()
     assert officer.get("/staff/dossiers?from=not-a-date&page=x").status_code == 200
     assert ("dossier.search", None) in _audit(app)

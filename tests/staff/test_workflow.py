@@ -8,8 +8,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from bot.agency import local_today
 from bot.db import transaction
-from bot.dossier import is_overdue, local_today, status_label
+from bot.dossier import is_overdue, status_label
 from bot.dossier_workflow import CITIZEN, TRANSITIONS, InvalidTransition, allowed_next, change_status
 from bot.messages import Reply
 from bot.models import AuditLog, Dossier, DossierStatusChange, Message, OutboxMessage
