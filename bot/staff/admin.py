@@ -18,6 +18,7 @@ from bot.models import Conversation, OutboxMessage, StaffUser
 from bot.models.staff import ROLES
 from bot.staff import audit, auth
 from bot.staff.views import bp, db, get_or_404, me
+from bot.templates import text
 
 # ---------------------------------------------------------------- undeliverable messages
 
@@ -90,8 +91,11 @@ def audit_log() -> str:
 @bp.get("/users")
 def users() -> str:
     _admin_only()
-    rows = db().scalars(select(StaffUser).order_by(StaffUser.username)).all()
-    return render_template("staff/users.html", rows=rows, roles=ROLES, now_utc=utcnow())
+    session = db()
+    rows = session.scalars(select(StaffUser).order_by(StaffUser.username)).all()
+    return render_template(
+        "staff/users.html", rows=rows, roles=ROLES, now_utc=utcnow(), sessions=auth.open_sessions(session)
+    )
 
 
 @bp.post("/users")
@@ -111,7 +115,7 @@ def user_create() -> Response:
         return redirect(url_for("staff.users"))
     audit.record(session, me(), "user.create", "staff_user", user.id, f"role {user.role}")
     session.commit()
-    flash(f"Đã tạo tài khoản {user.username}.", "ok")
+    flash(text("staff.account_created", username=user.username), "ok")
     return redirect(url_for("staff.users"))
 
 
@@ -122,12 +126,14 @@ def user_active(user_id: int) -> Response:
     user = get_or_404(StaffUser, user_id)
     active = request.form.get("active") == "1"
     if user.id == me().id and not active:
-        flash("Không thể tự vô hiệu hóa tài khoản của mình.", "error")
+        flash(text("staff.account_cannot_deactivate_self"), "error")
         return redirect(url_for("staff.users"))
     user.active = active
     if active:
         user.failed_logins = 0
         user.locked_until = None
+    else:
+        auth.end_all_sessions(session, user)
     audit.record(session, me(), "user.activate" if active else "user.deactivate", "staff_user", user.id)
     session.commit()
     return redirect(url_for("staff.users"))
@@ -139,13 +145,26 @@ def user_password(user_id: int) -> Response:
     session = db()
     user = get_or_404(StaffUser, user_id)
     try:
-        auth.set_password(user, request.form.get("password", ""))
+        auth.set_password(session, user, request.form.get("password", ""))
     except auth.AccountError as exc:
         flash(str(exc), "error")
         return redirect(url_for("staff.users"))
     audit.record(session, me(), "user.password_reset", "staff_user", user.id)
+    if user.id == me().id:  # the admin's own sessions ended too; this browser gets a fresh one
+        auth.start_session(session, user)
     session.commit()
-    if user.id == me().id:
-        auth.start_session(user)
-    flash(f"Đã đặt lại mật khẩu cho {user.username}.", "ok")
+    flash(text("staff.account_password_reset", username=user.username), "ok")
+    return redirect(url_for("staff.users"))
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+def user_sign_out(user_id: int) -> Response:
+    """End every session of an account (a lost phone, a shared computer), without changing its password."""
+    _admin_only()
+    session = db()
+    user = get_or_404(StaffUser, user_id)
+    ended = auth.end_all_sessions(session, user)
+    audit.record(session, me(), "user.sign_out_all", "staff_user", user.id, f"{ended} sessions")
+    session.commit()
+    flash(text("staff.account_signed_out", username=user.username, count=ended), "ok")
     return redirect(url_for("staff.users"))
