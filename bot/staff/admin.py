@@ -1,4 +1,4 @@
-"""Undeliverable messages, and for admins the audit log and officer accounts."""
+"""Undeliverable messages, each officer's own password, and for admins the audit log and officer accounts."""
 
 from __future__ import annotations
 
@@ -61,6 +61,41 @@ def outbox_handled(row_id: int) -> Response:
         session.commit()
         flash("Đã đánh dấu là đã xử lý.", "ok")
     return redirect(url_for("staff.outbox"))
+
+
+# ---------------------------------------------------------------- an officer's own password
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def own_password() -> Response | str | tuple[str, int]:
+    """Change one's own password: the current one is checked under the login lock-out (a borrowed session
+    cannot guess it), and every other session of the account ends."""
+    if request.method == "GET":
+        return render_template("staff/password.html")
+    session = db()
+    user = me()
+    new = request.form.get("new_password", "")[:300]
+    if new != request.form.get("new_password_again", "")[:300]:
+        flash(text("staff.password_mismatch"), "error")
+        return render_template("staff/password.html"), 400
+    try:
+        outcome = auth.change_own_password(
+            session, user, request.form.get("password", "")[:200], new, utcnow()
+        )
+    except auth.AccountError as exc:
+        flash(str(exc), "error")
+        return render_template("staff/password.html"), 400
+    if outcome != "ok":
+        audit.record(session, user, f"password_change.{outcome}", "staff_user", user.id)
+        session.commit()
+        key = "staff.password_locked" if outcome == "locked" else "staff.password_wrong_current"
+        flash(text(key, minutes=int(auth.LOCKOUT.total_seconds() // 60)), "error")
+        return render_template("staff/password.html"), 400
+    audit.record(session, user, "user.password_change", "staff_user", user.id)
+    auth.start_session(session, user)
+    session.commit()
+    flash(text("staff.password_changed"), "ok")
+    return redirect(url_for("staff.queue"))
 
 
 # ---------------------------------------------------------------- admin: audit log, accounts

@@ -120,30 +120,48 @@ def _claim_attempt(session: Session, user: StaffUser, now: datetime) -> bool:
     return claimed is not None
 
 
-def authenticate(session: Session, username: str, password: str, now: datetime) -> LoginResult:
-    """Check a login; MAX_FAILED_LOGINS attempts without a success lock the account for LOCKOUT, during
-    which even the right password is refused.
+def check_password(session: Session, user: StaffUser, password: str, now: datetime) -> str:
+    """The password of an account under the lock-out: ok | invalid | locked. MAX_FAILED_LOGINS attempts
+    without a success lock the account for LOCKOUT, during which even the right password is refused.
 
     The attempt is counted and COMMITTED (the caller's session) before the slow password hash runs, so
     parallel guesses see each other and at most MAX_FAILED_LOGINS passwords are checked per lock period.
     A success resets the count (the caller commits that, with its audit entry).
     """
+    claimed = _claim_attempt(session, user, now)
+    session.commit()
+    if not claimed:
+        return "locked"
+    if not verify_password(user, password):
+        return "invalid" if user.locked_until is None else "locked"
+    user.failed_logins = 0
+    user.locked_until = None
+    return "ok"
+
+
+def authenticate(session: Session, username: str, password: str, now: datetime) -> LoginResult:
+    """Check a login (see check_password; the caller's session is committed before the hash runs)."""
     user = find_user(session, username) if username.strip() else None
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return LoginResult(None, "invalid")
-    claimed = _claim_attempt(session, user, now)
-    session.commit()
-    if not claimed:
-        return LoginResult(user, "locked")
-    if not verify_password(user, password):
-        return LoginResult(user, "invalid" if user.locked_until is None else "locked")
-    if not user.active:
+    outcome = check_password(session, user, password, now)
+    if outcome == "ok" and not user.active:
         return LoginResult(user, "inactive")
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    return LoginResult(user, "ok")
+    if outcome == "ok":
+        user.last_login_at = now
+    return LoginResult(user, outcome)
+
+
+def change_own_password(session: Session, user: StaffUser, current: str, new: str, now: datetime) -> str:
+    """An officer's own password change: check_password's outcome for `current`; on "ok" the password is
+    replaced and every session of the user ended (the caller starts a fresh one for this browser).
+    AccountError for an unacceptable new password, before any attempt is counted."""
+    check_new_password(new)
+    outcome = check_password(session, user, current, now)
+    if outcome == "ok":
+        set_password(session, user, new)
+    return outcome
 
 
 def _token_hash(token: str) -> str:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
+from bot.cli import main
 from bot.db import utcnow
 from bot.models import AuditLog, StaffSession, StaffUser
 from bot.staff import auth
@@ -140,6 +143,81 @@ def test_only_admins_sign_others_out(app: Flask, admin: Staff, officer: Staff) -
     # Without the CSRF token the request is refused before anything happens.
     assert admin.client.post(f"/staff/users/{staff_id(app, 'canbo1')}/sign-out").status_code == 400
     assert signed_in(officer.client)
+
+
+NEW_PASSWORD = "mat-khau-moi-2026"
+
+
+def change_password(staff: Staff, current: str, new: str = NEW_PASSWORD, again: str | None = None) -> Any:
+    form = {"password": current, "new_password": new, "new_password_again": new if again is None else again}
+    return staff.post("/staff/password", form, follow_redirects=True)
+
+
+def test_changing_ones_own_password_ends_the_other_sessions(app: Flask, officer: Staff) -> None:
+    phone = app.test_client()
+    assert login(phone, "canbo1").status_code == 302
+    thief = copy_of(app, officer.client)
+    assert "Đổi mật khẩu" in officer.get("/staff/password").get_data(as_text=True)
+
+    page = change_password(officer, PASSWORD).get_data(as_text=True)
+    assert "Đã đổi mật khẩu. Mọi phiên đăng nhập khác của tài khoản đã kết thúc." in page
+    assert not signed_in(phone)
+    assert not signed_in(thief)
+    assert signed_in(officer.client)
+    assert login(app.test_client(), "canbo1").status_code == 401
+    assert login(app.test_client(), "canbo1", NEW_PASSWORD).status_code == 302
+    with db(app) as session:
+        actions = [e.action for e in session.query(AuditLog).filter_by(object_type="staff_user")]
+        assert "user.password_change" in actions
+
+
+def test_a_password_change_needs_the_current_password_under_the_lock_out(app: Flask, officer: Staff) -> None:
+    for _ in range(auth.MAX_FAILED_LOGINS - 1):
+        resp = change_password(officer, "doan-mo-mat-khau")
+        assert resp.status_code == 400 and "Mật khẩu hiện tại không đúng." in resp.get_data(as_text=True)
+    resp = change_password(officer, "doan-mo-mat-khau")
+    assert (
+        "Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần. Vui lòng thử lại sau 15 phút."
+        in resp.get_data(as_text=True)
+    )
+    # Locked: the right current password is refused as well, and nothing changed.
+    assert change_password(officer, PASSWORD).status_code == 400
+    with db(app) as session:
+        assert auth.verify_password(session.query(StaffUser).one(), PASSWORD)
+        actions = [e.action for e in session.query(AuditLog)]
+        assert actions.count("password_change.invalid") == auth.MAX_FAILED_LOGINS - 1
+        assert "user.password_change" not in actions
+
+
+def test_a_mistyped_or_weak_new_password_costs_no_attempt(app: Flask, officer: Staff) -> None:
+    resp = change_password(officer, PASSWORD, again=NEW_PASSWORD + "x")
+    assert resp.status_code == 400 and "Hai lần nhập mật khẩu mới không khớp nhau." in resp.get_data(
+        as_text=True
+    )
+    resp = change_password(officer, PASSWORD, new="ngan")
+    assert resp.status_code == 400 and "ít nhất 10 ký tự" in resp.get_data(as_text=True)
+    with db(app) as session:
+        user = session.query(StaffUser).one()
+        assert user.failed_logins == 0 and auth.verify_password(user, PASSWORD)
+    assert signed_in(officer.client)
+
+
+def test_the_cli_sets_a_password_lifts_the_lock_and_ends_sessions(
+    app: Flask, db_url: str, officer: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(auth.MAX_FAILED_LOGINS):
+        login(app.test_client(), "canbo1", "sai-mat-khau-123")
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    result = CliRunner().invoke(main, ["staff", "password", "CanBo1"], input=NEW_PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert "password set for canbo1; its sessions have ended" in result.output
+    assert not signed_in(officer.client)
+    assert login(app.test_client(), "canbo1", NEW_PASSWORD).status_code == 302
+    with db(app) as session:
+        entry = session.query(AuditLog).filter_by(action="user.password_reset").one()
+        assert (entry.actor, entry.object_id) == ("cli", str(staff_id(app, "canbo1")))
+    unknown = CliRunner().invoke(main, ["staff", "password", "khong-co"], input=NEW_PASSWORD + "\n")
+    assert unknown.exit_code != 0 and "Không có tài khoản khong-co." in unknown.output
 
 
 GUESSERS = 40
