@@ -6,7 +6,7 @@ from bot.models.conversation import Conversation, Message
 from bot.models.dossier import Dossier, DossierDocument, DossierSequence, DossierStatusChange, StoredFile
 from bot.models.event import InboundEvent
 from bot.models.outbox import OutboxMessage
-from bot.models.staff import AuditLog, StaffUser
+from bot.models.staff import AuditLog, StaffSession, StaffUser
 
 __all__ = [
     "AuditLog",
@@ -21,6 +21,7 @@ __all__ = [
     "InboundEvent",
     "Message",
     "OutboxMessage",
+    "StaffSession",
     "StaffUser",
     "StoredFile",
 ]

@@ -1,4 +1,5 @@
-"""Officers of the centre who use the staff console, and the audit trail of what they viewed or changed."""
+"""Officers of the centre who use the staff console, their signed-in sessions, and the audit trail of what
+they viewed or changed."""
 
 from __future__ import annotations
 
@@ -29,6 +30,20 @@ class StaffUser(Base):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+class StaffSession(Base):
+    """One signed-in browser. The cookie carries a random token; only its SHA-256 is stored, so a copy of
+    the database cannot be replayed as a cookie. Deleting the row ends the session at its next request
+    (logout, password change, deactivation, an admin's "sign out everywhere")."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AuditLog(Base):

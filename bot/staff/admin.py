@@ -1,4 +1,4 @@
-"""Undeliverable messages, and for admins the audit log and officer accounts."""
+"""Undeliverable messages, each officer's own password, and for admins the audit log and officer accounts."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bot.models import Conversation, OutboxMessage, StaffUser
 from bot.models.staff import ROLES
 from bot.staff import audit, auth
 from bot.staff.views import bp, db, get_or_404, me
+from bot.templates import text
 
 # ---------------------------------------------------------------- undeliverable messages
 
@@ -62,6 +63,41 @@ def outbox_handled(row_id: int) -> Response:
     return redirect(url_for("staff.outbox"))
 
 
+# ---------------------------------------------------------------- an officer's own password
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def own_password() -> Response | str | tuple[str, int]:
+    """Change one's own password: the current one is checked under the login lock-out (a borrowed session
+    cannot guess it), and every other session of the account ends."""
+    if request.method == "GET":
+        return render_template("staff/password.html")
+    session = db()
+    user = me()
+    new = request.form.get("new_password", "")[:300]
+    if new != request.form.get("new_password_again", "")[:300]:
+        flash(text("staff.password_mismatch"), "error")
+        return render_template("staff/password.html"), 400
+    try:
+        outcome = auth.change_own_password(
+            session, user, request.form.get("password", "")[:200], new, utcnow()
+        )
+    except auth.AccountError as exc:
+        flash(str(exc), "error")
+        return render_template("staff/password.html"), 400
+    if outcome != "ok":
+        audit.record(session, user, f"password_change.{outcome}", "staff_user", user.id)
+        session.commit()
+        key = "staff.password_locked" if outcome == "locked" else "staff.password_wrong_current"
+        flash(text(key, minutes=int(auth.LOCKOUT.total_seconds() // 60)), "error")
+        return render_template("staff/password.html"), 400
+    audit.record(session, user, "user.password_change", "staff_user", user.id)
+    auth.start_session(session, user)
+    session.commit()
+    flash(text("staff.password_changed"), "ok")
+    return redirect(url_for("staff.queue"))
+
+
 # ---------------------------------------------------------------- admin: audit log, accounts
 
 
@@ -90,8 +126,11 @@ def audit_log() -> str:
 @bp.get("/users")
 def users() -> str:
     _admin_only()
-    rows = db().scalars(select(StaffUser).order_by(StaffUser.username)).all()
-    return render_template("staff/users.html", rows=rows, roles=ROLES, now_utc=utcnow())
+    session = db()
+    rows = session.scalars(select(StaffUser).order_by(StaffUser.username)).all()
+    return render_template(
+        "staff/users.html", rows=rows, roles=ROLES, now_utc=utcnow(), sessions=auth.open_sessions(session)
+    )
 
 
 @bp.post("/users")
@@ -111,7 +150,7 @@ def user_create() -> Response:
         return redirect(url_for("staff.users"))
     audit.record(session, me(), "user.create", "staff_user", user.id, f"role {user.role}")
     session.commit()
-    flash(f"Đã tạo tài khoản {user.username}.", "ok")
+    flash(text("staff.account_created", username=user.username), "ok")
     return redirect(url_for("staff.users"))
 
 
@@ -122,12 +161,14 @@ def user_active(user_id: int) -> Response:
     user = get_or_404(StaffUser, user_id)
     active = request.form.get("active") == "1"
     if user.id == me().id and not active:
-        flash("Không thể tự vô hiệu hóa tài khoản của mình.", "error")
+        flash(text("staff.account_cannot_deactivate_self"), "error")
         return redirect(url_for("staff.users"))
     user.active = active
     if active:
         user.failed_logins = 0
         user.locked_until = None
+    else:
+        auth.end_all_sessions(session, user)
     audit.record(session, me(), "user.activate" if active else "user.deactivate", "staff_user", user.id)
     session.commit()
     return redirect(url_for("staff.users"))
@@ -139,13 +180,26 @@ def user_password(user_id: int) -> Response:
     session = db()
     user = get_or_404(StaffUser, user_id)
     try:
-        auth.set_password(user, request.form.get("password", ""))
+        auth.set_password(session, user, request.form.get("password", ""))
     except auth.AccountError as exc:
         flash(str(exc), "error")
         return redirect(url_for("staff.users"))
     audit.record(session, me(), "user.password_reset", "staff_user", user.id)
+    if user.id == me().id:  # the admin's own sessions ended too; this browser gets a fresh one
+        auth.start_session(session, user)
     session.commit()
-    if user.id == me().id:
-        auth.start_session(user)
-    flash(f"Đã đặt lại mật khẩu cho {user.username}.", "ok")
+    flash(text("staff.account_password_reset", username=user.username), "ok")
+    return redirect(url_for("staff.users"))
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+def user_sign_out(user_id: int) -> Response:
+    """End every session of an account (a lost phone, a shared computer), without changing its password."""
+    _admin_only()
+    session = db()
+    user = get_or_404(StaffUser, user_id)
+    ended = auth.end_all_sessions(session, user)
+    audit.record(session, me(), "user.sign_out_all", "staff_user", user.id, f"{ended} sessions")
+    session.commit()
+    flash(text("staff.account_signed_out", username=user.username, count=ended), "ok")
     return redirect(url_for("staff.users"))

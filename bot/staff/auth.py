@@ -1,23 +1,26 @@
 """Officer accounts: password hashing, login with lock-out, the session and CSRF tokens.
 
 Passwords are hashed with scrypt (werkzeug); the hash string names its algorithm so it can be upgraded.
-A session remembers the officer id and a fingerprint of the password hash, so a password reset or a
-deactivation ends every open session at its next request.
+A signed-in browser is a `staff_session` row: the cookie holds a random token, the database its hash, and
+every request looks the row up, so deleting it (logout, a password change, a deactivation, an admin's
+"sign out everywhere") ends that session even for a copied cookie.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import session as cookie
-from sqlalchemy import func, select
+from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bot.models.staff import ROLES, StaffUser
+from bot.db import UTCDateTime, utcnow
+from bot.models.staff import ROLES, StaffSession, StaffUser
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -26,6 +29,7 @@ SESSION_LIFETIME = timedelta(hours=10)
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+SESSION_KEY = "staff_session"  # the cookie entry holding this browser's session token
 
 # Checked against when the username is unknown, so a login takes as long whether or not the account exists.
 _DUMMY_HASH = generate_password_hash("not-a-password-" + secrets.token_hex(8), method="scrypt")
@@ -86,66 +90,142 @@ def create_user(session: Session, username: str, password: str, role: str) -> St
     return user
 
 
-def set_password(user: StaffUser, password: str) -> None:
+def set_password(session: Session, user: StaffUser, password: str) -> None:
+    """A new password ends every session of the user (whoever knew the old one is signed out)."""
     check_new_password(password)
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
+    end_all_sessions(session, user)
+
+
+def _claim_attempt(session: Session, user: StaffUser, now: datetime) -> bool:
+    """Count one login attempt in a single conditional UPDATE, before the password is checked.
+
+    The row is read and written in one statement, so parallel attempts cannot all see the same count: the
+    one that reaches MAX_FAILED_LOGINS sets the lock, and later ones match no row until it expires (the
+    count then restarts). False means the account is locked and the password must not be checked.
+    """
+    count = case((StaffUser.locked_until.is_(None), StaffUser.failed_logins + 1), else_=1)
+    claimed = session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id, or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now))
+        .values(
+            failed_logins=count,
+            locked_until=case((count >= MAX_FAILED_LOGINS, literal(now + LOCKOUT, UTCDateTime)), else_=None),
+        )
+        .returning(StaffUser.id)
+        .execution_options(synchronize_session="fetch")
+    ).first()
+    return claimed is not None
+
+
+def check_password(session: Session, user: StaffUser, password: str, now: datetime) -> str:
+    """The password of an account under the lock-out: ok | invalid | locked. MAX_FAILED_LOGINS attempts
+    without a success lock the account for LOCKOUT, during which even the right password is refused.
+
+    The attempt is counted and COMMITTED (the caller's session) before the slow password hash runs, so
+    parallel guesses see each other and at most MAX_FAILED_LOGINS passwords are checked per lock period.
+    A success resets the count (the caller commits that, with its audit entry).
+    """
+    claimed = _claim_attempt(session, user, now)
+    session.commit()
+    if not claimed:
+        return "locked"
+    if not verify_password(user, password):
+        return "invalid" if user.locked_until is None else "locked"
+    user.failed_logins = 0
+    user.locked_until = None
+    return "ok"
 
 
 def authenticate(session: Session, username: str, password: str, now: datetime) -> LoginResult:
-    """Check a login; repeated failures lock the account for LOCKOUT, even against the right password."""
+    """Check a login (see check_password; the caller's session is committed before the hash runs)."""
     user = find_user(session, username) if username.strip() else None
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return LoginResult(None, "invalid")
-    if user.locked_until is not None and user.locked_until > now:
-        return LoginResult(user, "locked")
-    if not verify_password(user, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-            return LoginResult(user, "locked")
-        return LoginResult(user, "invalid")
-    if not user.active:
+    outcome = check_password(session, user, password, now)
+    if outcome == "ok" and not user.active:
         return LoginResult(user, "inactive")
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    return LoginResult(user, "ok")
+    if outcome == "ok":
+        user.last_login_at = now
+    return LoginResult(user, outcome)
 
 
-def _fingerprint(user: StaffUser) -> str:
-    return user.password_hash[-16:]
+def change_own_password(session: Session, user: StaffUser, current: str, new: str, now: datetime) -> str:
+    """An officer's own password change: check_password's outcome for `current`; on "ok" the password is
+    replaced and every session of the user ended (the caller starts a fresh one for this browser).
+    AccountError for an unacceptable new password, before any attempt is counted."""
+    check_new_password(new)
+    outcome = check_password(session, user, current, now)
+    if outcome == "ok":
+        set_password(session, user, new)
+    return outcome
 
 
-def start_session(user: StaffUser) -> None:
-    """A fresh cookie session (no fixation: the old contents are dropped) with a new CSRF token."""
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(session: Session, user: StaffUser) -> None:
+    """A fresh cookie session (no fixation: the old contents are dropped) with a new CSRF token, backed by a
+    new session row the caller commits. The user's expired rows are removed on the way."""
+    now = utcnow()
+    session.execute(
+        delete(StaffSession).where(StaffSession.staff_id == user.id, StaffSession.expires_at <= now)
+    )
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            staff_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=now + SESSION_LIFETIME
+        )
+    )
     cookie.clear()
     cookie.permanent = True
-    cookie["staff_id"] = user.id
-    cookie["staff_fp"] = _fingerprint(user)
+    cookie[SESSION_KEY] = token
     cookie["csrf"] = secrets.token_urlsafe(32)
 
 
-def end_session() -> None:
+def end_session(session: Session) -> None:
+    """Log this browser out: its session row goes (a copy of the cookie stops working), then the cookie."""
+    token = cookie.get(SESSION_KEY)
+    if isinstance(token, str):
+        session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
     cookie.clear()
 
 
+def end_all_sessions(session: Session, user: StaffUser) -> int:
+    """Sign the user out everywhere; the number of sessions ended. The caller commits."""
+    ended = session.execute(delete(StaffSession).where(StaffSession.staff_id == user.id))
+    return int(getattr(ended, "rowcount", 0) or 0)
+
+
+def open_sessions(session: Session) -> dict[int, int]:
+    """Unexpired sessions per staff id, for the accounts page."""
+    rows = session.execute(
+        select(StaffSession.staff_id, func.count())
+        .where(StaffSession.expires_at > utcnow())
+        .group_by(StaffSession.staff_id)
+    )
+    return {staff_id: count for staff_id, count in rows}
+
+
 def session_user(session: Session) -> StaffUser | None:
-    """The officer of this request's cookie, if still active and with an unchanged password."""
-    staff_id = cookie.get("staff_id")
-    if not isinstance(staff_id, int):
+    """The officer of this request's cookie, if its session row still exists, is unexpired and the account
+    is active."""
+    token = cookie.get(SESSION_KEY)
+    if not isinstance(token, str):
         return None
-    user = session.get(StaffUser, staff_id)
-    if (
-        user is None
-        or not user.active
-        or not hmac.compare_digest(cookie.get("staff_fp", ""), _fingerprint(user))
-    ):
-        return None
-    return user
+    return session.scalars(
+        select(StaffUser)
+        .join(StaffSession, StaffSession.staff_id == StaffUser.id)
+        .where(
+            StaffSession.token_hash == _token_hash(token),
+            StaffSession.expires_at > utcnow(),
+            StaffUser.active,
+        )
+    ).first()
 
 
 def csrf_token() -> str:

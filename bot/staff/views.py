@@ -161,8 +161,8 @@ def login() -> Response | str | tuple[str, int]:
     result = auth.authenticate(session, username, request.form.get("password", "")[:200], utcnow())
     if result.outcome == "ok" and result.user is not None:
         audit.record(session, result.user, "login", "staff_user", result.user.id)
+        auth.start_session(session, result.user)
         session.commit()
-        auth.start_session(result.user)
         log.info("staff: login of staff id %s", result.user.id)
         return redirect(_safe_next(request.form.get("next")))
     if result.user is not None:
@@ -180,8 +180,8 @@ def login() -> Response | str | tuple[str, int]:
 def logout() -> Response:
     session = db()
     audit.record(session, me(), "logout", "staff_user", me().id)
+    auth.end_session(session)
     session.commit()
-    auth.end_session()
     return redirect(url_for("staff.login"))
 
 

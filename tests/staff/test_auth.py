@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from bot.db import transaction, utcnow
+from bot.db import utcnow
 from bot.models import AuditLog, StaffUser
 from bot.staff import auth
 
@@ -58,23 +58,38 @@ def test_repeated_failures_lock_the_account(app: Flask, make_user: Callable[...,
     resp = login(client, "canbo1", PASSWORD)
     assert resp.status_code == 401 and "tạm khóa" in resp.get_data(as_text=True)
     assert client.get("/staff/").status_code == 302
-    with transaction(app.extensions["motcua"].sessions) as session:
+    with db(app) as session:
         user = session.query(StaffUser).one()
         assert user.locked_until is not None
         assert auth.authenticate(session, "canbo1", PASSWORD, utcnow()).outcome == "locked"
         later = utcnow() + auth.LOCKOUT + timedelta(seconds=1)
         assert auth.authenticate(session, "canbo1", PASSWORD, later).outcome == "ok"
+        session.commit()
         assert user.failed_logins == 0 and user.locked_until is None
+
+
+def test_an_expired_lock_restarts_the_count(app: Flask, make_user: Callable[..., int]) -> None:
+    make_user("canbo1")
+    now = utcnow()
+    with db(app) as session:
+        for _ in range(auth.MAX_FAILED_LOGINS):
+            auth.authenticate(session, "canbo1", "sai-mat-khau-123", now)
+        later = now + auth.LOCKOUT + timedelta(seconds=1)
+        assert auth.authenticate(session, "canbo1", "sai-mat-khau-123", later).outcome == "invalid"
+        session.expire_all()
+        user = session.query(StaffUser).one()
+        assert (user.failed_logins, user.locked_until) == (1, None)
 
 
 def test_a_success_resets_the_failure_count(app: Flask, make_user: Callable[..., int]) -> None:
     make_user("canbo1")
-    with transaction(app.extensions["motcua"].sessions) as session:
+    with db(app) as session:
         now = utcnow()
         for _ in range(auth.MAX_FAILED_LOGINS - 1):
             assert auth.authenticate(session, "canbo1", "sai", now).outcome == "invalid"
         assert auth.authenticate(session, "canbo1", PASSWORD, now).outcome == "ok"
         assert auth.authenticate(session, "canbo1", "sai", now).outcome == "invalid"
+        session.expire_all()
         assert session.query(StaffUser).one().failed_logins == 1
 
 
