@@ -25,6 +25,7 @@ from bot.dossier import LABELS_KEY, is_overdue, local_today, local_zone, status_
 from bot.dossier_workflow import InvalidTransition, change_status
 from bot.models import Dossier, DossierDocument
 from bot.models.dossier import STATUSES
+from bot.numbers import to_int
 from bot.staff import audit, files
 
 log = logging.getLogger(__name__)
@@ -157,11 +158,11 @@ def list_dossiers() -> Response | tuple[Response, int]:
         if since is None:
             return _error(422, "since must be an ISO 8601 date or date-time")
         query = query.where(Dossier.updated_at >= since)
-    limit_raw = request.args.get("limit", "100")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_LIMIT:
-        return _error(422, f"limit must be 1..{MAX_LIMIT}")
+    limit = to_int(request.args.get("limit", "100"), low=1, high=MAX_LIMIT)
+    if limit is None:
+        return _error(422, f"limit must be 1..{MAX_LIMIT} in ASCII digits")
     now = utcnow()
-    rows = db().scalars(query.order_by(Dossier.updated_at, Dossier.id).limit(int(limit_raw))).all()
+    rows = db().scalars(query.order_by(Dossier.updated_at, Dossier.id).limit(limit)).all()
     return jsonify(dossiers=[_summary(d, now) for d in rows], count=len(rows))
 
 

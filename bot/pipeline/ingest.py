@@ -2,6 +2,8 @@
 
 Nothing here runs the bot: the platform gets its 200 within milliseconds (Zalo allows 2 s), and a
 platform retry of the same event hits the unique key and is acknowledged without a second turn.
+Whatever the body holds, a verified request gets a 2xx or a 4xx: what cannot be read is refused or
+skipped and counted (ids and counts in the log, never the text), and no character can fail the insert.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,15 +31,36 @@ class Ack:
     stored: int = 0
 
 
+def storable(value: Any) -> Any:
+    """Strings made storable in any text or JSON column: NUL and lone surrogates become U+FFFD.
+
+    JSON escapes (`\\u0000`, `\\ud800`) put both into parsed text; PostgreSQL text refuses NUL, and a
+    lone surrogate cannot be encoded at all, so either would fail the insert of a whole batch.
+    """
+    if isinstance(value, str):
+        if "\x00" not in value:
+            try:
+                value.encode("utf-8")
+                return value
+            except UnicodeEncodeError:
+                pass
+        return "".join("\ufffd" if ch == "\x00" or "\ud800" <= ch <= "\udfff" else ch for ch in value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 def store_events(services: Services, channel: str, events: list[ParsedEvent], raw: bytes) -> int:
     """Store parsed events; duplicates (same channel and event id) are skipped. Returns new ones."""
     if not events:
         return 0
     now = utcnow()
     rows = [
-        {"channel": channel, "event_id": ev.event_id[:200], "user_id": ev.user_id[:100], "raw": raw,
-         "inbound": ev.inbound.to_dict() if ev.inbound else None, "kind": ev.kind,
-         "detail": ev.detail or None, "received_at": now, "status": "pending", "attempts": 0}
+        {"channel": channel, "event_id": storable(ev.event_id[:200]), "user_id": storable(ev.user_id[:100]),
+         "raw": raw, "inbound": storable(ev.inbound.to_dict()) if ev.inbound else None, "kind": ev.kind,
+         "detail": storable(ev.detail) or None, "received_at": now, "status": "pending", "attempts": 0}
         for ev in events
     ]
     from bot.pipeline.spool import put, spool_engine
@@ -68,6 +92,9 @@ def ingest(services: Services, connector: Connector, request: WebhookRequest) ->
         events = connector.parse(request)
     except MalformedEvent as exc:
         log.warning("%s webhook: %s", connector.name, exc)
+        return Ack(400, "malformed event")
+    except Exception as exc:  # a parser bug on an unforeseen shape: refuse it, never a 500
+        log.error("%s webhook: unreadable event (%s), refused", connector.name, type(exc).__name__)
         return Ack(400, "malformed event")
     try:
         stored = store_events(services, connector.name, events, request.body)
