@@ -13,8 +13,10 @@ import unicodedata
 from collections.abc import Mapping
 
 from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter, Map
 
 MAX_INT = 2**63 - 1  # the largest value a BIGINT column or an SQLite INTEGER holds
+MAX_ID = 2**31 - 1  # the largest value an INTEGER column (every id here) holds on PostgreSQL
 # Fullwidth ASCII (U+FF01-FF5E) and the ideographic space: the compatibility mappings marked <wide>.
 _WIDE = {cp: unicodedata.normalize("NFKC", chr(cp)) for cp in range(0xFF01, 0xFF5F)} | {0x3000: " "}
 
@@ -50,7 +52,7 @@ def to_int(text: object, *, low: int = 0, high: int = MAX_INT) -> int | None:
     return number if low <= number <= high else None
 
 
-def query_int(args: Mapping[str, str], name: str, default: int, *, low: int = 0, high: int = MAX_INT) -> int:
+def query_int(args: Mapping[str, str], name: str, default: int, *, low: int = 0, high: int = MAX_ID) -> int:
     """A number from the query string: `default` when absent or empty, a 400 naming the range otherwise."""
     raw = args.get(name, "")
     if raw == "":
@@ -59,3 +61,14 @@ def query_int(args: Mapping[str, str], name: str, default: int, *, low: int = 0,
     if number is None:
         raise BadRequest(f"{name} must be a whole number from {low} to {high} in ASCII digits")
     return number
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: ASCII digits up to MAX_ID, so no id in a URL overflows a database
+    integer (werkzeug's own accepts any size, and `\\d` digits of every script)."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)

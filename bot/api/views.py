@@ -27,6 +27,7 @@ from bot.models import Dossier, DossierDocument
 from bot.models.dossier import STATUSES
 from bot.numbers import to_int
 from bot.staff import audit, files
+from bot.storable import is_storable
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +194,10 @@ def set_status(code: str) -> Response | tuple[Response, int]:
         return _error(422, 'body must be JSON {"status": "<code>", "note": "..."}')
     note = payload.get("note")
     items = payload.get("items")
-    if note is not None and not isinstance(note, str):
-        return _error(422, "note must be a string")
-    if items is not None and (not isinstance(items, list) or not all(isinstance(i, str) for i in items)):
+    if note is not None and not (isinstance(note, str) and is_storable(note)):
+        return _error(422, "note must be a string (without NUL or unpaired surrogates)")
+    if items is not None and (not isinstance(items, list)
+                              or not all(isinstance(i, str) and is_storable(i) for i in items)):
         return _error(422, "items must be a list of strings")
     try:
         change_status(session, dossier, payload["status"], note, "api", utcnow(), items=items)

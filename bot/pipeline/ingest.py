@@ -3,7 +3,8 @@
 Nothing here runs the bot: the platform gets its 200 within milliseconds (Zalo allows 2 s), and a
 platform retry of the same event hits the unique key and is acknowledged without a second turn.
 Whatever the body holds, a verified request gets a 2xx or a 4xx: what cannot be read is refused or
-skipped and counted (ids and counts in the log, never the text), and no character can fail the insert.
+skipped and counted (ids and counts in the log, never the text), and no character can fail the insert
+(`bot.storable`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,6 +19,7 @@ from bot.db import autocommit, utcnow
 from bot.models import InboundEvent
 from bot.pipeline.store import EVENTS, insert_ignore
 from bot.services import Services
+from bot.storable import storable
 from connectors.base import Connector, MalformedEvent, ParsedEvent, WebhookRequest
 
 log = logging.getLogger(__name__)
@@ -29,27 +30,6 @@ class Ack:
     status: int
     body: str
     stored: int = 0
-
-
-def storable(value: Any) -> Any:
-    """Strings made storable in any text or JSON column: NUL and lone surrogates become U+FFFD.
-
-    JSON escapes (`\\u0000`, `\\ud800`) put both into parsed text; PostgreSQL text refuses NUL, and a
-    lone surrogate cannot be encoded at all, so either would fail the insert of a whole batch.
-    """
-    if isinstance(value, str):
-        if "\x00" not in value:
-            try:
-                value.encode("utf-8")
-                return value
-            except UnicodeEncodeError:
-                pass
-        return "".join("\ufffd" if ch == "\x00" or "\ud800" <= ch <= "\udfff" else ch for ch in value)
-    if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [storable(v) for v in value]
-    return value
 
 
 def store_events(services: Services, channel: str, events: list[ParsedEvent], raw: bytes) -> int:
