@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 import logging
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, current_app, jsonify, request
 from sqlalchemy import text
 
 from bot.config import Settings
 from bot.db import upgrade
+from bot.numbers import IdConverter
 from bot.services import Services
+from bot.storable import unstorable_request
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,14 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(SECRET_KEY=settings.secret_key or None, MAX_CONTENT_LENGTH=settings.max_upload_bytes)
     app.extensions["motcua"] = services
+    app.url_map.converters["int"] = IdConverter  # route ids are read like every other number
+
+    @app.before_request
+    def _refuse_unstorable():  # type: ignore[no-untyped-def]
+        """NUL in a path, query or form field would fail the database lookup with a 500: a 400 instead."""
+        if unstorable_request(request):
+            return jsonify(error="the request holds a NUL character, which no field accepts"), 400
+        return None
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.messages import Attachment
 from bot.models import Conversation, StoredFile
+from bot.numbers import to_int
 from bot.templates import text
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def fetch(attachment: Attachment, settings: Settings, *, max_bytes: int | None =
 
 def _read_capped(response: requests.Response, limit: int, deadline: float) -> bytes:
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if (to_int(declared) or 0) > limit:
         raise Refusal("too_large", max_mb=_limit_mb(limit))
     buf = bytearray()
     try:

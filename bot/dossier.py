@@ -31,6 +31,7 @@ from bot.models import (
     DossierStatusChange,
     StoredFile,
 )
+from bot.numbers import narrow
 from bot.templates import text
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ _SEQUENCE_ATTEMPTS = 5
 # <agency code: groups of letters/digits joined by dots>-<yyMMdd>-<NNNN>, spaces and case tolerated.
 _CODE = re.compile(
     r"(?<![\w.])(?P<agency>[A-Za-z0-9]{1,6}(?:\s*\.\s*[A-Za-z0-9]{1,6}){0,5})"
-    r"\s*[-–]\s*(?P<day>\d{6})\s*[-–]\s*(?P<seq>\d{4,5})(?!\w)"
+    r"\s*[-–]\s*(?P<day>[0-9]{6})\s*[-–]\s*(?P<seq>[0-9]{4,5})(?!\w)"
 )
 
 
@@ -113,7 +114,7 @@ class StatusView:
 
 def find_code(message: str) -> str | None:
     """The first dossier code in a message, normalised (upper case, no spaces); None when there is none."""
-    for m in _CODE.finditer(message or ""):
+    for m in _CODE.finditer(narrow(message or "")):
         day = m.group("day")
         month, dom = int(day[2:4]), int(day[4:6])
         agency = re.sub(r"\s+", "", m.group("agency")).upper()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.config import Settings
 from bot.messages import Button, Inbound, Reply
+from bot.numbers import narrow
 from connectors.http import PlatformSession
 
 if TYPE_CHECKING:
@@ -96,12 +97,12 @@ def numbered_text(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+NUMBER = re.compile(r"^\s*([0-9]{1,2})\s*[.)]?\s*$")  # ASCII digits after `narrow`, as bot.numbers reads
 
 
 def pick_button(text: str, buttons: Sequence[Button]) -> Button | None:
     """The button a citizen picked by typing its number, on channels that showed numbered text."""
-    match = NUMBER.match(text or "")
+    match = NUMBER.match(narrow(text or ""))
     if not match:
         return None
     index = int(match.group(1)) - 1

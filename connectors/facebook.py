@@ -23,6 +23,7 @@ from connectors.base import (
     constant_time_equal,
     numbered_text,
 )
+from connectors.fields import obj, seq, string, whole
 from connectors.http import PlatformSession
 from connectors.window import RETIRED_TAGS
 
@@ -93,81 +94,99 @@ class FacebookConnector(Connector):
             log.info("facebook object %s acknowledged and ignored", str(data.get("object"))[:20])
             return []
         events: list[ParsedEvent] = []
-        for entry in data["entry"]:  # several entries per batch, several events per entry (§2.2)
-            if not isinstance(entry, dict):
-                continue
-            for item in entry.get("messaging") or ():
-                parsed = self._event(item) if isinstance(item, dict) else None
-                if parsed:
+        skipped = 0
+        for entry in map(obj, data["entry"]):  # several entries per batch, several events per entry (§2.2)
+            batch = [(item, False) for item in seq(entry.get("messaging"))]
+            batch += [(item, True) for item in seq(entry.get("standby"))]
+            for item, standby in batch:
+                try:  # a malformed event is skipped; the valid events of the batch are still stored
+                    parsed = self._event(item)
+                except MalformedEvent:
+                    skipped += 1
+                    continue
+                except Exception as exc:  # a shape no test foresaw must not cost the batch its other events
+                    log.error("facebook event unreadable (%s); skipped", type(exc).__name__)
+                    skipped += 1
+                    continue
+                if parsed and not standby:
                     events.append(parsed)
-            for item in entry.get("standby") or ():
-                parsed = self._event(item) if isinstance(item, dict) else None
-                if parsed and parsed.kind == "message":
+                elif parsed and parsed.kind == "message":
                     # Another app or a person owns the thread: keep the context, stay silent (§2.6).
                     events.append(ParsedEvent("standby:" + parsed.event_id, parsed.user_id, parsed.inbound,
                                               "standby"))
+        if skipped:
+            log.warning("facebook batch: %d event(s) read, %d malformed skipped", len(events), skipped)
         return events
 
-    def _event(self, item: dict[str, Any]) -> ParsedEvent | None:
-        sender = str((item.get("sender") or {}).get("id") or "")
-        recipient = str((item.get("recipient") or {}).get("id") or "")
-        timestamp = item.get("timestamp")
-        ts_ms = int(timestamp) if isinstance(timestamp, int | float) else None
+    def _event(self, item: Any) -> ParsedEvent | None:
+        if not isinstance(item, dict):
+            raise MalformedEvent("event is not an object")
+        sender = string(obj(item.get("sender")).get("id"))
+        recipient = string(obj(item.get("recipient")).get("id"))
+        timestamp = string(item.get("timestamp"))
+        ts_ms = whole(item.get("timestamp"))
         common: dict[str, Any] = {"channel": self.name, "user_id": sender, "timestamp_ms": ts_ms}
         if isinstance(item.get("message"), dict):
             message = item["message"]
-            mid = str(message.get("mid") or f"{sender}:{timestamp}")
+            mid = string(message.get("mid")) or f"{sender}:{timestamp}"
             if message.get("is_echo"):
-                own = (str(message.get("metadata") or "").startswith(METADATA)
-                       or (self.settings.facebook_app_id
-                           and str(message.get("app_id")) == self.settings.facebook_app_id))
-                detail = {"message_id": mid, "text": message.get("text") or "",
-                          "app_id": message.get("app_id")}
+                if not recipient:
+                    raise MalformedEvent("echo without recipient")
+                app_id = string(message.get("app_id"))
+                own = (string(message.get("metadata")).startswith(METADATA)
+                       or bool(self.settings.facebook_app_id and app_id == self.settings.facebook_app_id))
+                detail = {"message_id": mid, "text": string(message.get("text")), "app_id": app_id or None}
                 return ParsedEvent(f"echo:{mid}", recipient, None, "echo" if own else "staff", detail)
+            if not sender:
+                raise MalformedEvent("message without sender")
             return ParsedEvent(f"mid:{mid}", sender, self._message(message, mid, common), "message")
+        if not sender:
+            raise MalformedEvent("event without sender")
         if isinstance(item.get("postback"), dict):
             postback = item["postback"]
-            key = postback.get("mid") or f"{sender}:{timestamp}"
-            payload = postback.get("payload")
+            pb_mid = string(postback.get("mid"))
+            payload = string(postback.get("payload")) or None
             inbound = Inbound(kind="payload" if payload else "text", payload=payload,
-                              text=str(postback.get("title") or ""), message_id=postback.get("mid"), **common)
-            return ParsedEvent(f"pb:{key}", sender, inbound, "message")
+                              text=string(postback.get("title")), message_id=pb_mid or None, **common)
+            return ParsedEvent(f"pb:{pb_mid or sender + ':' + timestamp}", sender, inbound, "message")
         if isinstance(item.get("read"), dict):
-            watermark = item["read"].get("watermark")
+            watermark = whole(item["read"].get("watermark"))
             return ParsedEvent(f"read:{sender}:{watermark}", sender, None, "receipt",
-                               {"event": "read", "watermark": watermark, "at_ms": item.get("timestamp")})
+                               {"event": "read", "watermark": watermark, "at_ms": ts_ms})
         if isinstance(item.get("delivery"), dict):  # [U] delivery shape (§2.2)
             delivery = item["delivery"]
-            return ParsedEvent(f"delivery:{sender}:{delivery.get('watermark')}", sender, None, "receipt",
-                               {"event": "delivery", "message_ids": delivery.get("mids") or [],
-                                "watermark": delivery.get("watermark"), "at_ms": item.get("timestamp")})
+            watermark = whole(delivery.get("watermark"))
+            mids = [m for m in map(string, seq(delivery.get("mids"))) if m]
+            return ParsedEvent(f"delivery:{sender}:{watermark}", sender, None, "receipt",
+                               {"event": "delivery", "message_ids": mids, "watermark": watermark,
+                                "at_ms": ts_ms})
         for action in ("pass_thread_control", "take_thread_control", "request_thread_control"):
             if isinstance(item.get(action), dict):
-                control = item[action]
+                owner = string(item[action].get("new_owner_app_id")) or None
                 return ParsedEvent(f"{action}:{sender}:{timestamp}", sender, None, "control",
-                                   {"action": action, "new_owner_app_id": control.get("new_owner_app_id")})
+                                   {"action": action, "new_owner_app_id": owner})
         return None
 
     def _message(self, message: dict[str, Any], mid: str, common: dict[str, Any]) -> Inbound:
-        text = str(message.get("text") or "")
-        quick = message.get("quick_reply") or {}
-        if quick.get("payload"):  # a quick-reply tap: the payload counts, not the title (§2.2)
-            return Inbound(kind="payload", payload=str(quick["payload"]), text=text, message_id=mid, **common)
+        text = string(message.get("text"))
+        quick = string(obj(message.get("quick_reply")).get("payload"))
+        if quick:  # a quick-reply tap: the payload counts, not the title (§2.2)
+            return Inbound(kind="payload", payload=quick, text=text, message_id=mid, **common)
         attachments = []
-        for att in message.get("attachments") or ():
-            kind = str(att.get("type") or "")
-            url = (att.get("payload") or {}).get("url")
+        for att in map(obj, seq(message.get("attachments"))):
+            kind = string(att.get("type"))
+            payload = obj(att.get("payload"))
+            url = string(payload.get("url"))
             if kind == "location":
-                coords = (att.get("payload") or {}).get("coordinates") or {}
-                return Inbound(kind="location", text=f"{coords.get('lat')},{coords.get('long')}",
-                               message_id=mid, **common)
-            if kind == "sticker" or (att.get("payload") or {}).get("sticker_id"):
+                coords = obj(payload.get("coordinates"))
+                where = f"{string(coords.get('lat'))},{string(coords.get('long'))}"
+                return Inbound(kind="location", text=where, message_id=mid, **common)
+            if kind == "sticker" or payload.get("sticker_id"):
                 return Inbound(kind="sticker", text=text, message_id=mid, **common)
             if kind in ("image", "file", "audio", "video") and url:
-                name = (att.get("payload") or {}).get("name")
-                attachments.append(Attachment(kind=kind, url=str(url), name=name))
+                attachments.append(Attachment(kind=kind, url=url, name=string(payload.get("name")) or None))
             elif url:  # fallback (shared link), reels, posts: the address as text
-                text = " ".join(filter(None, [text, str(url)]))
+                text = " ".join(filter(None, [text, url]))
         if attachments:
             return Inbound(kind="attachment", text=text, attachments=tuple(attachments), message_id=mid,
                            **common)

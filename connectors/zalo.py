@@ -25,6 +25,7 @@ from connectors.base import (
     constant_time_equal,
     numbered_text,
 )
+from connectors.fields import obj, seq, string, whole
 from connectors.http import PlatformSession
 from connectors.zalo_token import ZaloTokens
 
@@ -55,9 +56,11 @@ def signature(app_id: str, body: bytes, timestamp: str, oa_secret: str) -> str:
     return digest.hexdigest()
 
 
-def _timestamp_seconds(raw: str) -> float:
-    value = float(raw)
-    return value / 1000.0 if value > 1e11 else value  # epoch ms in real traffic, seconds tolerated
+def _timestamp_seconds(raw: Any) -> float | None:
+    value = whole(raw)
+    if value is None:
+        return None
+    return value / 1000.0 if value > 1e11 else float(value)  # epoch ms in real traffic, seconds tolerated
 
 
 def _load(body: bytes) -> dict[str, Any]:
@@ -68,10 +71,6 @@ def _load(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("event_name"), str):
         raise MalformedEvent("not a Zalo event")
     return data
-
-
-def _id(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 class ZaloConnector(Connector):
@@ -102,9 +101,11 @@ class ZaloConnector(Connector):
             return False
         try:
             data = _load(request.body)
-            raw_ts = str(data["timestamp"])
-            sent_at = _timestamp_seconds(raw_ts)
-        except (MalformedEvent, KeyError, ValueError):
+        except MalformedEvent:
+            return False
+        raw_ts = string(data.get("timestamp"))
+        sent_at = _timestamp_seconds(raw_ts)
+        if sent_at is None:
             return False
         max_age = self.settings.zalo_webhook_max_age
         if max_age and abs(self.clock() - sent_at) > max_age:
@@ -118,35 +119,35 @@ class ZaloConnector(Connector):
     def parse(self, request: WebhookRequest) -> list[ParsedEvent]:
         data = _load(request.body)
         name: str = data["event_name"]
-        timestamp = _id(data.get("timestamp"))
-        message = data.get("message") if isinstance(data.get("message"), dict) else {}
-        sender = _id((data.get("sender") or {}).get("id"))
-        recipient = _id((data.get("recipient") or {}).get("id"))
-        msg_id = _id(message.get("msg_id"))
-        ts_ms = int(float(timestamp)) if timestamp.replace(".", "", 1).isdigit() else None
+        timestamp = string(data.get("timestamp"))
+        message = obj(data.get("message"))
+        sender = string(obj(data.get("sender")).get("id"))
+        recipient = string(obj(data.get("recipient")).get("id"))
+        msg_id = string(message.get("msg_id"))
+        ts_ms = whole(timestamp)
 
         if name in ("follow", "unfollow"):
-            user = _id((data.get("follower") or {}).get("id"))
+            user = string(obj(data.get("follower")).get("id"))
             if not user:
                 raise MalformedEvent("follow without follower")
             inbound = Inbound(channel=self.name, user_id=user, kind=name, timestamp_ms=ts_ms)  # type: ignore[arg-type]
             kind = "message" if name == "follow" else "unfollow"
             return [ParsedEvent(f"{name}:{user}:{timestamp}", user, inbound, kind)]
         if name in ("user_received_message", "user_seen_message"):
-            ids = message.get("msg_ids") or ([msg_id] if msg_id else [])  # msg_ids[] is [U] (§1.2)
+            ids = [string(i) for i in seq(message.get("msg_ids"))] or [msg_id]  # msg_ids[] is [U] (§1.2)
             return [ParsedEvent(f"{name}:{recipient}:{timestamp}", recipient, None, "receipt",
-                                {"event": name, "message_ids": [str(i) for i in ids], "at_ms": ts_ms})]
+                                {"event": name, "message_ids": [i for i in ids if i], "at_ms": ts_ms})]
         if name.startswith("oa_send_"):
             # Echo of an OA-side send: ours (the worker matches the id) or typed by staff in the OA admin.
             return [ParsedEvent(f"oa:{msg_id or timestamp}", recipient, None, "echo",
-                                {"message_id": msg_id, "text": message.get("text") or "", "event": name})]
+                                {"message_id": msg_id, "text": string(message.get("text")), "event": name})]
         if name.startswith(("user_send_", "anonymous_send_")):
             user = sender
             if not user:
                 raise MalformedEvent("message without sender")
             if name.startswith("anonymous_send_"):
                 # [U] replies to a not-yet-follower need anonymous_id + conversation_id on /v2.0/oa/message.
-                conversation = _id(message.get("conversation_id") or data.get("conversation_id"))
+                conversation = string(message.get("conversation_id") or data.get("conversation_id"))
                 user = f"anon:{sender}:{conversation}"
             inbound = self._inbound(name.split("_send_", 1)[1], user, message, msg_id, ts_ms)
             if inbound is None:
@@ -157,37 +158,34 @@ class ZaloConnector(Connector):
 
     def _inbound(self, what: str, user: str, message: dict[str, Any], msg_id: str,
                  ts_ms: int | None) -> Inbound | None:
-        text = str(message.get("text") or "")
+        said = string(message.get("text"))
         common: dict[str, Any] = {"channel": self.name, "user_id": user, "message_id": msg_id or None,
                                   "timestamp_ms": ts_ms}
         if what == "text":
-            if text.startswith(PAYLOAD_PREFIX):
-                return Inbound(kind="payload", payload=text[len(PAYLOAD_PREFIX):], **common)
-            return Inbound(kind="text", text=text, **common)
+            if said.startswith(PAYLOAD_PREFIX):
+                return Inbound(kind="payload", payload=said[len(PAYLOAD_PREFIX):], **common)
+            return Inbound(kind="text", text=said, **common)
         if what not in ATTACHMENT_EVENTS:
             return None  # business cards and other kinds the bot cannot use
-        first = (message.get("attachments") or [{}])[0] or {}
-        payload = first.get("payload") or {}
+        payload = obj(obj((seq(message.get("attachments")) or [{}])[0]).get("payload"))
         if what == "location":
-            coords = payload.get("coordinates") or {}
-            where = f"{coords.get('latitude')},{coords.get('longitude')}"
+            coords = obj(payload.get("coordinates"))
+            where = f"{string(coords.get('latitude'))},{string(coords.get('longitude'))}"
             return Inbound(kind="location", text=where, **common)
+        url = string(payload.get("url"))
         if what == "link":
-            return Inbound(kind="text", text=" ".join(filter(None, [text, str(payload.get("url") or "")])),
-                           **common)
+            return Inbound(kind="text", text=" ".join(filter(None, [said, url])), **common)
         if what == "sticker":
-            return Inbound(kind="sticker", text=text, **common)
-        url = str(payload.get("url") or "")
+            return Inbound(kind="sticker", text=said, **common)
         if not url:
             return None
-        size_raw = str(payload.get("size") or "").strip()  # a string in some samples, a number in others
         attachment = Attachment(
             kind="image" if what in ("image", "gif") else what,
             url=url,
-            name=payload.get("name"),
-            size=int(float(size_raw)) if size_raw.replace(".", "", 1).isdigit() else None,
+            name=string(payload.get("name")) or None,
+            size=whole(payload.get("size")),  # a string in some samples, a number in others
         )
-        return Inbound(kind="attachment", text=text, attachments=(attachment,), **common)
+        return Inbound(kind="attachment", text=said, attachments=(attachment,), **common)
 
     # ---- sending side ------------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 `validate(kind, raw, now=..., **rules)` never raises on bad input: a refused value comes back with a
 `hint_key` naming a template in data/templates/validation.yml (with an example), and `params` to fill it.
-Values are stored normalised (`value`) and shown back to the citizen as `display`.
+Values are stored normalised (`value`) and shown back to the citizen as `display`. Numbers (ID numbers,
+phones, dates, option numbers) are read as `bot.numbers` reads every number: ASCII digits after width
+normalisation, so "０９１２…" counts and "001²…" is refused like any other typo.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.agency import local_today
+from bot.numbers import digits, narrow, to_int
 from bot.templates import text as template
 from nlu.text import clean, fold
 
@@ -90,14 +93,15 @@ PROVINCE_CODES: dict[str, str] = {
 # Mobile prefixes after the leading 0 (docs/domain.md 3.3): Viettel 032-039, 086, 096-098; Vinaphone
 # 081-085, 088, 091, 094; MobiFone 070, 076-079, 089, 090, 093; Vietnamobile 052, 056, 058, 092;
 # Gmobile 059, 099; Itel 087. Portability makes the carrier irrelevant; only the prefix set matters.
-_MOBILE = re.compile(r"^(?:3[2-9]|5[25689]|7[06-9]|8[1-9]|9[0-46-9])\d{7}$")
-_LANDLINE = re.compile(r"^2\d{9}$")  # 02x area codes since 2017: 0 + 10 digits
+_MOBILE = re.compile(r"^(?:3[2-9]|5[25689]|7[06-9]|8[1-9]|9[0-46-9])[0-9]{7}$")
+_LANDLINE = re.compile(r"^2[0-9]{9}$")  # 02x area codes since 2017: 0 + 10 digits
 _PHONE_JUNK = re.compile(r"[\s.\-()/]")
 _NONE_ANSWERS = {"khong co", "chua co", "khong", "khong ap dung", "ko co", "k co"}
 
-_NUMERIC_DATE = re.compile(r"^(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{2}|\d{4})$")
+# [0-9], not \d: \d also matches the digits of other scripts ("٣"), which are refused.
+_NUMERIC_DATE = re.compile(r"^([0-9]{1,2})\s*[/\-.]\s*([0-9]{1,2})\s*[/\-.]\s*([0-9]{2}|[0-9]{4})$")
 _WORDED_DATE = re.compile(
-    r"^(?:ngay\s+)?(\d{1,2})\s+(?:thang|thg|th)\s*(\d{1,2})\s+(?:(?:nam|n)\s+)?(\d{4})$"
+    r"^(?:ngay\s+)?([0-9]{1,2})\s+(?:thang|thg|th)\s*([0-9]{1,2})\s+(?:(?:nam|n)\s+)?([0-9]{4})$"
 )
 _RELATIVE_DAYS = {"hom nay": 0, "bua nay": 0, "hom qua": -1, "hom kia": -2, "ngay mai": 1, "mai": 1}
 _ADDRESS_MAX = 300
@@ -178,8 +182,8 @@ def _is_name_word(word: str) -> bool:
 def validate_id_number(raw: str, *, now: datetime, allow_none: bool = False, **_: Any) -> Validated:
     if allow_none and _is_none_answer(raw):
         return _ok("", template("validation.none_display"))
-    compact = re.sub(r"[\s.\-]", "", clean(raw))
-    if not compact.isdigit():
+    compact = digits(re.sub(r"[\s.\-]", "", narrow(clean(raw))))
+    if compact is None:
         return _no("id_number")
     if len(compact) == 9:
         return _no("id_number_old")
@@ -196,7 +200,7 @@ def validate_id_number(raw: str, *, now: datetime, allow_none: bool = False, **_
 
 
 def validate_phone(raw: str, *, now: datetime, landline: bool = False, **_: Any) -> Validated:
-    compact = _PHONE_JUNK.sub("", clean(raw))
+    compact = _PHONE_JUNK.sub("", narrow(clean(raw)))
     if compact.startswith("+"):
         compact = compact[1:]
         if not compact.startswith("84"):
@@ -212,7 +216,7 @@ def validate_phone(raw: str, *, now: datetime, landline: bool = False, **_: Any)
         return _no("phone")
     if len(national) == 10 and national.startswith("0"):
         national = national[1:]  # "+84 (0) 912 ..." keeps the trunk 0 by habit
-    if not national.isdigit():
+    if digits(national) is None:
         return _no("phone")
     if _MOBILE.match(national) or (landline and _LANDLINE.match(national)):
         local = "0" + national
@@ -233,6 +237,7 @@ def _two_digit_year(yy: int, today: date, when: str) -> int:
 
 def parse_date(raw: str, *, today: date, when: str = "any") -> date | str | None:
     """A date from chat text; None when the form is not a date, "impossible" for 31/02 and the like."""
+    raw = narrow(raw)
     folded = fold(raw)
     compact = folded.replace(",", " ")
     compact = " ".join(compact.split()).removeprefix("ngay ")
@@ -287,14 +292,15 @@ def validate_choice(raw: str, *, now: datetime, options: Sequence[Any] = (), **_
     titles = ", ".join(t for t, _ in choices)
     if not choices:
         return _no("choice", options=titles)
-    answer = _squash(raw)
+    answer = narrow(_squash(raw))
     folded = fold(answer)
     for title, value in choices:
         if answer == value or folded in (fold(value), fold(title)):
             return _ok(value, title)
-    number = folded.removeprefix("so ").removeprefix("phuong an ").strip().rstrip(".")
-    if number.isdigit() and 1 <= int(number) <= len(choices):
-        title, value = choices[int(number) - 1]
+    number = to_int(folded.removeprefix("so ").removeprefix("phuong an ").strip().rstrip("."),
+                    low=1, high=len(choices))
+    if number is not None:
+        title, value = choices[number - 1]
         return _ok(value, title)
     # "đồng ý ạ" / "chọn nam": exactly one title appears as whole words in the answer, or the other way.
     padded = f" {folded} "

@@ -26,7 +26,9 @@ from bot.dossier import LABELS_KEY, is_overdue, local_zone, status_label
 from bot.dossier_workflow import InvalidTransition, change_status
 from bot.models import Dossier, DossierDocument
 from bot.models.dossier import STATUSES
+from bot.numbers import to_int
 from bot.staff import audit, files
+from bot.storable import is_storable
 
 log = logging.getLogger(__name__)
 
@@ -158,11 +160,11 @@ def list_dossiers() -> Response | tuple[Response, int]:
         if since is None:
             return _error(422, "since must be an ISO 8601 date or date-time")
         query = query.where(Dossier.updated_at >= since)
-    limit_raw = request.args.get("limit", "100")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_LIMIT:
-        return _error(422, f"limit must be 1..{MAX_LIMIT}")
+    limit = to_int(request.args.get("limit", "100"), low=1, high=MAX_LIMIT)
+    if limit is None:
+        return _error(422, f"limit must be 1..{MAX_LIMIT} in ASCII digits")
     now = utcnow()
-    rows = db().scalars(query.order_by(Dossier.updated_at, Dossier.id).limit(int(limit_raw))).all()
+    rows = db().scalars(query.order_by(Dossier.updated_at, Dossier.id).limit(limit)).all()
     return jsonify(dossiers=[_summary(d, now) for d in rows], count=len(rows))
 
 
@@ -193,9 +195,10 @@ def set_status(code: str) -> Response | tuple[Response, int]:
         return _error(422, 'body must be JSON {"status": "<code>", "note": "..."}')
     note = payload.get("note")
     items = payload.get("items")
-    if note is not None and not isinstance(note, str):
-        return _error(422, "note must be a string")
-    if items is not None and (not isinstance(items, list) or not all(isinstance(i, str) for i in items)):
+    if note is not None and not (isinstance(note, str) and is_storable(note)):
+        return _error(422, "note must be a string (without NUL or unpaired surrogates)")
+    if items is not None and (not isinstance(items, list)
+                              or not all(isinstance(i, str) and is_storable(i) for i in items)):
         return _error(422, "items must be a list of strings")
     try:
         change_status(session, dossier, payload["status"], note, "api", utcnow(), items=items)

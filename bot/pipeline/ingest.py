@@ -2,6 +2,9 @@
 
 Nothing here runs the bot: the platform gets its 200 within milliseconds (Zalo allows 2 s), and a
 platform retry of the same event hits the unique key and is acknowledged without a second turn.
+Whatever the body holds, a verified request gets a 2xx or a 4xx: what cannot be read is refused or
+skipped and counted (ids and counts in the log, never the text), and no character can fail the insert
+(`bot.storable`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from bot.db import autocommit, utcnow
 from bot.models import InboundEvent
 from bot.pipeline.store import EVENTS, insert_ignore
 from bot.services import Services
+from bot.storable import storable
 from connectors.base import Connector, MalformedEvent, ParsedEvent, WebhookRequest
 
 log = logging.getLogger(__name__)
@@ -34,9 +38,9 @@ def store_events(services: Services, channel: str, events: list[ParsedEvent], ra
         return 0
     now = utcnow()
     rows = [
-        {"channel": channel, "event_id": ev.event_id[:200], "user_id": ev.user_id[:100], "raw": raw,
-         "inbound": ev.inbound.to_dict() if ev.inbound else None, "kind": ev.kind,
-         "detail": ev.detail or None, "received_at": now, "status": "pending", "attempts": 0}
+        {"channel": channel, "event_id": storable(ev.event_id[:200]), "user_id": storable(ev.user_id[:100]),
+         "raw": raw, "inbound": storable(ev.inbound.to_dict()) if ev.inbound else None, "kind": ev.kind,
+         "detail": storable(ev.detail) or None, "received_at": now, "status": "pending", "attempts": 0}
         for ev in events
     ]
     from bot.pipeline.spool import put, spool_engine
@@ -68,6 +72,9 @@ def ingest(services: Services, connector: Connector, request: WebhookRequest) ->
         events = connector.parse(request)
     except MalformedEvent as exc:
         log.warning("%s webhook: %s", connector.name, exc)
+        return Ack(400, "malformed event")
+    except Exception as exc:  # a parser bug on an unforeseen shape: refuse it, never a 500
+        log.error("%s webhook: unreadable event (%s), refused", connector.name, type(exc).__name__)
         return Ack(400, "malformed event")
     try:
         stored = store_events(services, connector.name, events, request.body)

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from bot.db import utcnow
 from bot.models import Conversation, OutboxMessage, StaffUser
 from bot.models.staff import ROLES
+from bot.numbers import query_int
 from bot.staff import audit, auth
 from bot.staff.views import bp, db, get_or_404, me
 from bot.templates import text
@@ -111,7 +112,7 @@ def audit_log() -> str:
     _admin_only()
     session = db()
     args = request.args
-    staff_id = int(args["staff"]) if args.get("staff", "").isdigit() else None
+    staff_id = query_int(args, "staff", 0, low=1) or None
     entries = audit.recent(
         session,
         object_type=args.get("type") or None,

@@ -22,11 +22,13 @@ from bot.dossier import applicant_fields, is_overdue, local_zone, normalised_pho
 from bot.dossier_workflow import InvalidTransition, allowed_next, change_status, overdue_clause
 from bot.models import Conversation, Dossier, DossierDocument, Message
 from bot.models.dossier import STATUSES
+from bot.numbers import query_int
 from bot.staff import audit, files
 from bot.staff.escalations import message_json
 from bot.staff.views import app_settings, bp, db, me
 
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000  # (page - 1) * PAGE_SIZE stays a small OFFSET on every database
 
 
 # ---------------------------------------------------------------- dossiers
@@ -73,7 +75,7 @@ def dossiers() -> str:
             if phone
             else Dossier.code.ilike(f"%{q}%")
         )
-    page = max(1, int(args["page"])) if args.get("page", "").isdigit() else 1
+    page = query_int(args, "page", 1, low=1, high=MAX_PAGE)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(Dossier.updated_at.desc(), Dossier.id.desc())

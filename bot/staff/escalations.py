@@ -21,6 +21,7 @@ from bot.db import utcnow
 from bot.dossier import dossiers_of
 from bot.messages import Reply
 from bot.models import Conversation, Message, OutboxMessage, StaffUser
+from bot.numbers import query_int
 from bot.staff import audit, files
 from bot.staff.views import app_settings, bp, db, get_or_404, localtime, me, wants_json
 from bot.templates import text
@@ -148,8 +149,7 @@ def conversation_messages(conv_id: int) -> Response:
     """Messages after `after` (a message id): the page polls this so new messages appear without reloading."""
     session = db()
     conv = _conversation(conv_id)
-    after = request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
+    after_id = query_int(request.args, "after", 0)
     rows = session.scalars(
         select(Message)
         .where(Message.conversation_id == conv.id, Message.id > after_id)

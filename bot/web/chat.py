@@ -15,10 +15,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file
 from sqlalchemy import select
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from bot.messages import Attachment, Inbound
 from bot.models import OutboxMessage
+from bot.numbers import query_int
 from bot.pipeline.ingest import store_events
 from bot.services import Services
 from bot.templates import text
@@ -145,8 +146,10 @@ def uploaded_file(key: str) -> Response:
 def messages() -> Response:
     """Replies sent to this visitor after message `after` (the page polls this)."""
     user_id, fresh = _visitor()
-    after = request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
+    try:
+        after_id = query_int(request.args, "after", 0)
+    except BadRequest as exc:
+        return _respond({"error": exc.description}, 400, fresh)
     with _services().sessions() as session:
         rows = session.execute(
             select(OutboxMessage.id, OutboxMessage.reply)

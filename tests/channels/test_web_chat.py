@@ -94,7 +94,8 @@ def test_bad_input_gets_clear_answers(app: Flask) -> None:
     assert client.post("/chat/api/upload", data={}, content_type="multipart/form-data").status_code == 400
     big = {"file": (io.BytesIO(b"x" * (11 * 1024 * 1024)), "big.jpg", "image/jpeg")}
     assert client.post("/chat/api/upload", data=big, content_type="multipart/form-data").status_code == 413
-    assert client.get("/chat/api/messages?after=abc").status_code == 200
+    bad_after = client.get("/chat/api/messages?after=abc")
+    assert bad_after.status_code == 400 and "after must be a whole number" in bad_after.get_json()["error"]
 
 
 def test_embedded_workers_answer_on_their_own(settings: Settings) -> None:
