@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
     register_staff(app, settings)
     register_api(app)
     _register_channels(app, services, settings, start_workers)
+    from bot.limits import register as register_limits
+
+    register_limits(app, settings)
     return app
 
 

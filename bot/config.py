@@ -73,6 +73,18 @@ class Settings:
     zalo_webhook_max_age: int = 300  # seconds a signed Zalo webhook timestamp may differ from now; 0 = off
     zalo_transaction_messages: bool = False  # notify out-of-window citizens with Zalo transaction messages
     inbox_spool: bool = False  # SQLite: webhooks write to a side file so turns never delay an acknowledgement
+    # Abuse limits (bot/limits.py), in the `limits` notation ("20/minute;200/hour"); see .env.example.
+    rate_limit_storage_uri: str = ""  # empty: in-process memory (one serving process); redis://... to share
+    rate_limit_chat_visitor: str = "20/minute;300/hour"
+    rate_limit_chat_ip: str = "120/minute;3000/hour"
+    rate_limit_chat_global: str = "600/minute"
+    rate_limit_chat_poll: str = "150/minute"
+    rate_limit_new_visitor: str = "60/hour"
+    rate_limit_upload: str = "10/minute;60/hour"
+    rate_limit_webhook: str = "500/second"
+    rate_limit_login: str = "10/minute;60/hour"
+    chat_upload_quota_files: int = 30  # web-chat files kept per conversation
+    chat_upload_quota_mb: int = 100
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -112,6 +124,17 @@ class Settings:
             zalo_webhook_max_age=_env_int("ZALO_WEBHOOK_MAX_AGE", 300),
             zalo_transaction_messages=_env_bool("ZALO_TRANSACTION_MESSAGES", False),
             inbox_spool=_env_bool("INBOX_SPOOL", False),
+            rate_limit_storage_uri=_env("RATE_LIMIT_STORAGE_URI"),
+            rate_limit_chat_visitor=_env("RATE_LIMIT_CHAT_VISITOR", cls.rate_limit_chat_visitor),
+            rate_limit_chat_ip=_env("RATE_LIMIT_CHAT_IP", cls.rate_limit_chat_ip),
+            rate_limit_chat_global=_env("RATE_LIMIT_CHAT_GLOBAL", cls.rate_limit_chat_global),
+            rate_limit_chat_poll=_env("RATE_LIMIT_CHAT_POLL", cls.rate_limit_chat_poll),
+            rate_limit_new_visitor=_env("RATE_LIMIT_NEW_VISITOR", cls.rate_limit_new_visitor),
+            rate_limit_upload=_env("RATE_LIMIT_UPLOAD", cls.rate_limit_upload),
+            rate_limit_webhook=_env("RATE_LIMIT_WEBHOOK", cls.rate_limit_webhook),
+            rate_limit_login=_env("RATE_LIMIT_LOGIN", cls.rate_limit_login),
+            chat_upload_quota_files=_env_int("CHAT_UPLOAD_QUOTA_FILES", cls.chat_upload_quota_files),
+            chat_upload_quota_mb=_env_int("CHAT_UPLOAD_QUOTA_MB", cls.chat_upload_quota_mb),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -1,5 +1,7 @@
 // Web chat: send to /chat/api/messages (or /chat/api/upload), poll /chat/api/messages?after=<id>.
 // Everything the bot says is inserted as text (textContent), never as HTML.
+// Refusals (expired session 401, too fast 429, file not expected or refused) carry a polite
+// message in {"error": ...}, shown as it is.
 (function () {
   "use strict";
   var labels = JSON.parse(document.getElementById("labels").textContent);
@@ -12,6 +14,7 @@
   var lastId = 0;
   var waiting = 0;
   var timer = null;
+  var stopped = false;
 
   function clientId() {
     return Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
@@ -88,9 +91,22 @@
     }
   }
 
+  // The server's message for a refused request, or the fallback label.
+  function refusal(r, fallback) {
+    return r.json().then(function (d) { return d.error || fallback; }, function () { return fallback; });
+  }
+
   function poll() {
+    var slow = false;
     fetch("/chat/api/messages?after=" + lastId, { credentials: "same-origin" })
-      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        if (r.status === 401) {  // no session (cookie gone): polling again cannot help
+          stopped = true;
+          return refusal(r, labels.error).then(function (m) { showError(m); return {}; });
+        }
+        if (r.status === 429) { slow = true; return {}; }
+        return r.json();
+      })
       .then(function (data) {
         (data.messages || []).forEach(function (m) {
           lastId = Math.max(lastId, m.id);
@@ -100,12 +116,13 @@
         typing.hidden = waiting <= 0;
       })
       .catch(function () { /* next poll retries */ })
-      .finally(function () { schedule(); });
+      .finally(function () { schedule(slow); });
   }
 
-  function schedule() {
+  function schedule(slow) {
     clearTimeout(timer);
-    timer = setTimeout(poll, waiting > 0 ? 700 : 3000);
+    if (stopped) { return; }
+    timer = setTimeout(poll, slow ? 10000 : waiting > 0 ? 700 : 3000);
   }
 
   function send(body, shown) {
@@ -120,7 +137,7 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body)
     }).then(function (r) {
-      if (!r.ok) { return r.json().then(function (d) { throw new Error(d.error || labels.error); }); }
+      if (!r.ok) { return refusal(r, labels.error).then(function (m) { throw new Error(m); }); }
       schedule();
     }).catch(function (e) {
       waiting = 0;
@@ -149,8 +166,8 @@
     typing.hidden = false;
     fetch("/chat/api/upload", { method: "POST", credentials: "same-origin", body: data })
       .then(function (r) {
-        if (r.status === 413) { throw new Error(labels.file_too_large); }
-        if (!r.ok) { return r.json().then(function (d) { throw new Error(d.error || labels.error); }); }
+        var fallback = r.status === 413 ? labels.file_too_large : labels.error;
+        if (!r.ok) { return refusal(r, fallback).then(function (m) { throw new Error(m); }); }
         schedule();
       })
       .catch(function (e) { waiting = 0; typing.hidden = true; showError(e.message || labels.file_too_large); })

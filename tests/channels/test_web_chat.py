@@ -12,8 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.models import InboundEvent
+from bot.models import Conversation, InboundEvent
 from bot.pipeline import dispatcher, worker
+from bot.web import chat
 
 pytestmark = pytest.mark.usefixtures("scripted_dialogue")
 
@@ -28,6 +29,31 @@ def _messages(client: FlaskClient, after: int = 0) -> list[dict[str, Any]]:
     resp = client.get(f"/chat/api/messages?after={after}")
     assert resp.status_code == 200
     return resp.get_json()["messages"]  # type: ignore[no-any-return]
+
+
+def visitor_of(app: Flask, client: FlaskClient) -> str:
+    """The conversation user id behind a test client's signed chat cookie."""
+    cookie = client.get_cookie(chat.COOKIE)
+    assert cookie is not None
+    with app.test_request_context("/", headers={"Cookie": f"{chat.COOKIE}={cookie.value}"}):
+        found = chat.visitor()
+    assert found is not None
+    return found
+
+
+def at_document_step(app: Flask, client: FlaskClient, flow: str = "giam_ho",
+                     step: str = "giay_to_chung_minh") -> str:
+    """Put the client's conversation at a document step (the state as flows.engine keeps it)."""
+    user_id = visitor_of(app, client)
+    with app.extensions["motcua"].sessions() as session:
+        conv = session.query(Conversation).filter_by(channel="web", user_id=user_id).one_or_none()
+        if conv is None:
+            conv = Conversation(channel="web", user_id=user_id, state={}, profile={})
+            session.add(conv)
+        conv.state = {"active": {"flow": flow, "step": step, "slots": {}, "display": {}, "docs": {},
+                                 "history": [], "invalid": 0}}
+        session.commit()
+    return user_id
 
 
 def test_page_renders_with_cookie(app: Flask) -> None:
@@ -64,6 +90,7 @@ def test_message_buttons_and_poll(app: Flask) -> None:
 def test_upload_goes_through_the_pipeline(app: Flask, settings: Settings) -> None:
     client = app.test_client()
     client.get("/")
+    user_id = at_document_step(app, client)
     data = {"file": (io.BytesIO(b"%PDF-1.4 test"), "đơn đề nghị.pdf", "application/pdf"),
             "client_id": "up-000001"}
     resp = client.post("/chat/api/upload", data=data, content_type="multipart/form-data")
@@ -73,8 +100,9 @@ def test_upload_goes_through_the_pipeline(app: Flask, settings: Settings) -> Non
     attachment = event.inbound["attachments"][0]  # type: ignore[index]
     assert (attachment["kind"], attachment["name"], attachment["size"]) == ("file", "đơn đề nghị.pdf", 13)
     key = attachment["url"].rsplit("/", 1)[1]
-    assert (settings.files_dir / "web" / key).read_bytes() == b"%PDF-1.4 test"  # generated name
-    assert client.get(f"/chat/uploads/{key}").get_data() == b"%PDF-1.4 test"
+    assert attachment["url"] == f"/chat/uploads/{user_id}/{key}"  # no PUBLIC_BASE_URL: relative
+    assert (settings.files_dir / "web" / user_id / key).read_bytes() == b"%PDF-1.4 test"  # generated name
+    assert client.get(attachment["url"]).get_data() == b"%PDF-1.4 test"
     from bot.document import fetch
     from bot.messages import Attachment
 
@@ -87,6 +115,8 @@ def test_upload_goes_through_the_pipeline(app: Flask, settings: Settings) -> Non
 
 def test_bad_input_gets_clear_answers(app: Flask) -> None:
     client = app.test_client()
+    client.get("/")
+    at_document_step(app, client)
     assert client.post("/chat/api/messages", json={"text": "   "}).status_code == 400
     assert client.post("/chat/api/messages", data="no json").status_code == 400
     too_long = client.post("/chat/api/messages", json={"text": "a" * 2001})
