@@ -73,6 +73,8 @@ class Settings:
     zalo_webhook_max_age: int = 300  # seconds a signed Zalo webhook timestamp may differ from now; 0 = off
     zalo_transaction_messages: bool = False  # notify out-of-window citizens with Zalo transaction messages
     inbox_spool: bool = False  # SQLite: webhooks write to a side file so turns never delay an acknowledgement
+    maintenance_interval_minutes: int = 60  # embedded default: how often the data-lifecycle jobs run
+    orphan_grace_minutes: int = 60  # a file with no row is swept only when older than this
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -112,6 +114,8 @@ class Settings:
             zalo_webhook_max_age=_env_int("ZALO_WEBHOOK_MAX_AGE", 300),
             zalo_transaction_messages=_env_bool("ZALO_TRANSACTION_MESSAGES", False),
             inbox_spool=_env_bool("INBOX_SPOOL", False),
+            maintenance_interval_minutes=max(1, _env_int("MAINTENANCE_INTERVAL_MINUTES", 60)),
+            orphan_grace_minutes=max(1, _env_int("ORPHAN_GRACE_MINUTES", 60)),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
