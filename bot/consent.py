@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 from bot.agency import Agency
 from bot.config import DATA_DIR, Settings
 from bot.db import utcnow
-from bot.lifecycle import SETTLED_OUTBOX, Retention, delete_stored_files, delete_web_uploads, web_upload_keys
+from bot.lifecycle import (
+    FINISHED_EVENTS,
+    SETTLED_OUTBOX,
+    Retention,
+    delete_stored_files,
+    delete_web_uploads,
+    web_upload_keys,
+)
 from bot.messages import Button, Reply
 from bot.models import (
     ConsentRecord,
@@ -45,8 +52,6 @@ CONSENT_YES = "consent:yes"
 CONSENT_NO = "consent:no"
 # The templates that make up the text a citizen agrees to; their content defines CONSENT_VERSION.
 CONSENT_TEXT_KEYS = ("consent.request", "consent.purpose_default", "consent.purpose_named")
-# Events and outbox rows still in flight are left to finish; the others hold message text and go.
-_FINISHED_EVENTS = ("done", "ignored", "failed")
 
 
 def _consent_version(path: Path = DATA_DIR / "templates" / "consent.yml") -> str:
@@ -157,7 +162,7 @@ def erase(session: Session, settings: Settings, conversation: Conversation, now:
     events = session.execute(
         update(InboundEvent)
         .where(InboundEvent.channel == conversation.channel, InboundEvent.user_id == conversation.user_id,
-               InboundEvent.status.in_(_FINISHED_EVENTS))
+               InboundEvent.status.in_(FINISHED_EVENTS))
         .values(raw=b"", inbound=None, detail=None, error=None)
         .execution_options(synchronize_session=False)
     ).rowcount or 0

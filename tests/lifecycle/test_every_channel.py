@@ -21,9 +21,7 @@ from bot.config import Settings
 from bot.consent import record
 from bot.db import transaction, utcnow
 from bot.models import Conversation, ErasureRecord, InboundEvent, Message, OutboxMessage, StoredFile
-from bot.pipeline import dispatcher, worker
 from bot.services import Services
-from connectors.base import http_session
 from tests.channels.conftest import (
     CITIZEN,
     channel_settings,
@@ -34,6 +32,7 @@ from tests.channels.conftest import (
     zalo_headers,
 )
 from tests.channels.standins import GraphStandIn, ZaloStandIn
+from tests.channels.test_real_engine import _pump
 from tests.dialogue.chat import png
 
 from .helpers import draft_state, files_on_disk
@@ -43,31 +42,10 @@ PSID = "7712345678901234"
 
 
 @pytest.fixture
-def zalo_server():  # type: ignore[no-untyped-def]
-    server = ZaloStandIn().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def graph_server():  # type: ignore[no-untyped-def]
-    server = GraphStandIn().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def every_app(nlu_settings: Settings, zalo_server: ZaloStandIn, graph_server: GraphStandIn,
               make_app: Callable[[Settings], Flask]) -> Flask:
     local = channel_settings(nlu_settings, zalo_server, graph_server, attachment_hosts=("127.0.0.1",))
     return make_app(local)
-
-
-def _pump(app: Flask) -> None:
-    services: Services = app.extensions["motcua"]
-    connectors = app.extensions["motcua.connectors"]
-    worker.drain(services, connectors)
-    dispatcher.drain(services, connectors, http_session())
 
 
 def _at_document_step(services: Services, citizens: list[tuple[str, str]]) -> None:
