@@ -78,6 +78,9 @@ def _register_channels(
         app.extensions["motcua.runner"] = Runner(
             services, connectors, processors=settings.worker_threads, dispatchers=1
         ).start()
+        from bot.lifecycle import start_scheduler
+
+        app.extensions["motcua.maintenance"] = start_scheduler(services)
 
 
 def services() -> Services:

@@ -77,6 +77,27 @@ def db_revision(message: str) -> None:
     command.revision(cfg, message=message, autogenerate=True)
 
 
+@main.command()
+@click.option("--job", "jobs", multiple=True, type=click.Choice(["drafts", "retention", "orphans"]),
+              help="Only these jobs (default: all).")
+def maintenance(jobs: tuple[str, ...]) -> None:
+    """Run the data-lifecycle jobs once (draft expiry, retention, orphan sweep), e.g. from cron.
+
+    Safe to run from several machines at once: each job runs in one process at a time, and a re-run
+    does nothing that was already done. Prints what each job did as JSON (null: running elsewhere).
+    """
+    import json
+
+    from bot.lifecycle import JOBS, run_once
+    from bot.services import Services
+
+    services = Services.build(Settings.load())
+    try:
+        click.echo(json.dumps(run_once(services, jobs=jobs or tuple(JOBS)), sort_keys=True))
+    finally:
+        services.engine.dispose()
+
+
 def _register() -> None:
     """Area command groups; imported here so `motcua --help` lists them all."""
     from nlu.cli import nlu

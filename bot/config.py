@@ -85,6 +85,8 @@ class Settings:
     rate_limit_login: str = "10/minute;60/hour"
     chat_upload_quota_files: int = 30  # web-chat files kept per conversation
     chat_upload_quota_mb: int = 100
+    maintenance_interval_minutes: int = 60  # embedded default: how often the data-lifecycle jobs run
+    orphan_grace_minutes: int = 60  # a file with no row is swept only when older than this
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -135,6 +137,8 @@ class Settings:
             rate_limit_login=_env("RATE_LIMIT_LOGIN", cls.rate_limit_login),
             chat_upload_quota_files=_env_int("CHAT_UPLOAD_QUOTA_FILES", cls.chat_upload_quota_files),
             chat_upload_quota_mb=_env_int("CHAT_UPLOAD_QUOTA_MB", cls.chat_upload_quota_mb),
+            maintenance_interval_minutes=max(1, _env_int("MAINTENANCE_INTERVAL_MINUTES", 60)),
+            orphan_grace_minutes=max(1, _env_int("ORPHAN_GRACE_MINUTES", 60)),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

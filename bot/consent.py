@@ -16,12 +16,20 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.agency import Agency
 from bot.config import DATA_DIR, Settings
 from bot.db import utcnow
+from bot.lifecycle import (
+    FINISHED_EVENTS,
+    SETTLED_OUTBOX,
+    Retention,
+    delete_stored_files,
+    delete_web_uploads,
+    web_upload_keys,
+)
 from bot.messages import Button, Reply
 from bot.models import (
     ConsentRecord,
@@ -44,9 +52,6 @@ CONSENT_YES = "consent:yes"
 CONSENT_NO = "consent:no"
 # The templates that make up the text a citizen agrees to; their content defines CONSENT_VERSION.
 CONSENT_TEXT_KEYS = ("consent.request", "consent.purpose_default", "consent.purpose_named")
-# Events and outbox rows still in flight are left to finish; finished ones hold message text and go.
-_FINISHED_EVENTS = ("done", "ignored", "failed")
-_FINISHED_OUTBOX = ("sent", "failed")
 
 
 def _consent_version(path: Path = DATA_DIR / "templates" / "consent.yml") -> str:
@@ -62,7 +67,9 @@ def consent_text(agency: Agency, settings: Settings, purpose: str = "") -> str:
     """The purpose statement: who processes, why, which data, how long, the citizen's rights."""
     purpose_text = (text("consent.purpose_named", purpose=purpose.strip()) if purpose.strip()
                     else text("consent.purpose_default"))
-    return text("consent.request", centre=agency.name, purpose=purpose_text, days=settings.draft_ttl_days)
+    retention = Retention.load(settings.data_dir)
+    return text("consent.request", centre=agency.name, purpose=purpose_text, days=settings.draft_ttl_days,
+                kept_days=retention.finished_dossier_days, transcript_days=retention.transcript_days)
 
 
 def consent_request(purpose: str = "", *, agency: Agency | None = None,
@@ -117,6 +124,7 @@ class ErasureReport:
     files_kept: int
     dossiers_kept: int
     kept_codes: tuple[str, ...] = field(default_factory=tuple)
+    uploads_deleted: int = 0  # web-chat upload originals (copies of the files counted above)
 
     def replies(self) -> list[Reply]:
         lines = [text("consent.erased")]
@@ -132,13 +140,16 @@ def erase(session: Session, settings: Settings, conversation: Conversation, now:
           requested_by: str = "citizen") -> ErasureReport:
     """Erase the citizen's personal data of this conversation, in the caller's transaction.
 
-    Removed: profile, draft flow state, transcript, finished inbound events' content, sent outbox rows,
-    stored files not attached to a submitted dossier (the files on disk once the transaction commits).
-    Kept: submitted dossiers and their documents (administrative records), consent and erasure logs.
+    Removed: profile, draft flow state, transcript, finished inbound events' content, every outbox row not
+    being sent (sent, failed, handled by staff, held), stored files not attached to a submitted dossier and
+    the web-chat upload originals (the files on disk once the transaction commits). No cache holds
+    citizen data. Kept: submitted dossiers and their documents (administrative records the centre must
+    keep; named in the report), replies still being sent, consent and erasure logs (counts only).
     The flow state is emptied too, so the caller must not write the old state back afterwards.
     """
     write_inbound(session)  # the request to erase, if it is still waiting, goes with the rest
     session.flush()
+    uploads = web_upload_keys(session, conversation.channel, conversation.user_id)
     profile_fields = len(conversation.profile or {})
     draft_cleared = bool(conversation.state)
     conversation.profile = {}
@@ -151,23 +162,21 @@ def erase(session: Session, settings: Settings, conversation: Conversation, now:
     events = session.execute(
         update(InboundEvent)
         .where(InboundEvent.channel == conversation.channel, InboundEvent.user_id == conversation.user_id,
-               InboundEvent.status.in_(_FINISHED_EVENTS))
+               InboundEvent.status.in_(FINISHED_EVENTS))
         .values(raw=b"", inbound=None, detail=None, error=None)
         .execution_options(synchronize_session=False)
     ).rowcount or 0
     outbox = session.execute(
         delete(OutboxMessage)
-        .where(OutboxMessage.conversation_id == conversation.id, OutboxMessage.status.in_(_FINISHED_OUTBOX))
+        .where(OutboxMessage.conversation_id == conversation.id, OutboxMessage.status.in_(SETTLED_OUTBOX))
         .execution_options(synchronize_session=False)
     ).rowcount or 0
 
     attached = select(DossierDocument.file_id).where(DossierDocument.file_id.is_not(None))
-    own_files = select(StoredFile).where(StoredFile.conversation_id == conversation.id)
-    loose = list(session.scalars(own_files.where(StoredFile.id.not_in(attached))))
-    files_kept = len(list(session.scalars(own_files.where(StoredFile.id.in_(attached)))))
-    names = [f.storage_name for f in loose]
-    for stored in loose:
-        session.delete(stored)
+    files_kept = session.scalar(select(func.count(StoredFile.id)).where(
+        StoredFile.conversation_id == conversation.id, StoredFile.id.in_(attached))) or 0
+    files_deleted = delete_stored_files(session, settings, StoredFile.conversation_id == conversation.id)
+    uploads_deleted = delete_web_uploads(session, settings, uploads)
 
     codes = tuple(session.scalars(
         select(Dossier.code)
@@ -182,34 +191,18 @@ def erase(session: Session, settings: Settings, conversation: Conversation, now:
                                   text_version=CONSENT_VERSION, granted=False, at=now))
     report = ErasureReport(
         profile_fields=profile_fields, draft_cleared=draft_cleared, messages_deleted=messages,
-        events_cleared=events, outbox_deleted=outbox, files_deleted=len(loose), files_kept=files_kept,
-        dossiers_kept=len(codes), kept_codes=codes,
+        events_cleared=events, outbox_deleted=outbox, files_deleted=files_deleted, files_kept=files_kept,
+        dossiers_kept=len(codes), kept_codes=codes, uploads_deleted=uploads_deleted,
     )
     session.add(ErasureRecord(
         conversation_id=conversation.id, channel=conversation.channel, requested_by=requested_by,
         profile_fields=profile_fields, draft_cleared=draft_cleared, messages_deleted=messages,
-        events_cleared=events, outbox_deleted=outbox, files_deleted=len(loose), files_kept=files_kept,
+        events_cleared=events, outbox_deleted=outbox, files_deleted=files_deleted, files_kept=files_kept,
         dossiers_kept=len(codes), at=now,
     ))
     session.flush()
     session.expire(conversation, ["messages"])
-    _unlink_after_commit(session, Path(settings.files_dir), names)
-    log.info("erased conversation %s: %d messages, %d files, %d dossiers kept", conversation.id, messages,
-             len(loose), len(codes))
+    log.info("erased conversation %s: %d messages, %d files, %d uploads, %d dossiers kept", conversation.id,
+             messages, files_deleted, uploads_deleted, len(codes))
     return report
-
-
-def _unlink_after_commit(session: Session, folder: Path, names: list[str]) -> None:
-    """Delete the files on disk only once their rows are gone for good (a rollback keeps both)."""
-    if not names:
-        return
-
-    def unlink(_session: Session) -> None:
-        for name in names:
-            try:
-                (folder / name).unlink(missing_ok=True)
-            except OSError as exc:
-                log.warning("could not delete stored file: %s", type(exc).__name__)
-
-    event.listen(session, "after_commit", unlink, once=True)
 

@@ -520,24 +520,16 @@ def handoff(ctx: Context, reason: str) -> list[Reply]:
 
 
 def _expire_draft(ctx: Context) -> list[Reply]:
+    """Old drafts are expired by the maintenance job (bot/lifecycle.py); a turn meeting one first does it."""
+    from bot import lifecycle
+
     active, flow = ctx.active, ctx.flow
-    if active is None:
+    settings = ctx.turn.services.settings
+    if active is None or (flow is not None
+                          and not lifecycle.draft_is_stale(ctx.state, ctx.now, settings.draft_ttl_days)):
         return []
-    updated = _parse_time(active.get("updated_at"))
-    ttl = timedelta(days=ctx.turn.services.settings.draft_ttl_days)
-    if flow is None or (updated is not None and ctx.now - updated > ttl):
-        ctx.end_flow()
-        ctx.state.pop("suspended", None)
-        log.info("draft expired conversation=%s", ctx.turn.conversation.id)
-        return [
-            Reply.say(
-                text(
-                    "dialogue.draft_expired",
-                    title=flow.title if flow else "",
-                    days=ctx.turn.services.settings.draft_ttl_days,
-                )
-            )
-        ]
+    lifecycle.close_draft(ctx.turn.session, settings, ctx.turn.conversation, lifecycle.end_draft(ctx.state),
+                          flow.title if flow else "", in_reply_to=ctx.turn.inbound.message_id)
     return []
 
 

@@ -5,6 +5,7 @@ from bot.models.consent import ConsentRecord, ErasureRecord
 from bot.models.conversation import Conversation, Message
 from bot.models.dossier import Dossier, DossierDocument, DossierSequence, DossierStatusChange, StoredFile
 from bot.models.event import InboundEvent
+from bot.models.lifecycle import MaintenanceLease
 from bot.models.outbox import OutboxMessage
 from bot.models.staff import AuditLog, StaffSession, StaffUser
 
@@ -19,6 +20,7 @@ __all__ = [
     "DossierStatusChange",
     "ErasureRecord",
     "InboundEvent",
+    "MaintenanceLease",
     "Message",
     "OutboxMessage",
     "StaffSession",
