@@ -20,7 +20,8 @@ from nlu.server import free_port
 
 pytestmark = pytest.mark.rasa
 
-READY = re.compile(r"^ready: (http://127\.0\.0\.1:\d+) — web chat, .*/staff \((\d+\.\d) s after `make run`\)$")
+READY = re.compile(
+    r"^ready: (http://127\.0\.0\.1:\d+) — web chat, .*/staff \((\d+\.\d) s after `make run`\)$")
 
 
 def _children(pid: int) -> set[int]:
