@@ -8,6 +8,7 @@ is used as the conversation's user id.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import uuid
@@ -23,6 +24,8 @@ from bot.pipeline.ingest import store_events
 from bot.services import Services
 from bot.templates import text
 from connectors.base import ParsedEvent
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("chat", __name__)
 COOKIE = "motcua_chat"
@@ -113,7 +116,12 @@ def upload() -> Response:
     folder = services.settings.files_dir / "web"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / key
-    incoming.save(path)
+    try:
+        incoming.save(path)
+    except OSError as exc:  # disk full: refused with a reason to try again, nothing half-written kept
+        path.unlink(missing_ok=True)
+        log.error("web upload not stored (%s)", exc.__class__.__name__)
+        return _respond({"error": text("channels.web_not_stored")}, 503, fresh)
     size = path.stat().st_size
     if size > services.settings.max_upload_bytes:
         path.unlink()
