@@ -80,12 +80,17 @@ IDLE_PING_SECONDS = 5.0
 
 
 def make_engine(url: str, idle_ping: float = IDLE_PING_SECONDS) -> Engine:
-    """Create an engine; SQLite gets WAL and a busy timeout so worker threads can share it."""
+    """Create an engine; SQLite gets WAL and a busy timeout so worker threads can share it.
+
+    `hide_parameters`: a database error (and statement logging at DEBUG) shows the SQL without its bound
+    values, which are message texts, webhook bodies and ID numbers: logs carry ids and counts only.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -102,7 +107,7 @@ def make_engine(url: str, idle_ping: float = IDLE_PING_SECONDS) -> Engine:
             cur.close()
 
         return engine
-    engine = create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20, hide_parameters=True)
     _ping_when_idle(engine, idle_ping)
     return engine
 

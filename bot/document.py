@@ -229,9 +229,13 @@ def store(session: Session, settings: Settings, data: bytes, content_type: str,
     name = uuid.uuid4().hex + EXTENSIONS.get(content_type, ".bin")
     tmp = folder / f".{name}.part"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, folder / name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, folder / name)
+    except OSError:  # e.g. disk full: no half-written file stays behind taking the space
+        tmp.unlink(missing_ok=True)
+        raise
     stored = StoredFile(
         conversation_id=conversation.id if conversation is not None else None,
         storage_name=name,

@@ -65,8 +65,12 @@ def save_upload(settings: Settings, visitor: str, data: bytes) -> str:
     path = upload_path(settings, visitor, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError:  # e.g. the disk is full: keep nothing half-written
+        path.unlink(missing_ok=True)
+        raise
     return key
 
 

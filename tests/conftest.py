@@ -1,9 +1,12 @@
 """Shared fixtures: a fresh database per test (SQLite, and PostgreSQL when TEST_DATABASE_URL is set),
-settings and services pointing at it, the Flask app, and the real Rasa NLU server."""
+settings and services pointing at it, the Flask app, the real Rasa NLU server; and a check that no test
+leaves personal data in a log record."""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from bot.config import Settings
 from bot.db import upgrade
+from bot.messages import Inbound
 from bot.services import Services
 from nlu import server
 
@@ -124,3 +128,78 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if unmarked:
         raise pytest.UsageError("these tests use the Rasa server but are not marked @pytest.mark.rasa:\n  "
                                 + "\n  ".join(unmarked))
+# ---------------------------------------------------------------- no personal data in any log record
+# Every test runs with all loggers at DEBUG into `LEAKS`; at its end, a record that quotes a citizen's message
+# (any `Inbound` text the test created, however it arrived) or looks like an ID or phone number fails it.
+
+PERSONAL_PATTERNS = (
+    re.compile(r"(?<!\d)\d{12}(?!\d)"),  # căn cước / số định danh cá nhân
+    re.compile(r"(?<![\d+])(?:\+?84|0)[35789]\d ?\d{3} ?\d{4}(?!\d)"),  # mobile numbers, +84 or 0
+    re.compile(r"(?<![\d+])(?:\+?84|0)[35789]\d{2} ?\d{3} ?\d{3}(?!\d)"),  # "0912 345 678"
+)
+MIN_QUOTED = 6  # shorter texts ("có", "hai") say nothing about anyone and would match ordinary words
+
+
+class LogLeaks(logging.Handler):
+    """Keeps every record of a test and the citizen texts it created; `found()` lists the leaks."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.citizen_texts: set[str] = set()
+        self._formatter = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def said(self, value: str) -> None:
+        if len(value.strip()) >= MIN_QUOTED:
+            self.citizen_texts.add(value.strip())
+
+    def found(self) -> list[str]:
+        leaks = []
+        for record in self.records:
+            shown = record.getMessage()
+            if record.exc_info:
+                shown += "\n" + self._formatter.formatException(record.exc_info)
+            if record.exc_text:
+                shown += "\n" + record.exc_text
+            if record.stack_info:
+                shown += "\n" + record.stack_info
+            quoted = [t for t in self.citizen_texts if t in shown]
+            numbers = [m.group(0) for p in PERSONAL_PATTERNS for m in p.finditer(shown)]
+            if quoted or numbers:
+                leaks.append(f"{record.name}: {(quoted + numbers)[0]!r} in {shown[:300]!r}")
+        return leaks
+
+
+LEAKS: LogLeaks | None = None
+_inbound_init = Inbound.__init__
+
+
+def _noted_init(self: Inbound, *args: object, **kwargs: object) -> None:
+    _inbound_init(self, *args, **kwargs)  # type: ignore[arg-type]
+    if LEAKS is not None and self.text:
+        LEAKS.said(self.text)
+
+
+Inbound.__init__ = _noted_init  # type: ignore[method-assign]  # every citizen message is an Inbound
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs() -> Iterator[LogLeaks]:
+    global LEAKS
+    root = logging.getLogger()
+    leaks, level = LogLeaks(), root.level
+    LEAKS = leaks
+    root.addHandler(leaks)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield leaks
+    finally:
+        root.removeHandler(leaks)
+        root.setLevel(level)
+        LEAKS = None
+    found = leaks.found()
+    if found:
+        pytest.fail(f"{len(found)} log record(s) with personal data:\n" + "\n".join(found[:5]), pytrace=False)

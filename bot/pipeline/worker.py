@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 from bot.db import autocommit, in_states, transaction, utcnow
 from bot.messages import Inbound
 from bot.models import Conversation, InboundEvent, Message, OutboxMessage
+from bot.pipeline.deadletter import dead_letter
 from bot.pipeline.receipts import apply_receipt
 from bot.pipeline.spool import import_spool
 from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update, lists_id
@@ -158,7 +161,9 @@ class Prepared:
 
 def process(services: Services, claim: Claim, connectors: dict[str, Connector] | None = None,
             http: PlatformSession | None = None) -> str:
-    """Process one claimed event; returns its final status (done | ignored | pending | failed | lost)."""
+    """Process one claimed event; returns its final status (done | ignored | pending | failed | lost).
+
+    `failed`: a dead letter (bot/pipeline/deadletter.py), the conversation goes on without it."""
     return process_round(services, [claim], connectors, http)[0]
 
 
@@ -169,6 +174,9 @@ def process_round(services: Services, claims: list[Claim], connectors: dict[str,
     If any of them raises or was taken over by another worker, the round rolls back and each event is
     processed again in a transaction of its own, so a bad event costs only itself.
     """
+    if any(claim.attempts > MAX_ATTEMPTS for claim in claims):  # stuck ones are dead letters, not run again
+        return [_expired(services, claim) if claim.attempts > MAX_ATTEMPTS
+                else process(services, claim, connectors, http) for claim in claims]
     prepared = [_prepare(services, claim, connectors, http) for claim in claims]
     if len(prepared) > 1:
         now = utcnow()
@@ -227,8 +235,7 @@ def _run(session: Session, prepared: list[Prepared], now: datetime) -> list[str]
     if not is_postgres(session):
         # SQLite: take the write lock first, so the turns' reads never meet a stale snapshot
         _fence(session, prepared[0].claim, now)
-    statuses = [_handle(session, one.services, one.kind, one.claim.channel, one.claim.user_id, one.inbound,
-                        one.detail, one.claim, now) for one in prepared]
+    statuses = [_handle(session, one, now) for one in prepared]
     # The citizens who wrote: what was held for a closed window may go out now (one UPDATE for the round).
     release_held(session, [(one.claim.channel, one.claim.user_id) for one in prepared
                            if one.kind == "message" and one.inbound is not None], now)
@@ -263,37 +270,54 @@ def _fence(session: Session, claim: Claim, now: datetime) -> None:
         raise LostClaim(claim.id)
 
 
-def _handle(session: Session, services: Services, kind: str, channel: str, user_id: str,
-            inbound: Inbound | None, detail: dict[str, Any], claim: Claim, now: datetime) -> str:
-    if kind == "message" and inbound is not None:
-        run_turn(session, services, inbound, now, wait_for_nlu=may_wait_for_nlu(claim, now))
-        return "done"
-    if kind == "standby" and inbound is not None:
-        conv = record_inbound(session, inbound, now)
-        write_inbound(session)
+# ---------------------------------------------------------------- what each kind of event does
+
+
+def _message(session: Session, one: Prepared, now: datetime) -> str:
+    if one.inbound is None:
+        return "ignored"
+    run_turn(session, one.services, one.inbound, now, wait_for_nlu=may_wait_for_nlu(one.claim, now))
+    return "done"
+
+
+def _standby(session: Session, one: Prepared, now: datetime) -> str:
+    """A message while another app (Page Inbox) owns the thread: transcript only, the bot stays paused."""
+    if one.inbound is None:
+        return "ignored"
+    conv = record_inbound(session, one.inbound, now)
+    write_inbound(session)
+    _pause(conv, "platform_owner", now)
+    return "done"
+
+
+def _staff(session: Session, one: Prepared, now: datetime) -> str:
+    _staff_message(session, one.claim.channel, one.claim.user_id, one.detail, now)
+    return "done"
+
+
+def _control(session: Session, one: Prepared, now: datetime) -> str:
+    """Messenger handover protocol: the Page Inbox took the thread, or passed it back to us."""
+    conv = conversation_for(session, one.claim.channel, one.claim.user_id)
+    if one.detail.get("action") == "pass_thread_control" and conv.mode == "paused":
+        conv.mode, conv.handoff_reason, conv.handoff_since = "bot", None, None
+    elif one.detail.get("action") == "take_thread_control":
         _pause(conv, "platform_owner", now)
-        return "done"
-    if kind == "echo" and channel == "zalo":
-        return _zalo_echo(session, channel, user_id, detail, claim, now)
-    if kind == "staff":
-        _staff_message(session, channel, user_id, detail, now)
-        return "done"
-    if kind == "control":
-        conv = conversation_for(session, channel, user_id)
-        if detail.get("action") == "pass_thread_control" and conv.mode == "paused":
-            conv.mode, conv.handoff_reason, conv.handoff_since = "bot", None, None
-        elif detail.get("action") == "take_thread_control":
-            _pause(conv, "platform_owner", now)
-        return "done"
-    if kind == "receipt":
-        return "done" if apply_receipt(session, channel, user_id, detail, now) else "ignored"
-    # our own Messenger echoes, unfollow, ignored kinds: acknowledged, nothing to do
+    return "done"
+
+
+def _receipt(session: Session, one: Prepared, now: datetime) -> str:
+    applied = apply_receipt(session, one.claim.channel, one.claim.user_id, one.detail, now)
+    return "done" if applied else "ignored"
+
+
+def _acknowledge(session: Session, one: Prepared, now: datetime) -> str:
+    """Our own Messenger echoes, unfollow, ignored kinds: acknowledged, nothing to do."""
     return "ignored"
 
 
-def _zalo_echo(session: Session, channel: str, user_id: str, detail: dict[str, Any], claim: Claim,
-               now: datetime) -> str:
+def _zalo_echo(session: Session, one: Prepared, now: datetime) -> str:
     """An `oa_send_*` echo is ours if we recorded its id at send time; otherwise staff typed it."""
+    channel, user_id, detail, claim = one.claim.channel, one.claim.user_id, one.detail, one.claim
     message_id = str(detail.get("message_id") or "")
     conv = conversation_for(session, channel, user_id)
     mine = OutboxMessage.conversation_id == conv.id
@@ -309,6 +333,24 @@ def _zalo_echo(session: Session, channel: str, user_id: str, detail: dict[str, A
         return "pending"  # our send may not have returned its id yet: look again in 2 s
     _staff_message(session, channel, user_id, detail, now)
     return "done"
+
+
+Handler = Callable[[Session, Prepared, datetime], str]
+# {event kind: handler}; a (kind, channel) key overrides the kind's handler on one channel. A kind not
+# listed is acknowledged and left alone.
+HANDLERS: dict[str | tuple[str, str], Handler] = {
+    "message": _message,
+    "standby": _standby,
+    "staff": _staff,
+    "control": _control,
+    "receipt": _receipt,
+    ("echo", "zalo"): _zalo_echo,
+}
+
+
+def _handle(session: Session, one: Prepared, now: datetime) -> str:
+    handler = HANDLERS.get((one.kind, one.claim.channel)) or HANDLERS.get(one.kind, _acknowledge)
+    return handler(session, one, now)
 
 
 def _staff_message(session: Session, channel: str, user_id: str, detail: dict[str, Any],
@@ -351,20 +393,31 @@ def _wait_for_nlu(services: Services, claim: Claim) -> str:
 
 
 def _failed(services: Services, claim: Claim, exc: Exception) -> str:
-    """A turn that raised: retried with backoff, given up after MAX_ATTEMPTS (status failed, kept)."""
+    """A turn that raised: retried with backoff, after MAX_ATTEMPTS a dead letter (bot/pipeline/deadletter).
+
+    The log names the exception's class and where it was raised, not its message: a database error or a
+    validator may quote the citizen's words.
+    """
     now = utcnow()
-    final = claim.attempts >= MAX_ATTEMPTS
-    status = "failed" if final else "pending"
+    error = f"{exc.__class__.__name__}: {str(exc)[:300]}"
+    where = "".join(traceback.format_tb(exc.__traceback__)[-3:])
+    log.error("event %s attempt %s failed (%s)\n%s", claim.id, claim.attempts, exc.__class__.__name__, where)
+    if claim.attempts >= MAX_ATTEMPTS:
+        return "failed" if dead_letter(services, claim.id, claim.attempts, error, now) else "lost"
     delay = timedelta(seconds=min(2 ** claim.attempts, 60) * (0.5 + random.random()))
     with transaction(services.sessions) as session:
         session.execute(
             keyed_update(E).where(E.id == claim.id, E.attempts == claim.attempts, E.status == "processing")
-            .values(status=status, locked_until=None if final else now + delay,
-                    error=f"{exc.__class__.__name__}: {str(exc)[:300]}")
+            .values(status="pending", locked_until=now + delay, error=error)
         )
-    log.error("event %s attempt %s failed (%s)%s", claim.id, claim.attempts, exc.__class__.__name__,
-              ", given up" if final else "", exc_info=final)
-    return status
+    return "pending"
+
+
+def _expired(services: Services, claim: Claim) -> str:
+    """An event taken over from expired leases MAX_ATTEMPTS times (a turn that kills or hangs its worker):
+    not run again, but dead-lettered."""
+    error = f"LeaseExpired: the lease ran out {claim.attempts - 1} times"
+    return "failed" if dead_letter(services, claim.id, claim.attempts, error, utcnow()) else "lost"
 
 
 def work_once(services: Services, connectors: dict[str, Connector] | None = None,

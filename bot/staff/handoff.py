@@ -14,7 +14,8 @@ from bot.messages import Reply
 from bot.templates import text
 
 # Why the bot hands over (conversation.handoff_reason); each has a citizen text `staff.handoff_<reason>`.
-REASONS = ("request_human", "complaint", "not_understood", "invalid_answers")
+# `turn_failed`: the bot could not process a message (a dead letter, bot/pipeline/deadletter.py).
+REASONS = ("request_human", "complaint", "not_understood", "invalid_answers", "turn_failed")
 
 
 def format_when(agency: Agency, moment: datetime) -> str:

@@ -1,8 +1,8 @@
 """The staff console (`/staff`): the blueprint, its request guard, shared view helpers and login.
 
-The pages live in escalations.py, dossier_views.py and admin.py, all on this blueprint. Every endpoint
-except the login page needs a logged-in officer, and every POST a valid CSRF token; both are enforced
-once in `_guard`, so a new route is protected without remembering to.
+The pages live in escalations.py, dossier_views.py, failed_events.py and admin.py, all on this blueprint.
+Every endpoint except the login page needs a logged-in officer, and every POST a valid CSRF token; both
+are enforced once in `_guard`, so a new route is protected without remembering to.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def register(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=auth.SESSION_LIFETIME,
     )
-    from bot.staff import admin, dossier_views, escalations  # noqa: F401 (their routes register on `bp`)
+    from bot.staff import admin, dossier_views, escalations, failed_events  # noqa: F401 (routes on `bp`)
     from bot.staff.outgoing import bp as outgoing_bp
 
     app.register_blueprint(bp)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 import uuid
@@ -32,6 +33,8 @@ from connectors.base import ParsedEvent
 from connectors.web import save_upload, upload_path, upload_url, upload_usage
 from flows.loader import load_flows
 from flows.steps import Documents
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("chat", __name__)
 COOKIE = "motcua_chat"
@@ -200,7 +203,11 @@ def upload() -> Response:
     if files >= settings.chat_upload_quota_files or used + len(data) > settings.chat_upload_quota_mb * MB:
         return _refuse(text("channels.web_upload_quota", files=settings.chat_upload_quota_files,
                             mb=settings.chat_upload_quota_mb), 403)
-    key = save_upload(settings, user_id, data)
+    try:
+        key = save_upload(settings, user_id, data)
+    except OSError as exc:  # disk full: refused with a reason to try again, nothing half-written kept
+        log.error("web upload not stored (%s)", exc.__class__.__name__)
+        return _refuse(text("channels.web_not_stored"), 503)
     attachment = Attachment(kind="image" if content_type.startswith("image/") else "file",
                             url=upload_url(settings.public_base_url, user_id, key),
                             name=incoming.filename[:200], size=len(data))

@@ -15,6 +15,7 @@ from bot.models import Conversation, InboundEvent, Message, OutboxMessage
 from bot.pipeline import dispatcher, worker
 from bot.pipeline.ingest import ingest
 from bot.services import Services
+from bot.templates import text
 from bot.turn import conversation_for, enqueue
 from connectors import build_connectors
 from connectors.base import Connector, WebhookRequest, http_session
@@ -320,24 +321,70 @@ def test_messenger_window_errors_hold_and_staff_tag(
     assert all(c.json.get("tag") in (None, "HUMAN_AGENT") for c in graph_server.calls if c.json)
 
 
-def test_failed_turn_is_retried_then_given_up(
-        ch_services: Services, connectors: dict[str, Connector], monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
+def _handed_over(services: Services, user: str = CITIZEN) -> None:
+    """The conversation waits for an officer, and the citizen was told so (once)."""
+    conv = _conv(services, "zalo", user)
+    assert (conv.mode, conv.handoff_reason) == ("waiting_human", "turn_failed")
+    notices = [json_text(item) for item in _outbox(services) if item.conversation_id == conv.id]
+    assert len(notices) == 1 and notices[0].startswith(text("staff.handoff_turn_failed"))
 
+
+def test_failed_turn_is_retried_then_dead_lettered(
+        ch_services: Services, connectors: dict[str, Connector], monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(turn: object) -> list[Reply]:
         raise RuntimeError("dialogue bug")
 
     monkeypatch.setattr(sys.modules["flows.dialogue"], "handle_turn", broken)
     _zalo(ch_services, connectors, "xin chào", "f1")
+    _zalo(ch_services, connectors, "còn ai không", "f2")  # waits behind f1 until f1 is given up
     later = utcnow()
+    statuses = []
     for _ in range(worker.MAX_ATTEMPTS):
         later += timedelta(minutes=2)
         [claim] = worker.claim_events(ch_services, now=later)
-        worker.process(ch_services, claim)
+        statuses.append(worker.process(ch_services, claim))
+    assert statuses == ["pending"] * (worker.MAX_ATTEMPTS - 1) + ["failed"]
+    with ch_services.sessions() as session:
+        event = session.scalars(select(InboundEvent).where(InboundEvent.event_id == "msg:f1")).one()
+        assert event.status == "failed" and "dialogue bug" in (event.error or "")
+        assert session.scalars(select(Message.text).where(Message.direction == "in")).all() == ["xin chào"]
+    _handed_over(ch_services)
+    [item] = _outbox(ch_services)
+    assert item.in_reply_to == "f1" and item.purpose == "reply"
+    # The conversation is not blocked: f2 is taken next (and, with an officer on it, only transcribed).
+    [claim] = worker.claim_events(ch_services, now=later)
+    assert worker.process(ch_services, claim) == "done"
+    assert len(_outbox(ch_services)) == 1
+
+
+def test_a_turn_whose_lease_keeps_expiring_is_dead_lettered_not_retaken(
+        ch_services: Services, connectors: dict[str, Connector]) -> None:
+    _zalo(ch_services, connectors, "tin làm treo máy", "h1")
+    later = utcnow()
+    for attempt in range(1, worker.MAX_ATTEMPTS + 1):  # each worker that takes it dies (or hangs)
+        [claim] = worker.claim_events(ch_services, now=later)
+        assert claim.attempts == attempt
+        later += worker.LEASE + timedelta(seconds=1)
+    [claim] = worker.claim_events(ch_services, now=later)
+    assert worker.process(ch_services, claim) == "failed"  # not run again
     with ch_services.sessions() as session:
         event = session.scalars(select(InboundEvent)).one()
-        assert event.status == "failed" and "dialogue bug" in (event.error or "")
-        assert session.scalars(select(Message)).all() == []  # rolled back every time
+        assert event.status == "failed" and (event.error or "").startswith("LeaseExpired")
+    _handed_over(ch_services)
+    assert worker.claim_events(ch_services, now=later + worker.LEASE * 2) == []
+
+
+def test_a_stuck_event_in_a_round_is_dead_lettered_and_the_others_run(
+        ch_services: Services, connectors: dict[str, Connector]) -> None:
+    _zalo(ch_services, connectors, "tin làm treo máy", "h2", user="601")
+    with transaction(ch_services.sessions) as session:
+        session.execute(update(InboundEvent).values(status="processing", attempts=worker.MAX_ATTEMPTS,
+                                                    locked_until=utcnow() - timedelta(seconds=1)))
+    _zalo(ch_services, connectors, "xin chào", "h3", user="602")
+    claims = worker.claim_events(ch_services, limit=10)
+    assert worker.process_round(ch_services, claims) == ["failed", "done"]
+    _handed_over(ch_services, "601")
+    assert json_text(_outbox(ch_services)[-1]) == "Em nhận được: xin chào"
 
 
 def test_zalo_staff_file_and_image(
