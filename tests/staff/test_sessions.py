@@ -114,6 +114,8 @@ def test_admin_signs_an_account_out_everywhere(app: Flask, admin: Staff, officer
     phone = app.test_client()
     assert login(phone, "canbo1").status_code == 302
     thief = copy_of(app, officer.client)
+    with db(app) as session:
+        assert auth.open_sessions(session) == {officer_id: 2, staff_id(app, "quantri"): 1}
     page = admin.get("/staff/users").get_data(as_text=True)
     assert "Đăng xuất khỏi mọi thiết bị" in page
     assert f'action="/staff/users/{officer_id}/sign-out"' in page
