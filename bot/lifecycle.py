@@ -259,7 +259,12 @@ def expire_drafts(services: Services, now: datetime) -> dict[str, int]:
 
 
 def _expire_one(services: Services, row: Any, now: datetime, titles: Mapping[str, str]) -> int | None:
-    """Expire one draft unless the citizen wrote meanwhile or a turn is pending (that turn expires it)."""
+    """Expire one draft unless the citizen wrote meanwhile or a turn is pending (that turn expires it).
+
+    On PostgreSQL a turn that read the state just before this commits expires the same draft again: the
+    outcome is the same (draft ended, files gone), at worst with the notice twice; a draft is never lost
+    half-way nor revived.
+    """
     settings = services.settings
     C, E = Conversation, InboundEvent
     state = copy.deepcopy(dict(row.state))
