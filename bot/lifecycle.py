@@ -6,9 +6,9 @@
 - Retention (`retention` in data/agency.yml): the document files of dossiers finished for
   `finished_dossier_days`, and transcript lines older than `transcript_days` of citizens with no dossier
   still within retention. The dossier record itself (code, procedure, status history) stays.
-- Orphans: files under FILES_DIR that no row names (written by a turn that then rolled back), and web-chat
-  upload originals whose event is finished (the checked copy is a stored file), after a grace period so a
-  file a running turn is writing is never touched.
+- Orphans: files under FILES_DIR that no row names (written by a turn that then rolled back), after a
+  grace period so a file a running turn is writing is never touched; web-chat upload originals once their
+  message was processed DRAFT_TTL_DAYS ago (the checked copy, if any, is a stored file).
 - Erasure (`bot.consent.erase`) removes files with the same helpers.
 
 The jobs run from an in-process APScheduler in the embedded default and once per `motcua maintenance`
@@ -259,7 +259,12 @@ def expire_drafts(services: Services, now: datetime) -> dict[str, int]:
 
 
 def _expire_one(services: Services, row: Any, now: datetime, titles: Mapping[str, str]) -> int | None:
-    """Expire one draft unless the citizen wrote meanwhile or a turn is pending (that turn expires it)."""
+    """Expire one draft unless the citizen wrote meanwhile or a turn is pending (that turn expires it).
+
+    On PostgreSQL a turn that read the state just before this commits expires the same draft again: the
+    outcome is the same (draft ended, files gone), at worst with the notice twice; a draft is never lost
+    half-way nor revived.
+    """
     settings = services.settings
     C, E = Conversation, InboundEvent
     state = copy.deepcopy(dict(row.state))
@@ -348,7 +353,12 @@ def apply_retention(services: Services, now: datetime) -> dict[str, int]:
 
 
 def sweep_orphans(services: Services, now: datetime) -> dict[str, int]:
-    """Delete files no row names (and web originals whose event is finished) older than the grace period."""
+    """Delete files older than the grace period that no row names, and old web-chat upload originals.
+
+    A web original whose message was processed is kept for DRAFT_TTL_DAYS like any loose file: the
+    checked copy (if it went into a draft) is a stored file, but staff may open the original from the
+    transcript of a conversation they handle. One that no event names at all is an orphan.
+    """
     settings = services.settings
     folder = Path(settings.files_dir)
     limit = (now - timedelta(minutes=settings.orphan_grace_minutes)).timestamp()
@@ -361,14 +371,21 @@ def sweep_orphans(services: Services, now: datetime) -> dict[str, int]:
         for start in range(0, len(names), _BATCH):
             known.update(session.scalars(select(StoredFile.storage_name)
                                          .where(StoredFile.storage_name.in_(names[start:start + _BATCH]))))
-        waiting: set[bytes] = set()
+        events: dict[bytes, set[str]] = {}
         keys = [p.name.encode() for p in uploads]
         for start in range(0, len(keys), _BATCH):
-            waiting.update(bytes(raw) for raw in session.scalars(select(InboundEvent.raw).where(
-                InboundEvent.channel == "web", InboundEvent.status.in_(OPEN_EVENTS),
-                InboundEvent.raw.in_(keys[start:start + _BATCH]))))
-    doomed = ([p for p in stored if p.name not in known] + partial
-              + [p for p in uploads if p.name.encode() not in waiting])
+            for raw, status in session.execute(select(InboundEvent.raw, InboundEvent.status).where(
+                    InboundEvent.channel == "web", InboundEvent.raw.in_(keys[start:start + _BATCH]))):
+                events.setdefault(bytes(raw), set()).add(status)
+    draft_limit = (now - timedelta(days=settings.draft_ttl_days)).timestamp()
+
+    def upload_done(path: Path) -> bool:
+        statuses = events.get(path.name.encode())
+        if statuses is None:
+            return True  # no message names it (its event was never stored)
+        return not statuses & set(OPEN_EVENTS) and _mtime(path) < draft_limit
+
+    doomed = [p for p in stored if p.name not in known] + partial + [p for p in uploads if upload_done(p)]
     removed = 0
     for path in doomed:
         try:
@@ -381,17 +398,17 @@ def sweep_orphans(services: Services, now: datetime) -> dict[str, int]:
     return {"files_deleted": removed}
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")  # gone already: nothing to do
+
+
 def _older(folder: Path, limit: float) -> list[Path]:
     if not folder.is_dir():
         return []
-    found = []
-    for path in folder.iterdir():
-        try:
-            if path.is_file() and path.stat().st_mtime < limit:
-                found.append(path)
-        except FileNotFoundError:
-            continue
-    return found
+    return [path for path in folder.iterdir() if path.is_file() and _mtime(path) < limit]
 
 
 # ---------------------------------------------------------------- running the jobs

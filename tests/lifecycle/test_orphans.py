@@ -68,3 +68,15 @@ def test_files_with_rows_and_uploads_still_waiting_are_kept(services: Services) 
     assert kept.exists() and (Path(services.settings.files_dir) / "web" / waiting).exists()
     assert not partial.exists()
     assert sweep_orphans(services, later) == {"files_deleted": 0}  # nothing left to do
+
+
+def test_a_processed_web_upload_is_kept_for_the_draft_days(services: Services) -> None:
+    """Staff may open it from the transcript; it goes with the other loose files after DRAFT_TTL_DAYS."""
+    key = _web_upload(services, png())
+    with transaction(services.sessions) as s:
+        s.add(InboundEvent(channel="web", event_id="web:v:1", user_id="v", raw=key.encode(), status="done"))
+    path = Path(services.settings.files_dir) / "web" / key
+    soon = utcnow() + timedelta(minutes=services.settings.orphan_grace_minutes + 5)
+    assert sweep_orphans(services, soon) == {"files_deleted": 0} and path.exists()
+    later = utcnow() + timedelta(days=services.settings.draft_ttl_days, minutes=1)
+    assert sweep_orphans(services, later) == {"files_deleted": 1} and not path.exists()
