@@ -176,7 +176,7 @@ def erase(session: Session, settings: Settings, conversation: Conversation, now:
     files_kept = session.scalar(select(func.count(StoredFile.id)).where(
         StoredFile.conversation_id == conversation.id, StoredFile.id.in_(attached))) or 0
     files_deleted = delete_stored_files(session, settings, StoredFile.conversation_id == conversation.id)
-    uploads_deleted = delete_web_uploads(session, settings, uploads)
+    uploads_deleted = delete_web_uploads(session, settings, conversation.user_id, uploads)
 
     codes = tuple(session.scalars(
         select(Dossier.code)

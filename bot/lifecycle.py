@@ -61,6 +61,7 @@ from bot.models import (
 from bot.pipeline.store import insert_ignore
 from bot.services import Services
 from bot.templates import text
+from connectors.web import upload_path
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,9 @@ OPEN_EVENTS = ("pending", "processing")
 # Outbox rows nobody is sending: sent, given up, marked handled by staff, or held for the citizen's return.
 SETTLED_OUTBOX = ("sent", "failed", "handled", "held")
 LEASE_HOLD = timedelta(minutes=30)  # a crashed holder blocks the job at most this long
-WEB_UPLOADS = "web"  # FILES_DIR/web/<key>: originals of web-chat uploads (bot/web/chat.py)
+WEB_UPLOADS = "web"  # FILES_DIR/web/<visitor>/<key> (older: web/<key>): web-chat upload originals
 _WEB_KEY = re.compile(r"^[0-9a-f]{32}$")
+_WEB_VISITOR = re.compile(r"^w[0-9a-f]{32}$")
 _BATCH = 500
 DEFAULT_RETENTION_DAYS = 365
 
@@ -152,10 +154,14 @@ def web_upload_keys(session: Session, channel: str, user_id: str) -> list[str]:
     return [key for key in keys if _WEB_KEY.match(key)]
 
 
-def delete_web_uploads(session: Session, settings: Settings, keys: Iterable[str]) -> int:
-    """Delete web-chat upload originals after commit; how many there were."""
-    folder = Path(settings.files_dir) / WEB_UPLOADS
-    paths = [folder / key for key in keys if _WEB_KEY.match(key) and (folder / key).is_file()]
+def delete_web_uploads(session: Session, settings: Settings, user_id: str, keys: Iterable[str]) -> int:
+    """Delete a web visitor's upload originals after commit: their folder, and the older flat uploads their
+    events name; how many there were."""
+    own = upload_path(settings, user_id, "-").parent
+    visitor = _WEB_VISITOR.match(user_id) and own.is_dir()  # only a web visitor's id names a folder
+    paths = [path for path in own.iterdir() if path.is_file()] if visitor else []
+    flat = (upload_path(settings, None, key) for key in keys if _WEB_KEY.match(key))
+    paths += [path for path in flat if path.is_file()]
     unlink_after_commit(session, paths)
     return len(paths)
 
@@ -364,7 +370,9 @@ def sweep_orphans(services: Services, now: datetime) -> dict[str, int]:
     limit = (now - timedelta(minutes=settings.orphan_grace_minutes)).timestamp()
     stored = [p for p in _older(folder, limit) if not p.name.startswith(".")]
     partial = [p for p in _older(folder, limit) if p.name.startswith(".") and p.name.endswith(".part")]
-    uploads = [p for p in _older(folder / WEB_UPLOADS, limit) if _WEB_KEY.match(p.name)]
+    web = folder / WEB_UPLOADS  # flat older uploads, then one folder per visitor
+    visitors = [sub for sub in web.iterdir() if sub.is_dir()] if web.is_dir() else []
+    uploads = [p for sub in (web, *visitors) for p in _older(sub, limit) if _WEB_KEY.match(p.name)]
     with services.sessions() as session:
         known: set[str] = set()
         names = [p.name for p in stored]

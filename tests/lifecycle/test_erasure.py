@@ -16,6 +16,7 @@ from bot.dossier import DocumentEntry
 from bot.models import Conversation, InboundEvent, OutboxMessage, StoredFile
 from bot.services import Services
 from bot.turn import conversation_for
+from tests.channels.test_web_chat import at_document_step
 from tests.dialogue.chat import PDF, png
 from tests.dialogue.test_dossier import make
 
@@ -27,13 +28,14 @@ def test_erasure_deletes_web_uploads_settled_outbox_and_files_names_kept_dossier
     settings = services.settings
     client = app.test_client()
     client.get("/")
+    visitor = at_document_step(app, client)  # uploads are taken only when a document step waits
     sent = client.post("/chat/api/upload", data={"file": (io.BytesIO(png()), "giay.png", "image/png")},
                        content_type="multipart/form-data")
     assert sent.status_code == 202
     with services.sessions() as s:
         event = s.scalars(select(InboundEvent)).one()
         user, key = event.user_id, bytes(event.raw).decode()
-    assert client.get(f"/chat/uploads/{key}").status_code == 200
+    assert client.get(f"/chat/uploads/{visitor}/{key}").status_code == 200
     with transaction(services.sessions) as s:
         s.get(InboundEvent, event.id).status = "done"  # type: ignore[union-attr]
         conv = conversation_for(s, "web", user)
@@ -57,7 +59,7 @@ def test_erasure_deletes_web_uploads_settled_outbox_and_files_names_kept_dossier
     assert (report.dossiers_kept, report.kept_codes, report.files_kept) == (1, (code,), 1)
     told = report.replies()[0].text
     assert code in told and "lưu giữ theo quy định" in told and "2 tệp" in told
-    assert client.get(f"/chat/uploads/{key}").status_code == 404
+    assert client.get(f"/chat/uploads/{visitor}/{key}").status_code == 404
     assert not (Path(settings.files_dir) / "web" / key).exists()
     assert not any(p.exists() for p in loose_paths) and kept_path.exists()
     assert files_on_disk(settings) == [kept_path]  # only the submitted dossier's document is left

@@ -7,7 +7,6 @@ words, to erase their data, and we count what is left of them on disk and in the
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Callable
 from datetime import timedelta
@@ -33,6 +32,7 @@ from tests.channels.conftest import (
 )
 from tests.channels.standins import GraphStandIn, ZaloStandIn
 from tests.channels.test_real_engine import _pump
+from tests.channels.test_web_chat import visitor_of
 from tests.dialogue.chat import png
 
 from .helpers import draft_state, files_on_disk
@@ -68,9 +68,7 @@ class Citizen:
         self.sent = 0
         if channel == "web":
             self.web.get("/")
-            token = self.web.get_cookie("motcua_chat")
-            assert token is not None
-            self.user = "w" + hashlib.sha256(token.value.encode()).hexdigest()[:32]
+            self.user = visitor_of(app, self.web)
         else:
             self.user = CITIZEN if channel == "zalo" else PSID
 
@@ -131,10 +129,10 @@ def test_no_file_is_left_after_erasing_a_citizen_of_every_channel(
         stored = {ch: s.scalars(own.where(StoredFile.conversation_id == cid)).all()
                   for ch, cid in convs.items()}
     assert all(len(names) == 1 for names in stored.values()), stored  # each channel's document was kept
-    web_originals = list((Path(services.settings.files_dir) / "web").iterdir())
+    web_originals = [p for p in (Path(services.settings.files_dir) / "web").rglob("*") if p.is_file()]
     before = files_on_disk(services.settings)
     assert len(before) == 4 and len(web_originals) == 1  # three stored documents, one web-chat original
-    key = web_originals[0].name
+    key = f"{citizens[0].user}/{web_originals[0].name}"
     assert citizens[0].web.get(f"/chat/uploads/{key}").status_code == 200
 
     for citizen in citizens:
