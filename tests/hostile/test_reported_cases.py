@@ -235,3 +235,36 @@ def test_text_no_database_can_hold_is_stored_with_a_replacement(hostile: Hostile
            b'"timestamp":1,"message":{"mid":"m_nul","text":"a\\u0000b\\ud800c"}}]}]}'
     assert hostile.client.post("/webhooks/facebook", data=body, headers=_fb_headers(body)).status_code == 200
     assert hostile.stored(["mid:m_nul"])["mid:m_nul"].inbound["text"] == "a\ufffdb\ufffdc"  # type: ignore[index]
+
+
+def test_a_parser_bug_costs_one_event_not_the_batch_and_logs_no_text(
+        hostile: Hostile, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from connectors.facebook import FacebookConnector
+
+    real = FacebookConnector._message
+
+    def buggy(self: FacebookConnector, message: dict, mid: str, common: dict) -> object:  # type: ignore[type-arg]
+        if mid == "m_boom":
+            raise KeyError("a shape no test foresaw")
+        return real(self, message, mid, common)
+
+    monkeypatch.setattr(FacebookConnector, "_message", buggy)
+    batch = {"object": "page", "entry": [{"id": PAGE, "messaging": [
+        _fb_message("m_fine1"), _fb_message("m_boom"), _fb_message("m_fine2")]}]}
+    with caplog.at_level("WARNING"):
+        assert _fb(hostile, batch) == 200
+    assert set(hostile.stored(["mid:m_fine1", "mid:m_boom", "mid:m_fine2"])) == {"mid:m_fine1", "mid:m_fine2"}
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "unreadable (KeyError)" in logged and "2 event(s) read, 1 malformed skipped" in logged
+    assert "nộp hồ sơ" not in logged and "6543210987654321" not in logged
+
+
+def test_a_parser_bug_on_a_single_event_webhook_is_a_400(
+        hostile: Hostile, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.zalo import ZaloConnector
+
+    def buggy(self: ZaloConnector, *args: object) -> object:
+        raise TypeError("a shape no test foresaw")
+
+    monkeypatch.setattr(ZaloConnector, "_inbound", buggy)
+    assert _zalo(hostile) == 400

@@ -89,7 +89,7 @@ def test_claim_reply_and_hand_back(app: Flask, officer: Staff) -> None:
     )
     last = polled["messages"][-1]["id"]
     assert officer.get(f"/staff/conversations/{conv}/messages.json?after={last}").get_json()["messages"] == []
-    assert officer.get(f"/staff/conversations/{conv}/messages.json?after=abc").status_code == 200
+    assert officer.get(f"/staff/conversations/{conv}/messages.json?after=abc").status_code == 400
 
     officer.post(f"/staff/conversations/{conv}/release")
     with db(app) as session:
