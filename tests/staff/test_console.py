@@ -206,7 +206,9 @@ def test_dossier_list_filters_and_search(app: Flask, officer: Staff) -> None:
     assert codes(f"from={today}&to={today}") == {"A-261101-0001", "A-261101-0002", "A-261101-0003"}
     tomorrow = (date.today() + timedelta(days=2)).isoformat()
     assert codes(f"from={tomorrow}") == set()
-    assert officer.get("/staff/dossiers?from=not-a-date&page=x").status_code == 200
+    assert officer.get("/staff/dossiers?from=not-a-date").status_code == 200  # flashed, list unfiltered
+    bad_page = officer.get("/staff/dossiers?page=x")
+    assert bad_page.status_code == 400 and "page must be a whole number" in bad_page.get_data(as_text=True)
     assert ("dossier.search", None) in _audit(app)
 
 
