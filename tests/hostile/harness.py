@@ -57,7 +57,8 @@ JSON = st.recursive(
 )
 QUERY_VALUE = st.one_of(NUMBERISH, ANY_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary())
 # A parameter of a query-string target: left out (None), a plausible value, or anything.
-QUERY_PARAM = st.one_of(st.none(), st.sampled_from(["1", "2", "received", "2026-11-01", "subscribe"]),
+QUERY_PARAM = st.one_of(st.none(), st.sampled_from(["1", "2", "received", "2026-11-01", "subscribe",
+                                                    "0001-01-01", "9999-12-31", "9999-12-31T23:59:59-05:00"]),
                         QUERY_VALUE)
 WEB_MESSAGE = st.one_of(JSON, st.fixed_dictionaries({"text": ANY_TEXT},
                                                     optional={"payload": JSON, "client_id": JSON}))

@@ -268,3 +268,15 @@ def test_a_parser_bug_on_a_single_event_webhook_is_a_400(
 
     monkeypatch.setattr(ZaloConnector, "_inbound", buggy)
     assert _zalo(hostile) == 400
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/dossiers?since=0001-01-01", "/api/v1/dossiers?since=9999-12-31T23:59:59-05:00",
+    "/staff/dossiers?from=0001-01-01", "/staff/dossiers?to=9999-12-31",
+])
+def test_dates_at_the_ends_of_the_calendar_are_answered(hostile: Hostile, url: str) -> None:
+    client = hostile.staff if url.startswith("/staff") else hostile.client
+    resp = client.get(url, headers=BEARER)
+    assert resp.status_code == 200
+    if "9999" in url and url.startswith("/api"):
+        assert resp.get_json()["count"] == 0  # nothing changed after the end of the calendar
