@@ -139,11 +139,15 @@ def _parse_since(raw: str) -> datetime | None:
     """ISO date (local midnight) or ISO datetime (UTC if no offset); None if neither."""
     try:
         if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), time.min, local_zone())
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            moment = datetime.combine(date.fromisoformat(raw), time.min, local_zone())
+        else:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:  # within hours of year 1 or 9999: before or after every dossier
+        return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else datetime.max.replace(tzinfo=UTC)
 
 
 @bp.get("/dossiers")

@@ -29,6 +29,7 @@ from bot.staff.views import app_settings, bp, db, me
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000  # (page - 1) * PAGE_SIZE stays a small OFFSET on every database
+DATE_RANGE = (date(1900, 1, 1), date(2999, 12, 31))  # what a "from"/"to" filter can mean
 
 
 # ---------------------------------------------------------------- dossiers
@@ -38,10 +39,13 @@ def _parse_date(raw: str | None) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
+        day = None
+    if day is None or not DATE_RANGE[0] <= day <= DATE_RANGE[1]:  # 0001-01-01 has no local midnight in UTC
         flash(f"Ngày không hợp lệ: {raw[:20]}", "error")
         return None
+    return day
 
 
 def _local_start(day: date) -> datetime:

@@ -56,6 +56,12 @@ JSON = st.recursive(
     max_leaves=12,
 )
 QUERY_VALUE = st.one_of(NUMBERISH, ANY_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary())
+# A parameter of a query-string target: left out (None), a plausible value, or anything.
+QUERY_PARAM = st.one_of(st.none(), st.sampled_from(["1", "2", "received", "2026-11-01", "subscribe",
+                                                    "0001-01-01", "9999-12-31", "9999-12-31T23:59:59-05:00"]),
+                        QUERY_VALUE)
+WEB_MESSAGE = st.one_of(JSON, st.fixed_dictionaries({"text": ANY_TEXT},
+                                                    optional={"payload": JSON, "client_id": JSON}))
 
 
 def _body(value: Any, ascii_only: bool) -> bytes:
@@ -232,7 +238,8 @@ def _get(client_of: Callable[[Hostile], FlaskClient], path: str, params: list[st
          headers: dict[str, str] | None = None) -> Callable[[Hostile, Any], Outcome]:
     def send(h: Hostile, values: tuple[Any, ...]) -> Outcome:
         where = path.format(conversation=h.conversation_id)
-        qs = "&".join(f"{name}={_query(value)}" for name, value in zip(params, values, strict=True))
+        qs = "&".join(f"{name}={_query(value)}" for name, value in zip(params, values, strict=True)
+                      if value is not None)
         return Outcome(client_of(h).get(f"{where}?{qs}", headers=headers or {}).status_code)
 
     return send
@@ -240,7 +247,7 @@ def _get(client_of: Callable[[Hostile], FlaskClient], path: str, params: list[st
 
 def _query_target(name: str, path: str, params: list[str], client_of: Callable[[Hostile], FlaskClient],
                   headers: dict[str, str] | None = None) -> Target:
-    return Target(name, st.tuples(*[QUERY_VALUE for _ in params]), _get(client_of, path, params, headers))
+    return Target(name, st.tuples(*[QUERY_PARAM for _ in params]), _get(client_of, path, params, headers))
 
 
 def _public(h: Hostile) -> FlaskClient:
@@ -261,7 +268,7 @@ TARGETS = [
                                                                       "message": v}),
                                      st.booleans(), st.booleans(), ANY_TEXT), _send_zalo),
     Target("messenger webhook", st.tuples(st.lists(FB_ENTRY, max_size=4), st.booleans()), _send_facebook),
-    Target("web chat message", st.tuples(JSON, st.booleans()), _send_web_message),
+    Target("web chat message", st.tuples(WEB_MESSAGE, st.booleans()), _send_web_message),
     _query_target("web chat ?after", "/chat/api/messages", ["after"], _public),
     _query_target("api ?limit&since&status", "/api/v1/dossiers", ["limit", "since", "status"], _public,
                   BEARER),

@@ -30,7 +30,7 @@ def api_schema(app: Flask) -> schemathesis.BaseSchema:
 
 
 def check_operation(operation: schemathesis.APIOperation, mode: schemathesis.GenerationMode,
-                    examples: int, **path_parameters: str) -> int:
+                    examples: int, *, derandomize: bool = True, **path_parameters: str) -> int:
     """Run Schemathesis's checks on `examples` generated calls; returns how many calls were made.
 
     Two checks are left out where the contract means otherwise: a schema-valid status change may still be
@@ -45,7 +45,7 @@ def check_operation(operation: schemathesis.APIOperation, mode: schemathesis.Gen
     calls = 0
 
     @given(operation.as_strategy(generation_mode=mode, path_parameters=path_parameters or None))
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=derandomize,
               suppress_health_check=list(HealthCheck))
     def call(case: schemathesis.Case) -> None:
         nonlocal calls

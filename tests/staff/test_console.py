@@ -90,7 +90,7 @@ def test_claim_reply_and_hand_back(app: Flask, officer: Staff) -> None:
     )
     last = polled["messages"][-1]["id"]
     assert officer.get(f"/staff/conversations/{conv}/messages.json?after={last}").get_json()["messages"] == []
-    assert officer.get(f"/staff/conversations/{conv}/messages.json?after=abc").status_code == 200
+    assert officer.get(f"/staff/conversations/{conv}/messages.json?after=abc").status_code == 400
 
     officer.post(f"/staff/conversations/{conv}/release")
     with db(app) as session:
@@ -207,7 +207,9 @@ def test_dossier_list_filters_and_search(app: Flask, officer: Staff) -> None:
     assert codes(f"from={today}&to={today}") == {"A-261101-0001", "A-261101-0002", "A-261101-0003"}
     tomorrow = (local_today() + timedelta(days=2)).isoformat()
     assert codes(f"from={tomorrow}") == set()
-    assert officer.get("/staff/dossiers?from=not-a-date&page=x").status_code == 200
+    assert officer.get("/staff/dossiers?from=not-a-date").status_code == 200  # flashed, list unfiltered
+    bad_page = officer.get("/staff/dossiers?page=x")
+    assert bad_page.status_code == 400 and "page must be a whole number" in bad_page.get_data(as_text=True)
     assert ("dossier.search", None) in _audit(app)
 
 
