@@ -13,7 +13,11 @@ from bot.services import Services
 
 @dataclass(frozen=True)
 class Outcome:
-    """Per citizen message: how many answers it got (0 = lost, 2+ = answered twice)."""
+    """Per citizen message: how many answers it got and how many times its turn committed.
+
+    Lost: no answer. Answered twice: its turn committed twice (the transcript row of the citizen's message
+    is written in the same transaction as the turn's replies, so a second commit shows as a second row).
+    """
 
     sent: list[str]  # the message ids the citizens sent
     answers: Counter[str]  # message id -> outbox rows answering it
@@ -26,7 +30,7 @@ class Outcome:
 
     @property
     def twice(self) -> int:
-        return sum(1 for mid in self.sent if self.answers[mid] > 1)
+        return sum(1 for mid in self.sent if self.transcribed[mid] > 1)
 
 
 def outcome(services: Services, sent: list[str]) -> Outcome:
