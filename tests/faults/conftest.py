@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from channels.conftest import graph_server, zalo_server  # noqa: F401 (the platform stand-ins, as fixtures)
 from sqlalchemy import select
 
 from bot.models import InboundEvent, Message, OutboxMessage
