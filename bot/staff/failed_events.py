@@ -46,22 +46,24 @@ def failed_event(event_id: int) -> str:
                            error_class=deadletter.error_class)
 
 
-@bp.post("/failed/<int:event_id>/retry")
-def failed_event_retry(event_id: int) -> Response:
-    session = db()
-    if deadletter.retry(get_or_404(InboundEvent, event_id)):
-        audit.record(session, me(), "failed_event.retry", "inbound_event", event_id)
-        session.commit()
-        EVENTS.notify()
-        flash("Đã đưa tin nhắn vào xử lý lại.", "ok")
-    return redirect(url_for("staff.failed_events"))
+# What an officer may do with a dead letter: the change, and what they are told it did.
+ACTIONS = {
+    "retry": (deadletter.retry, "Đã đưa tin nhắn vào xử lý lại."),
+    "dismiss": (deadletter.dismiss, "Đã bỏ qua tin nhắn lỗi."),
+}
 
 
-@bp.post("/failed/<int:event_id>/dismiss")
-def failed_event_dismiss(event_id: int) -> Response:
+@bp.post("/failed/<int:event_id>/<action>")
+def failed_event_action(event_id: int, action: str) -> Response:
+    """Retry (queued again from scratch) or dismiss one dead letter; audited."""
+    if action not in ACTIONS:
+        abort(404)
+    change, done = ACTIONS[action]
     session = db()
-    if deadletter.dismiss(get_or_404(InboundEvent, event_id)):
-        audit.record(session, me(), "failed_event.dismiss", "inbound_event", event_id)
+    if change(get_or_404(InboundEvent, event_id)):
+        audit.record(session, me(), f"failed_event.{action}", "inbound_event", event_id)
         session.commit()
-        flash("Đã bỏ qua tin nhắn lỗi.", "ok")
+        if action == "retry":
+            EVENTS.notify()
+        flash(done, "ok")
     return redirect(url_for("staff.failed_events"))

@@ -374,6 +374,26 @@ def test_a_turn_whose_lease_keeps_expiring_is_dead_lettered_not_retaken(
     assert worker.claim_events(ch_services, now=later + worker.LEASE * 2) == []
 
 
+def test_a_dead_letter_stays_one_when_even_the_handoff_fails(
+        ch_services: Services, connectors: dict[str, Connector], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.pipeline import deadletter
+
+    def broken(*args: object) -> list[Reply]:
+        raise RuntimeError("handoff bug")
+
+    monkeypatch.setattr(deadletter, "handoff", broken)
+    _zalo(ch_services, connectors, "tin làm treo máy", "h4")
+    with transaction(ch_services.sessions) as session:
+        session.execute(update(InboundEvent).values(status="processing", attempts=worker.MAX_ATTEMPTS,
+                                                    locked_until=utcnow() - timedelta(seconds=1)))
+    [claim] = worker.claim_events(ch_services)
+    assert worker.process(ch_services, claim) == "failed"
+    with ch_services.sessions() as session:
+        assert session.scalars(select(InboundEvent.status)).all() == ["failed"]
+        assert session.scalars(select(Message)).all() == []  # the half-done handoff was rolled back
+    assert _outbox(ch_services) == [] and worker.claim_events(ch_services) == []
+
+
 def test_a_stuck_event_in_a_round_is_dead_lettered_and_the_others_run(
         ch_services: Services, connectors: dict[str, Connector]) -> None:
     _zalo(ch_services, connectors, "tin làm treo máy", "h2", user="601")

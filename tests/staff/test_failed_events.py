@@ -91,4 +91,5 @@ def test_dismiss_finishes_it_and_only_dead_letters_can_be_touched(app: Flask, of
     assert _event(app, done_id).status == "done"
     assert officer.get(f"/staff/failed/{done_id}").status_code == 404
     assert officer.post("/staff/failed/9999/retry").status_code == 404
+    assert officer.post(f"/staff/failed/{event_id}/delete").status_code == 404
     assert _actions(app) == [("failed_event.dismiss", str(event_id))]
