@@ -35,7 +35,7 @@ from bot.models import (
     StoredFile,
 )
 from bot.templates import text
-from bot.turn import write_inbound
+from bot.transcript import write_inbound
 
 log = logging.getLogger(__name__)
 

@@ -15,15 +15,17 @@ from typing import Any
 
 from bot.agency import Agency
 from bot.catalog.store import Catalog
-from bot.messages import Button, Reply
+from bot.messages import Button, Inbound, Reply
+from bot.services import Services
 from bot.staff.handoff import handoff_notice
 from bot.templates import text
-from bot.turn import Turn, note_intent
+from bot.transcript import note_intent
 from flows import engine
 from flows.engine import Context, payload
+from flows.interruptions import control_word, may_be_a_request
 from flows.steps import Collect, Confirm, ConsentStep
+from flows.turn import Needs, Turn
 from nlu.client import Candidate, NLUUnavailable
-from nlu.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,6 @@ INTERRUPTIONS = (  # what may interrupt a flow when said in words (buttons may c
 ENGINE_ACTIONS = ("choose", "consent", "edit", "skip", "done", "none", "back", "resume", "restart")
 # Kinds where almost any words validate ("tra cứu hồ sơ" is a valid name): look for a clear intent first.
 FREE_TEXT_KINDS = ("text", "address", "person_name")
-BACK_WORDS = {"quay lai", "back", "tro lai", "quay lai buoc truoc", "lui lai", "quay lai cau truoc"}
 IDLE = timedelta(minutes=30)
 COMPLAINT_WORDS = 8  # a complaint this long already says what happened: no need to ask for it
 # Flows that may interrupt a dossier and hand it back when they end.
@@ -68,7 +69,8 @@ class Understanding:
 
 
 def understand(ctx: Context, message: str) -> Understanding:
-    parse = ctx.turn.services.nlu.parse(message)
+    """The NLU's reading of the citizen's message (fetched at most once per turn, see flows.turn)."""
+    parse = ctx.turn.parse()
     ctx.intent = parse.intent
     entities: dict[str, str] = {}
     for e in parse.entities:
@@ -160,15 +162,18 @@ def in_flow(ctx: Context, action: tuple[str, dict[str, Any]] | None) -> list[Rep
             result = engine.answer(ctx, inbound, action)
             return result.replies if result.ok else invalid(ctx, result.hint)
         return interruption(ctx, from_payload(*action))
-    folded = fold(inbound.text)
-    if folded in BACK_WORDS:
+    control = control_word(inbound.text)
+    if control == "back":
         return engine.back(ctx)
+    if control is not None:  # "hủy", "gặp cán bộ": no need to ask the NLU
+        ctx.intent = control
+        return interruption(ctx, Understanding(control, 1.0, text=inbound.text))
     earlier = engine.answered_field(ctx, inbound.text)
     if earlier and not isinstance(step, Confirm):  # "sửa ngày sinh" before the summary: fix it, then go on
         return engine.edit(ctx, earlier)
     idle = _idle(ctx)
     heard: Understanding | None = None
-    if isinstance(step, Collect) and step.kind in FREE_TEXT_KINDS and inbound.text.strip():
+    if _may_be_a_request(step, inbound.text):
         try:
             heard = understand(ctx, inbound.text)
         except NLUUnavailable:  # the value itself can still be taken
@@ -205,6 +210,44 @@ def in_flow(ctx: Context, action: tuple[str, dict[str, Any]] | None) -> list[Rep
     elif idle:
         return offer_resume(ctx)
     return invalid(ctx, result.hint)
+
+
+def _may_be_a_request(step: object, message: str) -> bool:
+    """A free-text answer the NLU must look at first: almost any words make a valid name or place, so one
+    that reads like a question or a request ("tra cứu hồ sơ") may be one. Others are simply the answer."""
+    return (isinstance(step, Collect) and step.kind in FREE_TEXT_KINDS and bool(message.strip())
+            and may_be_a_request(message))
+
+
+def read_ahead(services: Services, state: dict[str, Any], inbound: Inbound, now: datetime) -> Needs:
+    """What this message will need from the network, decided before the turn's transaction (pure).
+
+    Follows `route` and `in_flow`: a button, a control word or an answer the pending step takes by itself
+    needs no NLU parse; files for a document step are downloaded. A wrong guess costs a rerun, never a wrong
+    answer (flows.turn).
+    """
+    if inbound.kind in ("follow", "unfollow") or engine.action_of(inbound) is not None:
+        return Needs()
+    flows = engine.load_flows(str(services.settings.data_dir / "flows"))
+    active = state.get("active") if isinstance(state.get("active"), dict) else None
+    flow = flows.get(str(active.get("flow"))) if active else None
+    updated = _parse_time(active.get("updated_at")) if active else None
+    if active is None or flow is None or (
+            updated is not None and now - updated > timedelta(days=services.settings.draft_ttl_days)):
+        return Needs(parse=bool(inbound.text.strip()) and not inbound.attachments)
+    try:
+        step = flow.step(str(active.get("step")))
+    except KeyError:
+        return Needs(parse=bool(inbound.text.strip()) and not inbound.attachments)
+    if inbound.attachments:
+        return Needs(downloads=engine.downloads(step, inbound))
+    if not inbound.text.strip() or control_word(inbound.text) is not None:
+        return Needs()
+    if engine.answered_field_of(flow, active, inbound.text) and not isinstance(step, Confirm):
+        return Needs()
+    if _may_be_a_request(step, inbound.text):
+        return Needs(parse=True)
+    return Needs(parse=not engine.takes(flow, active, step, inbound, now))
 
 
 def _is_interruption(ctx: Context, heard: Understanding, *, strict: bool) -> bool:

@@ -24,9 +24,9 @@ from typing import Any
 
 from bot.messages import Attachment, Button, Inbound, Reply
 from bot.templates import text
-from bot.turn import Turn
 from flows.loader import load_flows
 from flows.steps import Action, Collect, Confirm, ConsentStep, Documents, Flow, Handoff, Say, Step, Submit
+from flows.turn import Turn
 from nlu.text import fold
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ YES_WORDS = {
 }
 NO_WORDS = {"khong", "khong dong y", "ko dong y", "tu choi", "no", "thoi"}
 SKIP_WORDS = {"bo qua", "bỏ qua", "skip"}
+EDIT_WORDS = {"sua", "sua lai", "sua thong tin", "chinh sua"}
 
 
 def payload(name: str, **args: Any) -> str:
@@ -360,6 +361,43 @@ def answer(ctx: Context, inbound: Inbound, action: tuple[str, dict[str, Any]] | 
     return Answer(False)
 
 
+def takes(flow: Flow, active: dict[str, Any], step: Step, inbound: Inbound, now: datetime) -> bool:
+    """Whether the pending step takes this typed message as its answer by itself (pure: no NLU, no
+    database): what `answer` accepts without a button. The runner asks it before the turn's transaction to
+    know whether the message needs an NLU parse at all."""
+    folded = fold(inbound.text)
+    if isinstance(step, ConsentStep):
+        return folded in YES_WORDS or folded in NO_WORDS
+    if isinstance(step, Collect):
+        if folded in {fold(w) for w in SKIP_WORDS}:
+            return step.optional
+        return bool(inbound.text.strip()) and validate(now, step, inbound.text.strip())[0]
+    if isinstance(step, Documents):
+        pending = active.get("pending_files") or []
+        if inbound.attachments:
+            return True
+        if folded in NONE_WORDS:
+            return bool(step.none_answer) and not pending
+        return folded in DONE_WORDS and len(pending) >= step.min_count
+    if isinstance(step, Confirm):
+        if folded in YES_WORDS or folded in EDIT_WORDS or _field_named(flow, inbound.text):
+            return True
+        number = folded.removeprefix("sua ").strip()
+        return number.isdigit() and 1 <= int(number) <= len(_editable_of(flow, active))
+    return False
+
+
+def downloads(step: Step | None, inbound: Inbound) -> tuple[tuple[Attachment, int], ...]:
+    """The files of this message that the pending step will download (and the size limit it applies)."""
+    if not isinstance(step, Documents):
+        return ()
+    return tuple((attachment, max_bytes(step)) for attachment in inbound.attachments)
+
+
+def max_bytes(step: Documents) -> int:
+    return step.max_mb * 1024 * 1024
+
+
 def _choice_value(action: tuple[str, dict[str, Any]] | None) -> str | None:
     if action and action[0] in ("choose", "consent") and "value" in action[1]:
         return str(action[1]["value"])
@@ -397,7 +435,7 @@ def _office_text() -> str:
     return Agency.load().office_text()
 
 
-def validate(ctx: Context, step: Collect, raw: str) -> tuple[bool, Any, str, str]:
+def validate(now: datetime, step: Collect, raw: str) -> tuple[bool, Any, str, str]:
     """(ok, value, display, hint) for `raw` by the step's kind."""
     if step.kind == "dossier_code":
         from bot.dossier import find_code
@@ -409,7 +447,7 @@ def validate(ctx: Context, step: Collect, raw: str) -> tuple[bool, Any, str, str
     rules = dict(step.rules)
     if step.kind == "choice":
         rules["options"] = list(step.options)
-    result = check(step.kind, raw, now=ctx.now, **rules)
+    result = check(step.kind, raw, now=now, **rules)
     display = str(result.display if result.display is not None else result.value or "")
     return bool(result.ok), _jsonable(result.value), display, result.hint()
 
@@ -428,7 +466,7 @@ def _answer_collect(
         if action is not None or not inbound.text.strip():
             return Answer(False, hint=step.hint or "dialogue.hint_text_expected")
         raw = inbound.text.strip()
-    ok, value, display, hint = validate(ctx, step, raw)
+    ok, value, display, hint = validate(ctx.now, step, raw)
     if not ok:
         return Answer(False, hint=hint or step.hint or "dialogue.hint_invalid")
     return _store(ctx, step, value, display)
@@ -473,7 +511,7 @@ def _answer_documents(
 
 def _receive_files(ctx: Context, step: Documents, attachments: tuple[Attachment, ...]) -> Answer:
     """Download, check (type by content, size) and store each file for the pending checklist item."""
-    from bot.document import Refusal, intake
+    from bot.document import Refusal, accept_upload
 
     active = ctx.active
     assert active is not None
@@ -485,14 +523,9 @@ def _receive_files(ctx: Context, step: Documents, attachments: tuple[Attachment,
             refusals.append(text("dialogue.document_too_many", label=step.label, high=step.max_count))
             break
         try:
-            stored = intake(
-                ctx.turn.session,
-                settings,
-                attachment,
-                ctx.turn.conversation,
-                accept=step.content_types,
-                max_bytes=step.max_mb * 1024 * 1024,
-            )
+            data = ctx.turn.network.download(attachment, max_bytes(step))  # fetched before the transaction
+            stored = accept_upload(ctx.turn.session, settings, data, ctx.turn.conversation,
+                                   accept=step.content_types, max_bytes=max_bytes(step))
         except Refusal as refusal:
             log.info("file refused conversation=%s reason=%s", ctx.turn.conversation.id, refusal.reason)
             refusals.append(refusal.message())
@@ -561,6 +594,10 @@ def confirm_summary(ctx: Context) -> list[Reply]:
 def _editable(ctx: Context) -> list[Collect | Documents]:
     flow, active = ctx.flow, ctx.active
     assert flow is not None and active is not None
+    return _editable_of(flow, active)
+
+
+def _editable_of(flow: Flow, active: dict[str, Any]) -> list[Collect | Documents]:
     return [
         s
         for s in flow.fields
@@ -601,7 +638,10 @@ def edit(ctx: Context, field_id: str) -> list[Reply]:
 
 def _match_field(ctx: Context, raw: str) -> str | None:
     """'sửa ngày sinh' -> the field whose label contains the words after "sửa"."""
-    flow = ctx.flow
+    return _field_named(ctx.flow, raw)
+
+
+def _field_named(flow: Flow | None, raw: str) -> str | None:
     folded = fold(raw)
     for prefix in ("sua lai ", "sua ", "doi lai ", "doi ", "chinh sua "):
         if folded.startswith(prefix):
@@ -617,8 +657,11 @@ def _match_field(ctx: Context, raw: str) -> str | None:
 
 def answered_field(ctx: Context, raw: str) -> str | None:
     """The already answered field that "sửa <label>" names, if exactly one."""
-    field_id = _match_field(ctx, raw)
-    active = ctx.active or {}
+    return answered_field_of(ctx.flow, ctx.active or {}, raw)
+
+
+def answered_field_of(flow: Flow | None, active: dict[str, Any], raw: str) -> str | None:
+    field_id = _field_named(flow, raw)
     if field_id and (field_id in active.get("slots", {}) or field_id in active.get("docs", {})):
         return field_id
     return None
@@ -633,7 +676,7 @@ def _answer_confirm(
     folded = fold(inbound.text)
     if value == "submit" or (value is None and not action and folded in YES_WORDS):
         return Answer(True, next_after(ctx, step))
-    if value == "edit" or (not action and folded in {"sua", "sua lai", "sua thong tin", "chinh sua"}):
+    if value == "edit" or (not action and folded in EDIT_WORDS):
         return Answer(True, edit_choices(ctx))
     field_id = _match_field(ctx, inbound.text) if not action else None
     number = folded.removeprefix("sua ").strip()

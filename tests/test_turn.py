@@ -8,7 +8,7 @@ from bot.db import transaction, upgrade, utcnow
 from bot.messages import Inbound, Reply
 from bot.models import Message
 from bot.services import Services
-from bot.turn import enqueue, enqueue_replies, note_intent, record_inbound
+from bot.transcript import enqueue, enqueue_replies, note_intent, record_inbound
 
 
 def _transcript(services: Services) -> list[tuple[str, str | None, str | None]]:

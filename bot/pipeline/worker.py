@@ -10,7 +10,6 @@ conversation) share that transaction; if one of them fails, each is redone alone
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 from dataclasses import dataclass
@@ -27,9 +26,11 @@ from bot.pipeline.receipts import apply_receipt
 from bot.pipeline.spool import import_spool
 from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update, lists_id
 from bot.services import Services
-from bot.turn import conversation_for, record_inbound, run_turn, write_inbound
+from bot.transcript import conversation_for, record_inbound, write_inbound
+from bot.turn import RERUNS, prepare, run_turn
 from connectors.base import Connector
 from connectors.http import PlatformSession
+from flows.turn import Network, NetworkNeeded
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ ECHO_TRIES = 5
 E = InboundEvent
 
 
-# The statements every event runs, built once (see bot/turn.py). "Ours": nobody re-claimed the event after
-# our lease expired.
+# The statements every event runs, built once (see bot/transcript.py). "Ours": nobody re-claimed the
+# event after our lease expired.
 _EVENT, _OUTBOX = InboundEvent.__table__, OutboxMessage.__table__
 _OURS = (_EVENT.c.id == bindparam("claimed_id"), _EVENT.c.attempts == bindparam("claimed_attempts"),
          _EVENT.c.status == "processing")
@@ -110,40 +111,16 @@ def claim_events(services: Services, limit: int = 4, now: datetime | None = None
     return [Claim(*row, mode=modes.get(row[0])) for row in sorted(taken, key=lambda row: row[0])]
 
 
-class PrefetchedNLU:
-    """The NLU answer fetched before the transaction opened, so a SQLite write lock never waits on HTTP."""
-
-    def __init__(self, inner: Any, text: str, parse: Any) -> None:
-        self._inner, self._text, self._parse = inner, text, parse
-
-    def parse(self, text: str) -> Any:
-        if text == self._text and self._parse is not None:
-            return self._parse
-        return self._inner.parse(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def _turn_services(services: Services, inbound: Inbound) -> Services:
-    if is_postgres(services.engine) or inbound.kind != "text" or inbound.payload or not inbound.text:
-        return services
-    try:
-        parse = services.nlu.parse(inbound.text)
-    except Exception:  # the turn itself will meet (and report) the same failure
-        return services
-    return dataclasses.replace(services, nlu=PrefetchedNLU(services.nlu, inbound.text, parse))  # type: ignore[arg-type]
-
-
 @dataclass(frozen=True)
 class Prepared:
-    """A claimed event ready for its transaction: parsed, NLU answer fetched where that is done first."""
+    """A claimed event ready for its transaction: parsed, and what its turn needs from the network fetched."""
 
     claim: Claim
     kind: str
     inbound: Inbound | None
     detail: dict[str, Any]
-    services: Services  # the turn's: with the prefetched NLU answer (SQLite)
+    services: Services
+    network: Network | None = None  # the turn's NLU parse and downloads (flows.turn), fetched before
 
 
 def process(services: Services, claim: Claim, connectors: dict[str, Connector] | None = None,
@@ -190,16 +167,25 @@ def _prepare(services: Services, claim: Claim, connectors: dict[str, Connector] 
     typing = kind == "message" and connector is not None and connector.has_typing and http is not None
     if typing and claim.mode in (None, "bot"):  # not while an officer or another app owns the chat
         connector.typing(claim.user_id, http)  # type: ignore[union-attr]
-    turn_services = services
-    if kind == "message" and inbound is not None:
-        turn_services = _turn_services(services, inbound)
-    return Prepared(claim, kind, inbound, dict(claim.detail or {}), turn_services)
+    network = None
+    if kind == "message" and inbound is not None and claim.mode in (None, "bot"):
+        network = prepare(services, inbound, utcnow())
+    return Prepared(claim, kind, inbound, dict(claim.detail or {}), services, network)
 
 
 def _process_one(services: Services, one: Prepared) -> str:
     try:
-        with transaction(services.sessions) as session:
-            [status] = _run(session, [one], utcnow())
+        for _ in range(RERUNS):
+            try:
+                with transaction(services.sessions) as session:
+                    [status] = _run(session, [one], utcnow())
+                break
+            except NetworkNeeded as need:  # rolled back: fetch outside the transaction, run again
+                log.warning("event %s: ran again to fetch %s outside the transaction", one.claim.id, need)
+                assert one.network is not None
+                one.network.fetch_needed(need)
+        else:
+            raise RuntimeError("turn kept asking for network reads")
     except LostClaim:
         log.warning("event %s: lease lost to another worker, rolled back", one.claim.id)
         return "lost"
@@ -216,7 +202,7 @@ def _run(session: Session, prepared: list[Prepared], now: datetime) -> list[str]
         # SQLite: take the write lock first, so the turns' reads never meet a stale snapshot
         _fence(session, prepared[0].claim, now)
     statuses = [_handle(session, one.services, one.kind, one.claim.channel, one.claim.user_id, one.inbound,
-                        one.detail, one.claim, now) for one in prepared]
+                        one.detail, one.claim, now, one.network) for one in prepared]
     # The citizens who wrote: what was held for a closed window may go out now (one UPDATE for the round).
     release_held(session, [(one.claim.channel, one.claim.user_id) for one in prepared
                            if one.kind == "message" and one.inbound is not None], now)
@@ -252,9 +238,10 @@ def _fence(session: Session, claim: Claim, now: datetime) -> None:
 
 
 def _handle(session: Session, services: Services, kind: str, channel: str, user_id: str,
-            inbound: Inbound | None, detail: dict[str, Any], claim: Claim, now: datetime) -> str:
+            inbound: Inbound | None, detail: dict[str, Any], claim: Claim, now: datetime,
+            network: Network | None = None) -> str:
     if kind == "message" and inbound is not None:
-        run_turn(session, services, inbound, now)  # then release_held, in _run
+        run_turn(session, services, inbound, now, network=network)  # then release_held, in _run
         return "done"
     if kind == "standby" and inbound is not None:
         conv = record_inbound(session, inbound, now)

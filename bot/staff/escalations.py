@@ -198,7 +198,7 @@ def reply(conv_id: int) -> Response:
     if len(body) > MAX_REPLY:
         flash(f"Tin nhắn tối đa {MAX_REPLY} ký tự.", "error")
         return redirect(url_for("staff.conversation", conv_id=conv.id))
-    from bot.turn import enqueue
+    from bot.transcript import enqueue
 
     settings = app_settings()
     replies: list[Reply] = []
@@ -241,7 +241,7 @@ def _end_human(conv_id: int, *, close: bool) -> Response:
     ):
         flash("Chỉ cán bộ đang phụ trách mới trả được cuộc trò chuyện.", "error")
         return redirect(url_for("staff.conversation", conv_id=conv.id))
-    from bot.turn import enqueue
+    from bot.transcript import enqueue
 
     conv.mode = "bot"
     conv.assigned_staff_id = None

@@ -1,4 +1,4 @@
-"""Test helpers for conversations: a chat driver over bot.turn.run_turn, a scripted NLU, test files."""
+"""Test helpers for conversations: a chat driver over bot.turn.take_turn, a scripted NLU, test files."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.db import transaction
 from bot.messages import Attachment, Inbound, Reply
 from bot.models import Conversation
 from bot.services import Services
-from bot.turn import run_turn
+from bot.turn import take_turn
 from nlu.client import Candidate, Entity, Parse
 
 # A weekday morning at the centre (09:00 in Hanoi), so submissions count from the same day.
@@ -89,8 +88,7 @@ class Chat:
 
     def send(self, inbound: Inbound, *, after: timedelta = timedelta(seconds=20)) -> list[Reply]:
         self.now += after
-        with transaction(self.services.sessions) as session:
-            replies = run_turn(session, self.services, inbound, now=self.now)
+        replies = take_turn(self.services, inbound, now=self.now)
         self.log.append((inbound.text or inbound.payload or "<file>", replies))
         return replies
 
