@@ -35,7 +35,6 @@ from bot.models import (
     StoredFile,
 )
 from bot.templates import text
-from bot.transcript import write_inbound
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +134,9 @@ def erase(session: Session, settings: Settings, conversation: Conversation, now:
     Removed: profile, draft flow state, transcript, finished inbound events' content, sent outbox rows,
     stored files not attached to a submitted dossier (the files on disk once the transaction commits).
     Kept: submitted dossiers and their documents (administrative records), consent and erasure logs.
-    The flow state is emptied too, so the caller must not write the old state back afterwards.
+    The flow state is emptied too, so the caller must not write the old state back afterwards. Inside a
+    citizen's turn, write the turn's message first (`TurnTranscript.write_inbound`) so it is erased too.
     """
-    write_inbound(session)  # the request to erase, if it is still waiting, goes with the rest
     session.flush()
     profile_fields = len(conversation.profile or {})
     draft_cleared = bool(conversation.state)

@@ -20,7 +20,7 @@ from bot.db import transaction, utcnow
 from bot.messages import Inbound, Reply
 from bot.models import Conversation
 from bot.services import Services
-from bot.transcript import enqueue_replies, record_inbound, write_inbound
+from bot.transcript import record_inbound
 from flows.turn import Needs, Network, NetworkNeeded, Turn
 
 log = logging.getLogger(__name__)
@@ -64,14 +64,14 @@ def run_turn(session: Session, services: Services, inbound: Inbound, now: dateti
     while staff own the chat). Raises `NetworkNeeded` if the dialogue wanted a network read `prepare` did not
     make: the caller rolls back, `network.fetch_needed(...)`, and runs the turn again."""
     now = now or utcnow()
-    conv = record_inbound(session, inbound, now)
-    if conv.mode != "bot":
-        write_inbound(session)
+    transcript = record_inbound(session, inbound, now)
+    if transcript.conversation.mode != "bot":
+        transcript.write_inbound()
         return []
-    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now,
-                network=network or Network(services, inbound))
+    turn = Turn(session=session, services=services, conversation=transcript.conversation, inbound=inbound,
+                now=now, transcript=transcript, network=network or Network(services, inbound))
     replies: list[Reply] = (dialogue or default_dialogue()).handle_turn(turn)
-    enqueue_replies(session, conv, replies, in_reply_to=inbound.message_id)
+    transcript.finish(replies, in_reply_to=inbound.message_id)
     return replies
 
 

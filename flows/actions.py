@@ -116,6 +116,7 @@ def supplement_attach(ctx: Context, step: Action) -> Answer:
     label = text("dialogue.supplement_item")
     files = [int(f) for doc in active["docs"].values() for f in doc.get("files", [])]
     session = ctx.turn.session
+    ctx.turn.transcript.write_inbound()  # the citizen's message before the status notification
     for file_id in files:
         session.add(
             DossierDocument(
@@ -132,6 +133,7 @@ def erase_data(ctx: Context, step: Action) -> Answer:
     """Withdraw consent and erase personal data and files; say what the law keeps."""
     from bot.consent import erase
 
+    ctx.turn.transcript.write_inbound()  # the request to erase goes with the rest
     report = erase(ctx.turn.session, ctx.turn.services.settings, ctx.turn.conversation, ctx.now)
     disclosed = ctx.state.get("disclosed", True)
     ctx.state.clear()

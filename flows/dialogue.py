@@ -13,13 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot import handoff as owner
 from bot.agency import Agency
 from bot.catalog.store import Catalog
 from bot.messages import Button, Inbound, Reply
 from bot.services import Services
-from bot.staff.handoff import handoff_notice
 from bot.templates import text
-from bot.transcript import note_intent
 from flows import engine
 from flows.engine import Context, payload
 from flows.interruptions import control_word, may_be_a_request
@@ -113,7 +112,7 @@ def _note_intent(ctx: Context) -> None:
     action = engine.action_of(ctx.turn.inbound)
     intent = ctx.intent or (action[0] if action else None)
     if intent:
-        note_intent(ctx.turn.session, intent)
+        ctx.turn.transcript.note_intent(intent)
 
 
 def route(ctx: Context) -> list[Reply]:
@@ -553,11 +552,9 @@ def _restore_suspended(ctx: Context) -> list[Reply]:
 def handoff(ctx: Context, reason: str) -> list[Reply]:
     """An officer takes over: the bot stays silent until staff hand the conversation back."""
     conv = ctx.turn.conversation
-    conv.mode = "waiting_human"
-    conv.handoff_reason = reason
-    conv.handoff_since = ctx.now
+    owner.to_staff(conv, reason, ctx.now)
     log.info("handoff conversation=%s reason=%s", conv.id, reason)
-    return [handoff_notice(_agency(), ctx.now, reason)]
+    return [owner.handoff_notice(_agency(), ctx.now, reason)]
 
 
 def _expire_draft(ctx: Context) -> list[Reply]:

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from bot.config import DATA_DIR
-from bot.staff.handoff import REASONS as HANDOFF_REASONS
+from bot.handoff import REASONS as HANDOFF_REASONS
 from flows.steps import (
     CONTENT_TYPES,
     Action,

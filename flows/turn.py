@@ -20,6 +20,7 @@ from bot.document import Refusal, fetch
 from bot.messages import Attachment, Inbound
 from bot.models import Conversation
 from bot.services import Services
+from bot.transcript import TurnTranscript
 from nlu.client import NLUUnavailable, Parse
 
 
@@ -126,6 +127,7 @@ class Turn:
     conversation: Conversation
     inbound: Inbound
     now: datetime
+    transcript: TurnTranscript
     network: Network = field(default=None)  # type: ignore[assignment]  # set in __post_init__
 
     def __post_init__(self) -> None:

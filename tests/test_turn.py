@@ -8,7 +8,7 @@ from bot.db import transaction, upgrade, utcnow
 from bot.messages import Inbound, Reply
 from bot.models import Message
 from bot.services import Services
-from bot.transcript import enqueue, enqueue_replies, note_intent, record_inbound
+from bot.transcript import enqueue, record_inbound
 
 
 def _transcript(services: Services) -> list[tuple[str, str | None, str | None]]:
@@ -20,9 +20,9 @@ def _transcript(services: Services) -> list[tuple[str, str | None, str | None]]:
 def test_the_citizen_message_goes_in_with_the_replies_and_its_intent(services: Services) -> None:
     upgrade(services.engine)
     with transaction(services.sessions) as session:
-        conv = record_inbound(session, Inbound("zalo", "u1", "text", text="lệ phí khai sinh"), utcnow())
-        note_intent(session, "ask_fee")
-        enqueue_replies(session, conv, [Reply.say("Dạ, miễn lệ phí ạ.")])
+        turn = record_inbound(session, Inbound("zalo", "u1", "text", text="lệ phí khai sinh"), utcnow())
+        turn.note_intent("ask_fee")
+        turn.finish([Reply.say("Dạ, miễn lệ phí ạ.")])
     assert _transcript(services) == [
         ("in", "lệ phí khai sinh", "ask_fee"), ("out", "Dạ, miễn lệ phí ạ.", None)]
 
@@ -30,10 +30,12 @@ def test_the_citizen_message_goes_in_with_the_replies_and_its_intent(services: S
 def test_a_message_written_earlier_in_the_turn_comes_after_the_citizen(services: Services) -> None:
     upgrade(services.engine)
     with transaction(services.sessions) as session:
-        conv = record_inbound(session, Inbound("zalo", "u1", "text", text="đã bổ sung giấy tờ"), utcnow())
-        enqueue(session, conv, Reply.say("Hồ sơ đã chuyển lại bước tiếp nhận."), purpose="notification")
-        note_intent(session, "supplement_dossier")  # after the row was written: an UPDATE
-        enqueue_replies(session, conv, [Reply.say("Em đã nhận giấy tờ.")])
+        turn = record_inbound(session, Inbound("zalo", "u1", "text", text="đã bổ sung giấy tờ"), utcnow())
+        turn.write_inbound()  # the turn writes something else first: the citizen's message before it
+        enqueue(session, turn.conversation, Reply.say("Hồ sơ đã chuyển lại bước tiếp nhận."),
+                purpose="notification")
+        turn.note_intent("supplement_dossier")  # after the row was written: an UPDATE
+        turn.finish([Reply.say("Em đã nhận giấy tờ.")])
     assert _transcript(services) == [
         ("in", "đã bổ sung giấy tờ", "supplement_dossier"),
         ("out", "Hồ sơ đã chuyển lại bước tiếp nhận.", None),
@@ -44,8 +46,7 @@ def test_a_message_written_earlier_in_the_turn_comes_after_the_citizen(services:
 def test_a_turn_without_replies_still_keeps_the_citizen_message(services: Services) -> None:
     upgrade(services.engine)
     with transaction(services.sessions) as session:
-        conv = record_inbound(session, Inbound("zalo", "u1", "text", text="alo"), utcnow())
-        enqueue_replies(session, conv, [])
+        record_inbound(session, Inbound("zalo", "u1", "text", text="alo"), utcnow()).finish([])
     assert _transcript(services) == [("in", "alo", None)]
 
 
@@ -64,8 +65,8 @@ def test_a_turns_inserts_are_compiled_once_not_per_turn(services: Services) -> N
 
     for n in range(3):
         with transaction(services.sessions) as session:
-            conv = record_inbound(session, Inbound("zalo", "u1", "text", text=f"câu {n}"), utcnow())
-            enqueue_replies(session, conv, [Reply.say("Dạ."), Reply.say("Anh/chị cần gì thêm ạ?")])
+            turn = record_inbound(session, Inbound("zalo", "u1", "text", text=f"câu {n}"), utcnow())
+            turn.finish([Reply.say("Dạ."), Reply.say("Anh/chị cần gì thêm ạ?")])
     event.remove(services.engine, "before_cursor_execute", seen)
     assert len(inserts) >= 6 and inserts[-2:] == [CacheStats.CACHE_HIT] * 2
     assert len(_transcript(services)) == 9

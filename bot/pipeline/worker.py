@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from bot import handoff as owner
 from bot.db import autocommit, in_states, transaction, utcnow
 from bot.messages import Inbound
 from bot.models import Conversation, InboundEvent, Message, OutboxMessage
@@ -26,7 +27,7 @@ from bot.pipeline.receipts import apply_receipt
 from bot.pipeline.spool import import_spool
 from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update, lists_id
 from bot.services import Services
-from bot.transcript import conversation_for, record_inbound, write_inbound
+from bot.transcript import conversation_for, record_inbound
 from bot.turn import RERUNS, prepare, run_turn
 from connectors.base import Connector
 from connectors.http import PlatformSession
@@ -244,9 +245,9 @@ def _handle(session: Session, services: Services, kind: str, channel: str, user_
         run_turn(session, services, inbound, now, network=network)  # then release_held, in _run
         return "done"
     if kind == "standby" and inbound is not None:
-        conv = record_inbound(session, inbound, now)
-        write_inbound(session)
-        _pause(conv, "platform_owner", now)
+        transcript = record_inbound(session, inbound, now)
+        transcript.write_inbound()
+        _pause(transcript.conversation, "platform_owner", now)
         return "done"
     if kind == "echo" and channel == "zalo":
         return _zalo_echo(session, channel, user_id, detail, claim, now)
@@ -256,7 +257,7 @@ def _handle(session: Session, services: Services, kind: str, channel: str, user_
     if kind == "control":
         conv = conversation_for(session, channel, user_id)
         if detail.get("action") == "pass_thread_control" and conv.mode == "paused":
-            conv.mode, conv.handoff_reason, conv.handoff_since = "bot", None, None
+            owner.unpause(conv)
         elif detail.get("action") == "take_thread_control":
             _pause(conv, "platform_owner", now)
         return "done"
@@ -299,8 +300,7 @@ def _staff_message(session: Session, channel: str, user_id: str, detail: dict[st
 
 
 def _pause(conv: Any, reason: str, now: datetime) -> None:
-    if conv.mode == "bot":
-        conv.mode, conv.handoff_reason, conv.handoff_since = "paused", reason, now
+    owner.pause(conv, reason, now)
 
 
 def release_held(session: Session, citizens: list[tuple[str, str]], now: datetime) -> int:
