@@ -130,7 +130,7 @@ def delivery_state(item: OutboxMessage | None) -> str:
     return f"đã gửi lúc {localtime(item.sent_at, '%H:%M %d/%m')}"
 
 
-# What the bot remembers for a citizen's next dossier (flows.engine.REMEMBERED), as officers read it.
+# What the bot remembers for a citizen's next dossier (flows.kinds.submit.REMEMBERED), as officers read it.
 PROFILE_LABELS = {"applicant_name": "Họ và tên", "applicant_id_number": "Số định danh cá nhân",
                   "phone": "Số điện thoại"}
 
