@@ -33,17 +33,20 @@ class Dialogue(Protocol):
 
     def handle_turn(self, turn: Turn) -> list[Reply]: ...
 
+    def read_ahead(self, services: Services, state: dict[str, Any], inbound: Inbound, now: datetime) -> Needs:
+        ...
 
-def default_dialogue() -> Any:
+
+def default_dialogue() -> Dialogue:
     """The dialogue manager module, looked up when a turn runs (pipeline tests put a scripted one there)."""
-    return importlib.import_module("flows.dialogue")
+    return importlib.import_module("flows.dialogue")  # type: ignore[return-value]
 
 
 _CONVERSATION_STATE = select(Conversation.mode, Conversation.state).where(
     Conversation.channel == bindparam("channel"), Conversation.user_id == bindparam("user_id"))
 
 
-def prepare(services: Services, inbound: Inbound, now: datetime, dialogue: Any = None) -> Network:
+def prepare(services: Services, inbound: Inbound, now: datetime, dialogue: Dialogue | None = None) -> Network:
     """Outside any transaction: fetch what the message will need from the network; the rest stays lazy."""
     network = Network(services, inbound)
     read_ahead = getattr(dialogue or default_dialogue(), "read_ahead", None)
@@ -59,7 +62,7 @@ def prepare(services: Services, inbound: Inbound, now: datetime, dialogue: Any =
 
 
 def run_turn(session: Session, services: Services, inbound: Inbound, now: datetime | None = None, *,
-             network: Network | None = None, dialogue: Any = None) -> list[Reply]:
+             network: Network | None = None, dialogue: Dialogue | None = None) -> list[Reply]:
     """Process one inbound message inside the caller's transaction; returns the replies it enqueued (empty
     while staff own the chat). Raises `NetworkNeeded` if the dialogue wanted a network read `prepare` did not
     make: the caller rolls back, `network.fetch_needed(...)`, and runs the turn again."""
@@ -76,7 +79,7 @@ def run_turn(session: Session, services: Services, inbound: Inbound, now: dateti
 
 
 def take_turn(services: Services, inbound: Inbound, now: datetime | None = None,
-              dialogue: Any = None) -> list[Reply]:
+              dialogue: Dialogue | None = None) -> list[Reply]:
     """One whole turn in its own transaction, its network reads before it (console, tests)."""
     now = now or utcnow()
     network = prepare(services, inbound, now, dialogue)

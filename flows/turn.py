@@ -39,8 +39,7 @@ class Network:
     transaction is open), anything not fetched beforehand raises `NetworkNeeded` instead.
     """
 
-    parses = 0  # process-wide counters for the benchmarks: NLU requests made, turns run again
-    reruns = 0
+    reruns = 0  # process-wide: turns run again to fetch outside their transaction (should stay 0)
 
     def __init__(self, services: Services, inbound: Inbound) -> None:
         self.services, self.text = services, inbound.text
@@ -68,7 +67,6 @@ class Network:
         """Ask the NLU now (outside the transaction); a failure is kept and raised where the parse is used."""
         if self.parsed:
             return
-        Network.parses += 1
         try:
             self._parse = self.services.nlu.parse(self.text)
         except NLUUnavailable as exc:
