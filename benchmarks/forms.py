@@ -91,14 +91,17 @@ def script(n: int, cdn: str) -> list[tuple[str, str]]:
 
 
 class CountingZalo(ZaloStandIn):
-    """The Zalo stand-in, also telling how many messages each citizen was sent (GET /_sent)."""
+    """The Zalo stand-in, also telling how many messages each citizen was sent (GET /_sent): by user id, or
+    for a reply addressed to the citizen's message ("form-<n>-<step>") by "form-<n>"."""
 
     def answer(self, call: Call) -> tuple[int, Any]:
         if call.path == "/_sent":
             counts: dict[str, int] = {}
             for sent in self.sends():
-                user = str(((sent.json or {}).get("recipient") or {}).get("user_id") or "")
-                counts[user] = counts.get(user, 0) + 1
+                recipient = (sent.json or {}).get("recipient") or {}
+                replied_to = str(recipient.get("message_id") or "").rsplit("-", 1)[0]
+                who = str(recipient.get("user_id") or replied_to)
+                counts[who] = counts.get(who, 0) + 1
             return 200, counts
         return super().answer(call)
 
@@ -158,8 +161,8 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
         while not stop.is_set():
             counts = http.get(f"{zalo_url}/_sent", timeout=10).json()
             with changed:
-                for user in users:
-                    sent[user] = counts.get(user, 0)
+                for n, user in enumerate(users):
+                    sent[user] = counts.get(user, 0) + counts.get(f"form-{n}", 0)
                 changed.notify_all()
             time.sleep(0.01)
 

@@ -12,6 +12,7 @@ from bot.messages import Attachment, Inbound, Reply
 from bot.models import Conversation
 from bot.services import Services
 from bot.turn import take_turn
+from flows.turn import Network
 from nlu.client import Candidate, Entity, Parse
 
 # A weekday morning at the centre (09:00 in Hanoi), so submissions count from the same day.
@@ -88,7 +89,10 @@ class Chat:
 
     def send(self, inbound: Inbound, *, after: timedelta = timedelta(seconds=20)) -> list[Reply]:
         self.now += after
+        reruns = Network.reruns
         replies = take_turn(self.services, inbound, now=self.now)
+        # what the turn needed from the network was known before its transaction (flows.dialogue.read_ahead)
+        assert Network.reruns == reruns, f"turn {inbound} had to run again to fetch outside its transaction"
         self.log.append((inbound.text or inbound.payload or "<file>", replies))
         return replies
 
