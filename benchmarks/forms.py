@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,19 +91,25 @@ def script(n: int, cdn: str) -> list[tuple[str, str]]:
     ]
 
 
+@dataclass
 class CountingZalo(ZaloStandIn):
-    """The Zalo stand-in, also telling how many messages it was sent (GET /_sent) by user id, or for a reply
-    addressed to a citizen's message by that message's id ("form-<n>-<step>")."""
+    """The Zalo stand-in, also listing whom it was sent messages to: GET /_sent?from=N gives the recipients
+    of the sends from the N-th on (a user id, or for a reply addressed to a citizen's message that message's
+    id, "form-<n>-<step>"), so a poller reads each send once."""
+
+    recipients: list[str] = field(default_factory=list)
 
     def answer(self, call: Call) -> tuple[int, Any]:
         if call.path == "/_sent":
-            counts: dict[str, int] = {}
-            for sent in self.sends():
-                recipient = (sent.json or {}).get("recipient") or {}
-                who = str(recipient.get("user_id") or recipient.get("message_id") or "")
-                counts[who] = counts.get(who, 0) + 1
-            return 200, counts
-        return super().answer(call)
+            start = int(call.query.get("from") or 0)
+            with self.lock:
+                return 200, self.recipients[start:]
+        status, answer = super().answer(call)
+        if call.path.startswith(("/v3.0/oa/message", "/v2.0/oa/message")) and call.json is not None:
+            recipient = call.json.get("recipient") or {}
+            with self.lock:
+                self.recipients.append(str(recipient.get("user_id") or recipient.get("message_id") or ""))
+        return status, answer
 
 
 def run_standin(port: int) -> None:
@@ -157,12 +164,15 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
 
     def poll() -> None:
         http = requests.Session()
+        read = 0
         while not stop.is_set():
-            polled = http.get(f"{zalo_url}/_sent", timeout=10).json()
-            with changed:
-                counts.clear()
-                counts.update(polled)
-                changed.notify_all()
+            new = http.get(f"{zalo_url}/_sent", params={"from": read}, timeout=10).json()
+            if new:
+                read += len(new)
+                with changed:
+                    for who in new:
+                        counts[who] = counts.get(who, 0) + 1
+                    changed.notify_all()
             time.sleep(0.01)
 
     latencies: list[float] = []
