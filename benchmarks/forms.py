@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/forms.py [--backends sqlite,postgresql] [--citizens 40]
 
-For each backend: the app under gunicorn, a separate `motcua worker` process, the real NLU server, a Zalo
-stand-in for the replies and a local stand-in CDN for the photos (the same set-up as benchmarks/webhooks.py).
+For each backend: the app under gunicorn (SQLite: the embedded default, one process with the workers inside;
+PostgreSQL: two web processes and a separate `motcua worker`), the real NLU server, a Zalo stand-in for the
+replies and a local stand-in CDN for the photos (the set-up of benchmarks/webhooks.py).
 All citizens start at once; each answers the bot's question as soon as its first reply to the previous
 message reached the Zalo stand-in: the khai sinh button, consent, names, ID numbers, a phone number, choices
 by button, dates, the place of birth, a photo of the birth certificate, "none" buttons, the confirmation.
@@ -251,7 +252,10 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--citizens", type=int, default=40)
     parser.add_argument("--processors", type=int, default=4, help="event threads per worker process")
-    parser.add_argument("--web-processes", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--web-processes-pg", type=int, default=2,
+                        help="gunicorn processes on PostgreSQL (SQLite's embedded default has one)")
+    parser.add_argument("--sqlite-mode", choices=("embedded", "separate"), default="embedded",
+                        help="SQLite: workers inside the web process (the default `make run`) or apart")
     parser.add_argument("--worker-nice", type=int, default=10)
     parser.add_argument("--nlu-seconds", type=float, default=8.0)
     parser.add_argument("--time-limit", type=float, default=300.0)
@@ -261,12 +265,15 @@ def main() -> None:
         run_standin(args.standin)
         return
     # what benchmarks/webhooks.py's set-up reads
-    args.mode, args.worker_processes, args.server, args.no_spool = "separate", 1, "gunicorn", False
+    args.worker_processes, args.server, args.no_spool = 1, "gunicorn", False
     if not webhooks.nlu_ready(args.rasa_url):
         sys.exit(f"no NLU server at {args.rasa_url}: `make nlu-server` first")
     print(f"{args.citizens} citizens complete the khai sinh flow at once over signed Zalo webhooks; targets: "
           "turns/s >= 1.5 x the NLU's parses/s, <= 0.3 NLU parses per turn")
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        # SQLite as `make run` runs it (one process, workers inside); PostgreSQL as scaled out
+        args.mode = args.sqlite_mode if backend == "sqlite" else "separate"
+        args.web_processes = 1 if args.mode == "embedded" else args.web_processes_pg
         nlu_before = webhooks.nlu_throughput(args.rasa_url, args.processors, args.nlu_seconds / 2)
         args.cdn = start_cdn()
         with ParseCounter(args.rasa_url) as args.counter:
@@ -275,7 +282,8 @@ def main() -> None:
                                                      "RASA_URL": args.counter.url})
         nlu_after = webhooks.nlu_throughput(args.rasa_url, args.processors, args.nlu_seconds / 2)
         nlu = (nlu_before + nlu_after) / 2
-        print(json.dumps({"backend": backend, **result, "nlu_parses_per_s": round(nlu, 1),
+        print(json.dumps({"backend": backend, "workers": args.mode, **result,
+                          "nlu_parses_per_s": round(nlu, 1),
                           "nlu_before": round(nlu_before, 1), "nlu_after": round(nlu_after, 1),
                           "ratio": round(result["turns_per_s"] / nlu, 2) if nlu else None},
                          ensure_ascii=False), flush=True)
