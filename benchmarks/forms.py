@@ -41,7 +41,7 @@ from connectors.zalo import PAYLOAD_PREFIX  # noqa: E402
 from flows.context import payload  # noqa: E402
 from tests.channels.conftest import ZALO_APP_ID, zalo_body, zalo_headers  # noqa: E402
 from tests.channels.standins import Call, ZaloStandIn  # noqa: E402
-from tests.dialogue.chat import png  # noqa: E402
+from tests.dialogue.chat import png, serve_files  # noqa: E402
 
 PHOTO = png(800, 600)
 FIRST = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"]
@@ -122,21 +122,7 @@ def run_standin(port: int) -> None:
 
 def start_cdn() -> tuple[http.server.ThreadingHTTPServer, str]:
     """The platform's file server stand-in: every path is a photo of a document."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(PHOTO)))
-            self.end_headers()
-            self.wfile.write(PHOTO)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    return serve_files(lambda path: (PHOTO, "image/png"))
 
 
 def body_for(user: str, n: int, step: int, kind: str, value: str) -> bytes:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import struct
+import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +48,27 @@ FILES = {
     "/tiny.png": (png(20, 20), "image/png"),
     "/note.txt": (b"hello, not a document", "text/plain"),
 }
+
+
+def serve_files(lookup: Callable[[str], tuple[bytes, str]]) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """A platform CDN stand-in on 127.0.0.1: GET <path> answers lookup(path) = (body, content type), 404 when
+    the body is empty. Returns the running server and its base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body, kind = lookup(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", kind or "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 class ScriptedNLU:
