@@ -12,12 +12,15 @@ measured in the same run (POST /model/parse directly, same concurrency as the wo
 measurement right before and one right after the backend's run), and the ratio; then the CPU each
 process used per turn (NLU server, web server, workers, database server, stand-in, this load generator).
 Bounded: a fixed request count and a time limit; everything it starts is stopped at the end.
+`--nlu-hang`: the app's NLU server accepts connections and never answers (a hung server), to show that
+acknowledgements never wait behind a turn (turns are not waited for; only the ack figures count).
 Needs the NLU server (RASA_URL, default http://127.0.0.1:5005; `make nlu-server`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue
 import random
@@ -29,6 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -202,11 +206,14 @@ def wait_until(ready: Any, what: str, process: subprocess.Popen[Any], seconds: f
         time.sleep(0.2)
 
 
-def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_backend(backend: str, args: argparse.Namespace, measure_run: Any = None,
+                extra_env: dict[str, str] | None = None, script: str = __file__) -> dict[str, Any]:
+    """Start the stand-in, the app and its workers on a fresh database of `backend`, run `measure_run`
+    (default: this script's webhook load), and stop everything. `script` serves the stand-in (--standin)."""
     zalo = ZaloStandIn(app_id=ZALO_APP_ID)  # the defaults the stand-in process uses
     zalo_url = f"http://127.0.0.1:{free_port()}"
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    standin = subprocess.Popen([sys.executable, __file__, "--standin", zalo_url.rsplit(":", 1)[1]], cwd=ROOT)
+    standin = subprocess.Popen([sys.executable, script, "--standin", zalo_url.rsplit(":", 1)[1]], cwd=ROOT)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     wait_until(lambda: standin_stats(zalo_url), "the Zalo stand-in", standin)
     tmp = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
@@ -220,6 +227,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         "ZALO_ACCESS_TOKEN": zalo.access_token, "ZALO_REFRESH_TOKEN": zalo.refresh_token,
         "ZALO_API_BASE": zalo_url, "ZALO_OAUTH_BASE": zalo_url, "FACEBOOK_APP_SECRET": "",
         "LOG_LEVEL": "WARNING", "INBOX_SPOOL": "false" if args.no_spool else "true",
+        **(extra_env or {}),
     }
     from bot.db import make_engine, upgrade
 
@@ -239,7 +247,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
+                if requests.get(f"{base}/healthz", timeout=5).ok:  # it asks the NLU (up to 2 s)
                     break
             except requests.RequestException:
                 pass
@@ -253,7 +261,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                     ["nice", "-n", str(args.worker_nice), sys.executable, "-m", "bot.cli", "worker",
                      "--processors", str(args.processors), "--dispatchers", "1"],
                     env=env, cwd=ROOT, stdout=subprocess.DEVNULL))
-        return measure(base, db_url, zalo_url, args)
+        return (measure_run or measure)(base, db_url, zalo_url, args)
     finally:
         for child in children:
             child.send_signal(signal.SIGINT if child not in (server, standin) else signal.SIGTERM)
@@ -400,7 +408,8 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
     encoded = {body: LoadConnection.encode(host, int(port), "/webhooks/zalo", body, zalo_headers(body))
                for body in bodies}
     engine = create_engine(db_url)
-    warm_up(base, engine, args.time_limit)
+    if not args.nlu_hang:  # with a hung NLU no turn that needs it finishes
+        warm_up(base, engine, args.time_limit)
     with engine.connect() as conn:
         before = conn.execute(text("SELECT coalesce(max(id), 0) FROM inbound_event")).scalar() or 0
     cpu_before, cpu_since = cpu_by_role(), time.monotonic()
@@ -439,7 +448,7 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
         t.join()
     ack_seconds = time.monotonic() - t0
 
-    settle(engine, args.time_limit)
+    settle(engine, 2.0 if args.nlu_hang else args.time_limit)
     sampling.set()
     cpu_after, cpu_seconds = cpu_by_role(), time.monotonic() - cpu_since
     cpu = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
@@ -510,6 +519,8 @@ def main() -> None:
     parser.add_argument("--nlu-seconds", type=float, default=8.0)
     parser.add_argument("--time-limit", type=float, default=180.0, help="seconds to wait for the turns")
     parser.add_argument("--rasa-url", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    parser.add_argument("--nlu-hang", action="store_true",
+                        help="the app's NLU server never answers: ack latency while turns are stuck")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
@@ -526,6 +537,33 @@ def main() -> None:
         if nlu_server is not None:
             nlu_server.terminate()
             nlu_server.wait(timeout=60)
+
+
+@contextlib.contextmanager
+def hung_server() -> Iterator[str]:
+    """An HTTP address that accepts connections and reads requests but never answers (a hung NLU)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
 
 
 def nlu_ready(url: str) -> bool:
@@ -560,6 +598,13 @@ def run_all(args: argparse.Namespace) -> None:
         threads = args.processors * (args.worker_processes if args.mode == "separate" else 1)
         # This machine's speed drifts by tens of percent from minute to minute: the NLU's own throughput
         # is measured right before and right after the backend's run, and the mean is the reference.
+        if args.nlu_hang:
+            with hung_server() as hung_url:
+                result = run_backend(backend, args, extra_env={"RASA_URL": hung_url})
+            print(f"{backend:<11}{result['acks_per_s']:>8.1f}{result['p50_ms']:>8.1f}{result['p99_ms']:>8.1f}"
+                  f"{result['non_200']:>7}  (NLU hung: {result['stored']} events stored, turns not awaited)",
+                  flush=True)
+            continue
         nlu_before = nlu_throughput(args.rasa_url, threads, args.nlu_seconds / 2)
         result = run_backend(backend, args)
         nlu_after = nlu_throughput(args.rasa_url, threads, args.nlu_seconds / 2)

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
         return jsonify(body), 200
 
     from bot.api.views import register as register_api
-    from bot.staff.views import register as register_staff
+    from bot.staff.console import register as register_staff
 
     register_staff(app, settings)
     register_api(app)

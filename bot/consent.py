@@ -43,7 +43,6 @@ from bot.models import (
     StoredFile,
 )
 from bot.templates import text
-from bot.turn import write_inbound
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +144,9 @@ def erase(session: Session, settings: Settings, conversation: Conversation, now:
     the web-chat upload originals (the files on disk once the transaction commits). No cache holds
     citizen data. Kept: submitted dossiers and their documents (administrative records the centre must
     keep; named in the report), replies still being sent, consent and erasure logs (counts only).
-    The flow state is emptied too, so the caller must not write the old state back afterwards.
+    The flow state is emptied too, so the caller must not write the old state back afterwards. Inside a
+    citizen's turn, write the turn's message first (`TurnTranscript.write_inbound`) so it is erased too.
     """
-    write_inbound(session)  # the request to erase, if it is still waiting, goes with the rest
     session.flush()
     uploads = web_upload_keys(session, conversation.channel, conversation.user_id)
     profile_fields = len(conversation.profile or {})

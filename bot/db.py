@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -18,12 +20,16 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Index,
+    Insert,
     MetaData,
+    Update,
     create_engine,
     event,
     literal_column,
     text,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -194,3 +200,35 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+# ---------------------------------------------------------------- dialect helpers
+
+
+def is_postgres(bind: Engine | Session) -> bool:
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    return engine.dialect.name == "postgresql"
+
+
+def keyed_update(model: type[Any]) -> Update:
+    """An UPDATE by key that skips the ORM's in-Python sync of loaded objects (costly in a long turn)."""
+    return update(model).execution_options(synchronize_session=False)
+
+
+def insert_ignore(bind: Session | Connection, model: type[Any], rows: list[dict[str, Any]]) -> int:
+    """Insert rows, silently skipping those that hit a unique key; returns how many were new.
+
+    One prebuilt statement per row (a webhook usually carries one event): exact counts on both databases,
+    and nothing compiled per call.
+    """
+    if not rows:
+        return 0
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    statement = _insert_ignore_statement(model, connection.dialect.name)
+    return sum(max(int(connection.execute(statement, row).rowcount or 0), 0) for row in rows)
+
+
+@lru_cache(maxsize=16)
+def _insert_ignore_statement(model: type[Any], dialect_name: str) -> Insert:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(model.__table__).on_conflict_do_nothing()  # type: ignore[no-any-return]

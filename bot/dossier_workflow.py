@@ -121,7 +121,7 @@ def change_status(
 
     `actor` is `staff:<username>`, `api` or `citizen`; `items` lists what to add (supplement_requested).
     """
-    from bot.turn import enqueue
+    from bot.transcript import enqueue
 
     note = (note or "").strip() or None
     cleaned = validate(dossier, status, note, items, actor)

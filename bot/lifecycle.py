@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
-from bot.db import autocommit, transaction, utcnow
+from bot.db import autocommit, insert_ignore, transaction, utcnow
 from bot.messages import Reply
 from bot.models import (
     Conversation,
@@ -58,9 +58,9 @@ from bot.models import (
     OutboxMessage,
     StoredFile,
 )
-from bot.pipeline.store import insert_ignore
 from bot.services import Services
 from bot.templates import text
+from bot.transcript import enqueue
 from connectors.web import upload_path
 
 log = logging.getLogger(__name__)
@@ -231,8 +231,6 @@ def close_draft(session: Session, settings: Settings, conversation: Conversation
     The notice goes straight into the outbox (not into a turn's replies), so nothing later in the turn,
     such as the NLU being down, can lose it. Without a message to answer it is a notification.
     """
-    from bot.turn import enqueue
-
     files = delete_draft_files(session, settings, conversation.id, ids)
     notice = Reply.say(text("dialogue.draft_expired", title=title, days=settings.draft_ttl_days))
     enqueue(session, conversation, notice, purpose="reply" if in_reply_to else "notification",

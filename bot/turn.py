@@ -1,174 +1,100 @@
-"""One citizen turn: transcript in, dialogue, transcript and outbox out, in the caller's transaction.
+"""The turn runner: one citizen message in, the dialogue's replies out, in one database transaction.
 
-Used the same way by the queue workers (Zalo, Facebook, web) and by the console channel, so every
-channel runs the same engine.
+Above the transcript (`bot.transcript`) and the dialogue (`flows.dialogue`, passed in as a `Dialogue`).
+Before the transaction it reads the conversation's state and asks the dialogue what the message will need
+from the network (an NLU parse, file downloads), and fetches that; inside the transaction no network call
+is made (`flows.turn.Network`). Used the same way by the queue workers and by the console channel.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from bot.db import utcnow
+from bot.db import transaction, utcnow
 from bot.messages import Inbound, Reply
-from bot.models import Conversation, Message, OutboxMessage
+from bot.models import Conversation
 from bot.services import Services
+from bot.transcript import record_inbound
+from flows.turn import Needs, Network, NetworkNeeded, Turn
+
+log = logging.getLogger(__name__)
+
+RERUNS = 3  # a turn that keeps asking for more than it was given is a bug: it fails like any other
 
 
-@dataclass
-class Turn:
-    """Everything the dialogue manager may use to answer one inbound message."""
+class Dialogue(Protocol):
+    """What the runner needs of a dialogue manager (`flows.dialogue` is the one)."""
 
-    session: Session
-    services: Services
-    conversation: Conversation
-    inbound: Inbound
-    now: datetime
-    # True while the event is young: a turn that meets an NLU server that is still starting (or briefly
-    # unreachable) is put back in the queue instead of answering with the degraded menu.
-    wait_for_nlu: bool = False
+    def handle_turn(self, turn: Turn) -> list[Reply]: ...
+
+    def read_ahead(self, services: Services, state: dict[str, Any], inbound: Inbound, now: datetime) -> Needs:
+        ...
 
 
-# Every turn runs these: built once, so no statement is constructed (or its cache key computed) per turn.
-_MESSAGE, _OUTBOX = Message.__table__, OutboxMessage.__table__
-_FIND_CONVERSATION = select(Conversation).where(Conversation.channel == bindparam("channel"),
-                                                Conversation.user_id == bindparam("user_id"))
-_INSERT_INBOUND = insert(_MESSAGE).returning(_MESSAGE.c.id)
-_INSERT_ROWS = {table.name: insert(table).returning(table.c.id) for table in (_MESSAGE, _OUTBOX)}
-_SET_INTENT = (update(_MESSAGE).where(_MESSAGE.c.id == bindparam("message_id"))
-               .values(intent=bindparam("intent")))
-# The citizen's message waits in the session until the turn's replies are written, so it goes in with them
-# and with its intent in one INSERT; anything that writes the transcript earlier writes it first.
-_PENDING, _WRITTEN = "motcua.inbound_message", "motcua.inbound_message_id"
+def default_dialogue() -> Dialogue:
+    """The dialogue manager module, looked up when a turn runs (pipeline tests put a scripted one there)."""
+    return importlib.import_module("flows.dialogue")  # type: ignore[return-value]
 
 
-def conversation_for(session: Session, channel: str, user_id: str) -> Conversation:
-    """The conversation of (channel, user), created on first contact."""
-    conv = session.scalars(_FIND_CONVERSATION, {"channel": channel, "user_id": user_id}).first()
-    if conv is None:
-        conv = Conversation(channel=channel, user_id=user_id, state={}, profile={})
-        session.add(conv)
-        session.flush()
-    return conv
+_CONVERSATION_STATE = select(Conversation.mode, Conversation.state).where(
+    Conversation.channel == bindparam("channel"), Conversation.user_id == bindparam("user_id"))
 
 
-def enqueue(
-    session: Session,
-    conversation: Conversation,
-    reply: Reply,
-    *,
-    purpose: str = "reply",
-    in_reply_to: str | None = None,
-) -> OutboxMessage:
-    """Record an outgoing message in the transcript and the outbox (sent later by the dispatcher).
-
-    `purpose` feeds the window policy (connectors/window.py): "reply" (the bot answering), "staff" (an
-    officer wrote it: Messenger HUMAN_AGENT tag allowed up to 7 days) or "notification" (e.g. a dossier
-    status change: Zalo transaction message after 7 days if enabled). What may not go out now is kept
-    with status "held" and sent when the citizen next writes.
-    """
-    write_inbound(session)  # the citizen's message stays first in the transcript
-    author = "staff" if reply.author == "staff" else "bot"
-    session.add(
-        Message(conversation_id=conversation.id, direction="out", author=author, text=reply.text,
-                body=reply.to_dict())
-    )
-    item = OutboxMessage(
-        conversation_id=conversation.id,
-        channel=conversation.channel,
-        user_id=conversation.user_id,
-        reply=reply.to_dict(),
-        in_reply_to=in_reply_to,
-        purpose=purpose,
-    )
-    session.add(item)
-    return item
+def prepare(services: Services, inbound: Inbound, now: datetime, dialogue: Dialogue | None = None) -> Network:
+    """Outside any transaction: fetch what the message will need from the network; the rest stays lazy."""
+    network = Network(services, inbound)
+    read_ahead = getattr(dialogue or default_dialogue(), "read_ahead", None)
+    if read_ahead is not None and inbound.kind not in ("follow", "unfollow"):
+        with services.sessions() as session:
+            row = session.execute(_CONVERSATION_STATE, {"channel": inbound.channel,
+                                                        "user_id": inbound.user_id}).first()
+        mode, state = (row[0], row[1]) if row is not None else ("bot", {})
+        needs: Needs = read_ahead(services, dict(state or {}), inbound, now) if mode == "bot" else Needs()
+        needs.fetch(network)
+    network.closed = True
+    return network
 
 
-def enqueue_replies(session: Session, conversation: Conversation, replies: list[Reply], *,
-                    in_reply_to: str | None = None) -> None:
-    """`enqueue` for a turn's bot replies, with the citizen's message if it still waits: two INSERTs."""
-    session.flush()  # anything the turn added through the ORM first, so the transcript keeps its order
-    pending = session.info.pop(_PENDING, None)
-    bodies = [reply.to_dict() for reply in replies]
-    connection = session.connection()
-    _insert_rows(connection, _MESSAGE, ([pending] if pending else []) + [
-        {"conversation_id": conversation.id, "direction": "out",
-         "author": "staff" if reply.author == "staff" else "bot", "text": reply.text, "body": body,
-         "intent": None, "created_at": utcnow()}
-        for reply, body in zip(replies, bodies, strict=True)
-    ])
-    _insert_rows(connection, _OUTBOX, [
-        {"conversation_id": conversation.id, "channel": conversation.channel, "user_id": conversation.user_id,
-         "reply": body, "in_reply_to": in_reply_to, "purpose": "reply", "created_at": utcnow()}
-        for body in bodies
-    ])
-
-
-def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """One INSERT statement for the rows: one round trip, and no compilation per turn.
-
-    A list of rows with RETURNING goes through SQLAlchemy's "insertmanyvalues": one multi-row VALUES
-    statement rendered from the cached single-row one. (A literal `.values([...])` has no cache key and is
-    compiled on every call; a plain executemany would open a psycopg pipeline.)
-    """
-    if rows:
-        connection.execute(_INSERT_ROWS[table.name], rows)
-
-
-def record_inbound(session: Session, inbound: Inbound, now: datetime) -> Conversation:
-    """Put the citizen's message in the transcript and restart the messaging window from now.
-
-    The message row is written with the turn's replies (or by `write_inbound`, whichever comes first).
-    """
-    conv = conversation_for(session, inbound.channel, inbound.user_id)
-    conv.last_inbound_at = now
-    conv.last_inbound_message_id = inbound.message_id  # Zalo free replies address this message (window.py)
-    session.info.pop(_WRITTEN, None)
-    session.info[_PENDING] = {"conversation_id": conv.id, "direction": "in", "author": "citizen",
-                              "text": inbound.text, "body": inbound.to_dict(), "intent": None,
-                              "created_at": utcnow()}
-    return conv
-
-
-def write_inbound(session: Session) -> None:
-    """Write the citizen's waiting message now (before other transcript rows, or before an erasure)."""
-    pending = session.info.pop(_PENDING, None)
-    if pending is not None:
-        session.info[_WRITTEN] = session.connection().execute(_INSERT_INBOUND, pending).scalar_one()
-
-
-def note_intent(session: Session, intent: str) -> None:
-    """Write the understood intent on the citizen's message in the transcript (staff, analytics)."""
-    pending, written = session.info.get(_PENDING), session.info.get(_WRITTEN)
-    if pending is not None:
-        pending["intent"] = intent[:50]  # goes in with the row
-    elif written is not None:
-        session.connection().execute(_SET_INTENT, {"message_id": written, "intent": intent[:50]})
-
-
-def run_turn(
-    session: Session, services: Services, inbound: Inbound, now: datetime | None = None, *,
-    wait_for_nlu: bool = False,
-) -> list[Reply]:
-    """Process one inbound message; returns the replies it enqueued (empty while staff own the chat).
+def run_turn(session: Session, services: Services, inbound: Inbound, now: datetime | None = None, *,
+             network: Network | None = None, dialogue: Dialogue | None = None,
+             wait_for_nlu: bool = False) -> list[Reply]:
+    """Process one inbound message inside the caller's transaction; returns the replies it enqueued (empty
+    while staff own the chat). Raises `NetworkNeeded` if the dialogue wanted a network read `prepare` did not
+    make: the caller rolls back, `network.fetch_needed(...)`, and runs the turn again.
 
     With `wait_for_nlu`, a turn whose message needs the NLU while the server does not answer raises
-    `NLUUnavailable` (the caller rolls back and retries later) instead of answering the degraded menu.
-    """
-    from flows.dialogue import handle_turn
-
+    `NLUUnavailable` (the caller rolls back and retries later) instead of answering the degraded menu."""
     now = now or utcnow()
-    conv = record_inbound(session, inbound, now)
-    if conv.mode != "bot":
-        write_inbound(session)
+    transcript = record_inbound(session, inbound, now)
+    if transcript.conversation.mode != "bot":
+        transcript.write_inbound()
         return []
-    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now,
+    turn = Turn(session=session, services=services, conversation=transcript.conversation, inbound=inbound,
+                now=now, transcript=transcript, network=network or Network(services, inbound),
                 wait_for_nlu=wait_for_nlu)
-    replies = handle_turn(turn)
-    enqueue_replies(session, conv, replies, in_reply_to=inbound.message_id)
+    replies: list[Reply] = (dialogue or default_dialogue()).handle_turn(turn)
+    transcript.finish(replies, in_reply_to=inbound.message_id)
     return replies
+
+
+def take_turn(services: Services, inbound: Inbound, now: datetime | None = None,
+              dialogue: Dialogue | None = None) -> list[Reply]:
+    """One whole turn in its own transaction, its network reads before it (console, tests)."""
+    now = now or utcnow()
+    network = prepare(services, inbound, now, dialogue)
+    for attempt in range(RERUNS + 1):
+        try:
+            with transaction(services.sessions) as session:
+                return run_turn(session, services, inbound, now, network=network, dialogue=dialogue)
+        except NetworkNeeded as need:
+            if attempt == RERUNS:
+                raise
+            log.warning("turn ran again to fetch outside its transaction (%s)", need)
+            network.fetch_needed(need)
+    raise AssertionError("unreachable")

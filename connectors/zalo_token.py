@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 import requests
 from sqlalchemy import or_, select
 
-from bot.db import transaction, utcnow
+from bot.db import insert_ignore, is_postgres, keyed_update, transaction, utcnow
 from bot.models import ChannelToken
-from bot.pipeline.store import insert_ignore, is_postgres, keyed_update
 from bot.services import Services
 from connectors.base import HTTP_TIMEOUT, SendError, http_session
 

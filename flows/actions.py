@@ -10,9 +10,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from bot.agency import local_today
+from bot.consent import erase
+from bot.dossier import dossiers_of, list_replies, lookup
+from bot.dossier_workflow import CITIZEN, change_status
 from bot.messages import Button, Reply
+from bot.models import DossierDocument
 from bot.templates import text
-from flows.engine import Answer, Context, chunk_buttons, payload
+from flows.context import Answer, Context, chunk_buttons, payload
 from flows.steps import Action
 
 log = logging.getLogger(__name__)
@@ -23,9 +28,6 @@ AFTER_SUPPLEMENT = "received"  # back at the top of the officers' queue, the new
 
 def list_own_dossiers(ctx: Context, step: Action) -> Answer:
     """Offer the citizen's own dossiers as buttons before asking for a code."""
-    from bot.agency import local_today
-    from bot.dossier import dossiers_of, list_replies
-
     active = ctx.active
     assert active is not None
     if active["slots"].get("dossier_code"):
@@ -39,8 +41,6 @@ def list_own_dossiers(ctx: Context, step: Action) -> Answer:
 
 
 def show_status(ctx: Context, step: Action) -> Answer:
-    from bot.dossier import lookup
-
     active = ctx.active
     assert active is not None
     code = str(active["slots"].get("dossier_code") or "")
@@ -51,8 +51,6 @@ def show_status(ctx: Context, step: Action) -> Answer:
 
 
 def _own_dossier(ctx: Context, code: str) -> Any:
-    from bot.dossier import dossiers_of
-
     return next((d for d in dossiers_of(ctx.turn.session, ctx.turn.conversation) if d.code == code), None)
 
 
@@ -71,8 +69,6 @@ def _waiting_dossier(ctx: Context) -> tuple[str, Any, Answer | None]:
 
 def supplement_pick(ctx: Context, step: Action) -> Answer:
     """Which dossier to supplement: the only one waiting for it is chosen, several are offered."""
-    from bot.dossier import dossiers_of
-
     active = ctx.active
     assert active is not None
     own = dossiers_of(ctx.turn.session, ctx.turn.conversation)
@@ -106,9 +102,6 @@ def supplement_attach(ctx: Context, step: Action) -> Answer:
     The status change goes through bot.dossier_workflow like an officer's: `received` again (top of the
     officers' queue), a history row and an audit entry, and the citizen's notification with the date.
     """
-    from bot.dossier_workflow import CITIZEN, change_status
-    from bot.models import DossierDocument
-
     code, dossier, refused = _waiting_dossier(ctx)
     if refused is not None:
         return refused
@@ -117,6 +110,7 @@ def supplement_attach(ctx: Context, step: Action) -> Answer:
     label = text("dialogue.supplement_item")
     files = [int(f) for doc in active["docs"].values() for f in doc.get("files", [])]
     session = ctx.turn.session
+    ctx.turn.transcript.write_inbound()  # the citizen's message before the status notification
     for file_id in files:
         session.add(
             DossierDocument(
@@ -131,8 +125,7 @@ def supplement_attach(ctx: Context, step: Action) -> Answer:
 
 def erase_data(ctx: Context, step: Action) -> Answer:
     """Withdraw consent and erase personal data and files; say what the law keeps."""
-    from bot.consent import erase
-
+    ctx.turn.transcript.write_inbound()  # the request to erase goes with the rest
     report = erase(ctx.turn.session, ctx.turn.services.settings, ctx.turn.conversation, ctx.now)
     disclosed = ctx.state.get("disclosed", True)
     ctx.state.clear()

@@ -2,28 +2,36 @@
 
 Like a ConversationHandler: entry points (intents outside a flow), the state of the active flow
 (its pending step answers first), and fallbacks that apply in every state (side questions, a
-human, cancel, going back, "are you a bot?", erase my data). The flows themselves are data.
+human, cancel, going back, "are you a bot?", erase my data), declared with their order of precedence in
+`flows.interruptions`. The flows themselves are data. The NLU is asked only when the pending step cannot
+take the message itself, at most once per turn (`Context.turn.parse`); `read_ahead` tells the turn runner
+beforehand whether it will be, so the parse happens outside the database transaction.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.agency import Agency
+from bot.catalog import answers
 from bot.catalog.store import Catalog
-from bot.messages import Button, Reply
-from bot.staff.handoff import handoff_notice
+from bot.dossier import find_code
+from bot.messages import Button, Inbound, Reply
+from bot.services import Services
 from bot.templates import text
-from bot.turn import Turn, note_intent
 from flows import engine
-from flows.engine import Context, payload
-from flows.steps import Collect, Confirm, ConsentStep
+from flows.context import MAX_BUTTONS, Context, action_of, chunk_buttons, hand_to_staff, payload
+from flows.generate import FLOW_NAMES
+from flows.interruptions import PATTERNS, SIDE_QUESTIONS, control_word, interrupts, may_be_a_request
+from flows.loader import flow_for_procedure
+from flows.steps import Step
+from flows.turn import Needs, Turn
 from nlu.client import Candidate, NLUUnavailable
-from nlu.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +39,7 @@ CONFIDENT = 0.5  # below this the NLU guess is treated as "not understood"
 GREET_SURE = 0.8
 VAGUE = ("affirm", "deny", "out_of_scope")  # intents that say nothing when a procedure is named
 CANDIDATE_MIN = 0.65  # procedure candidates scored lower are noise ("phí bao nhiêu?" names none)
-SIDE_QUESTIONS = ("ask_procedure", "ask_fee", "ask_documents", "ask_duration", "ask_office")
-INTERRUPTIONS = (  # what may interrupt a flow when said in words (buttons may carry any intent)
-    *SIDE_QUESTIONS,
-    "request_human",
-    "cancel",
-    "bot_challenge",
-    "delete_data",
-    "complaint",
-    "check_status",
-)
 ENGINE_ACTIONS = ("choose", "consent", "edit", "skip", "done", "none", "back", "resume", "restart")
-# Kinds where almost any words validate ("tra cứu hồ sơ" is a valid name): look for a clear intent first.
-FREE_TEXT_KINDS = ("text", "address", "person_name")
-BACK_WORDS = {"quay lai", "back", "tro lai", "quay lai buoc truoc", "lui lai", "quay lai cau truoc"}
 IDLE = timedelta(minutes=30)
 COMPLAINT_WORDS = 8  # a complaint this long already says what happened: no need to ask for it
 # Flows that may interrupt a dossier and hand it back when they end.
@@ -68,7 +63,8 @@ class Understanding:
 
 
 def understand(ctx: Context, message: str) -> Understanding:
-    parse = ctx.turn.services.nlu.parse(message)
+    """The NLU's reading of the citizen's message (fetched at most once per turn, see flows.turn)."""
+    parse = ctx.turn.parse()
     ctx.intent = parse.intent
     entities: dict[str, str] = {}
     for e in parse.entities:
@@ -87,7 +83,7 @@ def from_payload(name: str, args: dict[str, Any]) -> Understanding:
 
 def handle_turn(turn: Turn) -> list[Reply]:
     """Answer one inbound message; the state is written back to the conversation."""
-    ctx = Context(turn)
+    ctx = Context(turn, engine.load_flows(str(turn.services.settings.data_dir / "flows")))
     replies: list[Reply] = []
     if not ctx.state.get("disclosed"):
         replies.append(Reply.say(text("dialogue.disclosure", agency=_agency().name)))
@@ -110,10 +106,10 @@ def handle_turn(turn: Turn) -> list[Reply]:
 
 def _note_intent(ctx: Context) -> None:
     """Write the understood intent on the citizen's message in the transcript (staff, analytics)."""
-    action = engine.action_of(ctx.turn.inbound)
+    action = action_of(ctx.turn.inbound)
     intent = ctx.intent or (action[0] if action else None)
     if intent:
-        note_intent(ctx.turn.session, intent)
+        ctx.turn.transcript.note_intent(intent)
 
 
 def route(ctx: Context) -> list[Reply]:
@@ -123,7 +119,7 @@ def route(ctx: Context) -> list[Reply]:
     replies = _expire_draft(ctx)
     if inbound.kind == "follow":
         return replies + welcome(ctx)
-    action = engine.action_of(inbound)
+    action = action_of(inbound)
     if ctx.active is not None and ctx.step is not None:
         return replies + in_flow(ctx, action)
     if ctx.active is not None:  # a flow whose step vanished (flow file edited): start clean
@@ -162,15 +158,18 @@ def in_flow(ctx: Context, action: tuple[str, dict[str, Any]] | None) -> list[Rep
             result = engine.answer(ctx, inbound, action)
             return result.replies if result.ok else invalid(ctx, result.hint)
         return interruption(ctx, from_payload(*action))
-    folded = fold(inbound.text)
-    if folded in BACK_WORDS:
+    control = control_word(inbound.text)
+    if control == "back":
         return engine.back(ctx)
+    if control is not None:  # "hủy", "gặp cán bộ": no need to ask the NLU
+        ctx.intent = control
+        return interruption(ctx, Understanding(control, 1.0, text=inbound.text))
     earlier = engine.answered_field(ctx, inbound.text)
-    if earlier and not isinstance(step, Confirm):  # "sửa ngày sinh" before the summary: fix it, then go on
+    if earlier and not engine.corrects_fields(step):  # "sửa ngày sinh" before the summary: fix it, go on
         return engine.edit(ctx, earlier)
     idle = _idle(ctx)
     heard: Understanding | None = None
-    if isinstance(step, Collect) and step.kind in FREE_TEXT_KINDS and inbound.text.strip():
+    if _may_be_a_request(step, inbound.text):
         try:
             heard = understand(ctx, inbound.text)
         except NLUUnavailable:  # the value itself can still be taken
@@ -187,19 +186,11 @@ def in_flow(ctx: Context, action: tuple[str, dict[str, Any]] | None) -> list[Rep
     if inbound.text.strip() and heard is None:
         heard = understand(ctx, inbound.text)
     if heard is not None:
-        if (
-            isinstance(step, ConsentStep | Confirm)
-            and heard.intent in ("affirm", "deny")
-            and heard.confidence >= CONFIDENT
-        ):
-            value = (
-                ("yes" if heard.intent == "affirm" else "no") if isinstance(step, ConsentStep) else "submit"
-            )
-            if isinstance(step, ConsentStep) or heard.intent == "affirm":
-                kind = "consent" if isinstance(step, ConsentStep) else "choose"
-                retry = engine.answer(ctx, inbound, (kind, {"value": value}))
-                if retry.ok:
-                    return retry.replies
+        implied = engine.implied_by(step, heard.intent) if heard.confidence >= CONFIDENT else None
+        if implied is not None:  # "vâng ạ" at the consent: read as the button it stands for
+            retry = engine.answer(ctx, inbound, implied)
+            if retry.ok:
+                return retry.replies
         if _is_interruption(ctx, heard, strict=False):
             return interruption(ctx, heard)
         if idle or heard.intent == "greet":
@@ -209,57 +200,90 @@ def in_flow(ctx: Context, action: tuple[str, dict[str, Any]] | None) -> list[Rep
     return invalid(ctx, result.hint)
 
 
+def _may_be_a_request(step: Step, message: str) -> bool:
+    """A free-text answer the NLU must look at first: almost any words make a valid name or place, so one
+    that reads like a question or a request ("tra cứu hồ sơ") may be one. Others are simply the answer."""
+    return engine.free_text(step) and bool(message.strip()) and may_be_a_request(message)
+
+
+def read_ahead(services: Services, state: dict[str, Any], inbound: Inbound, now: datetime) -> Needs:
+    """What this message will need from the network, decided before the turn's transaction (pure).
+
+    Follows `route` and `in_flow`: a button, a control word or an answer the pending step takes by itself
+    needs no NLU parse; files for a document step are downloaded. A wrong guess costs a rerun, never a wrong
+    answer (flows.turn).
+    """
+    if inbound.kind in ("follow", "unfollow") or action_of(inbound) is not None:
+        return Needs()
+    flows = engine.load_flows(str(services.settings.data_dir / "flows"))
+    active = state.get("active") if isinstance(state.get("active"), dict) else None
+    flow = flows.get(str(active.get("flow"))) if active else None
+    updated = _parse_time(active.get("updated_at")) if active else None
+    if active is None or flow is None or (
+            updated is not None and now - updated > timedelta(days=services.settings.draft_ttl_days)):
+        return Needs(parse=bool(inbound.text.strip()) and not inbound.attachments)
+    try:
+        step = flow.step(str(active.get("step")))
+    except KeyError:
+        return Needs(parse=bool(inbound.text.strip()) and not inbound.attachments)
+    if inbound.attachments:
+        return Needs(downloads=engine.downloads(step, inbound))
+    if not inbound.text.strip() or control_word(inbound.text) is not None:
+        return Needs()
+    if engine.answered_field_of(flow, active, inbound.text) and not engine.corrects_fields(step):
+        return Needs()
+    if _may_be_a_request(step, inbound.text):
+        return Needs(parse=True)
+    return Needs(parse=not engine.takes(flow, active, step, inbound, now))
+
+
 def _is_interruption(ctx: Context, heard: Understanding, *, strict: bool) -> bool:
-    """Strict (free-text answers): only a clear question or a clear request for help/cancel."""
-    if heard.intent not in INTERRUPTIONS or heard.confidence < CONFIDENT:
+    """Typed words the NLU read as an interruption (`flows.interruptions.PATTERNS`); strict while they were
+    also a valid free-text answer."""
+    if heard.confidence < CONFIDENT:
         return False
     flow = ctx.flow
     if flow is not None and flow.name == heard.intent:  # "complaint" text inside the complaint flow
         return False
-    if not strict:
-        return True
-    if heard.intent in SIDE_QUESTIONS or heard.intent == "check_status":
-        return "?" in heard.text or heard.confidence >= 0.9
-    if heard.intent == "complaint":
-        # An address or a name can read like a grievance to the classifier; a citizen who wants to
-        # complain mid-form still can ("gặp cán bộ", "hủy"), and the complaint flow is one tap away.
-        return False
-    return heard.confidence >= 0.8
+    return interrupts(heard.intent, heard.confidence, heard.text, free_text=strict)
 
 
 def interruption(ctx: Context, heard: Understanding) -> list[Reply]:
     """Something other than an answer, in the middle of a flow: deal with it, then come back."""
     ctx.turn.conversation.failed_understanding = 0
-    intent = heard.intent
+    pattern = PATTERNS.get(heard.intent)
+    return HANDLERS[pattern.handle](ctx, heard) if pattern else invalid(ctx, "")
+
+
+def _side_question(ctx: Context, heard: Understanding) -> list[Reply]:
     flow = ctx.flow
-    if intent in SIDE_QUESTIONS:
-        procedure_hint = flow.procedure if flow else None
-        return answer_question(ctx, intent, heard, context=procedure_hint) + engine.reask(
-            ctx, "dialogue.back_to_step"
-        )
-    if intent == "bot_challenge":
-        return [Reply.say(text("dialogue.bot_challenge", agency=_agency().name)), *engine.reask(ctx)]
-    if intent == "cancel":
-        return cancel(ctx)
-    if intent == "delete_data":
-        return start_flow(ctx, "delete_data")
-    if intent in ("request_human", "complaint", "check_status"):
-        return by_intent(ctx, heard)
-    if intent == "submit_dossier" and flow is not None:  # a "Nộp hồ sơ" button under an answer
-        if heard.procedure in (None, flow.procedure):
-            return engine.reask(ctx, "dialogue.resumed")
-        return [
-            Reply.say(
-                text("dialogue.finish_first", title=flow.title),
-                Button(text("dialogue.button_cancel"), payload("cancel")),
-            ),
-            *engine.reask(ctx),
-        ]
-    if intent == "greet":
-        return offer_resume(ctx, greet=True)
-    if intent in ("thank", "goodbye", "affirm", "deny"):
+    context = flow.procedure if flow else None
+    answered = answer_question(ctx, heard.intent, heard, context=context)
+    return answered + engine.reask(ctx, "dialogue.back_to_step")
+
+
+def _submit_button(ctx: Context, heard: Understanding) -> list[Reply]:
+    """A "Nộp hồ sơ" button under an earlier answer: this flow goes on, another waits until it ends."""
+    flow = ctx.flow
+    assert flow is not None
+    if heard.procedure in (None, flow.procedure):
         return engine.reask(ctx, "dialogue.resumed")
-    return invalid(ctx, "")
+    finish_first = Reply.say(text("dialogue.finish_first", title=flow.title),
+                             Button(text("dialogue.button_cancel"), payload("cancel")))
+    return [finish_first, *engine.reask(ctx)]
+
+
+HANDLERS: dict[str, Callable[[Context, Understanding], list[Reply]]] = {
+    "side_question": _side_question,
+    "bot_challenge": lambda ctx, heard: [Reply.say(text("dialogue.bot_challenge", agency=_agency().name)),
+                                         *engine.reask(ctx)],
+    "cancel": lambda ctx, heard: cancel(ctx),
+    "delete_data": lambda ctx, heard: start_flow(ctx, "delete_data"),
+    "entry_point": lambda ctx, heard: by_intent(ctx, heard),
+    "submit_button": _submit_button,
+    "greet": lambda ctx, heard: offer_resume(ctx, greet=True),
+    "resume": lambda ctx, heard: engine.reask(ctx, "dialogue.resumed"),
+}
 
 
 def invalid(ctx: Context, hint: str) -> list[Reply]:
@@ -373,7 +397,7 @@ def not_understood(ctx: Context) -> list[Reply]:
     conv.failed_understanding = int(conv.failed_understanding or 0) + 1
     if conv.failed_understanding >= 2:
         conv.failed_understanding = 0
-        return handoff(ctx, "not_understood")
+        return hand_to_staff(ctx, "not_understood")
     return [menu(text("dialogue.not_understood"))]
 
 
@@ -408,8 +432,6 @@ def _procedure_of(
 
 def answer_question(ctx: Context, intent: str, heard: Understanding, *, context: str | None) -> list[Reply]:
     """ask_procedure / ask_documents / ask_fee / ask_duration / ask_office from the catalogue."""
-    from bot.catalog import answers
-
     agency = _agency()
     if intent == "ask_office":
         return [Reply.say(agency.office_text(ctx.now))]
@@ -430,9 +452,6 @@ def answer_question(ctx: Context, intent: str, heard: Understanding, *, context:
 
 def submit_dossier(ctx: Context, heard: Understanding) -> list[Reply]:
     """Start the procedure's flow when the centre takes it through the chat, else say how to do it."""
-    from bot.catalog import answers
-    from flows.loader import flow_for_procedure
-
     agency = _agency()
     # "em muốn nộp hồ sơ luôn" right after asking about a procedure means that one.
     code = _procedure_of(ctx, heard, context=ctx.state.pop("last_asked", None), strict=True)
@@ -459,8 +478,6 @@ def submit_dossier(ctx: Context, heard: Understanding) -> list[Reply]:
 
 def _submit_choices(ctx: Context) -> list[Reply]:
     """Buttons for the most used procedures the centre accepts in the chat."""
-    from flows.generate import FLOW_NAMES
-
     agency = _agency()
     order = list(FLOW_NAMES)
     flows = sorted(
@@ -468,14 +485,12 @@ def _submit_choices(ctx: Context) -> list[Reply]:
         key=lambda f: order.index(f.procedure) if f.procedure in order else len(order),
     )
     buttons = [
-        Button(f.title, payload("submit_dossier", procedure=f.procedure)) for f in flows[: engine.MAX_BUTTONS]
+        Button(f.title, payload("submit_dossier", procedure=f.procedure)) for f in flows[: MAX_BUTTONS]
     ]
-    return engine.chunk_buttons(text("dialogue.submit_examples"), buttons) if buttons else []
+    return chunk_buttons(text("dialogue.submit_examples"), buttons) if buttons else []
 
 
 def check_status(ctx: Context, heard: Understanding) -> list[Reply]:
-    from bot.dossier import find_code
-
     code = heard.entities.get("dossier_code") or find_code(heard.text or "")
     return start_flow(ctx, "check_status", {"dossier_code": code} if code else {})
 
@@ -507,16 +522,6 @@ def _restore_suspended(ctx: Context) -> list[Reply]:
 
 
 # ---------------------------------------------------------------- handoff, drafts, time
-
-
-def handoff(ctx: Context, reason: str) -> list[Reply]:
-    """An officer takes over: the bot stays silent until staff hand the conversation back."""
-    conv = ctx.turn.conversation
-    conv.mode = "waiting_human"
-    conv.handoff_reason = reason
-    conv.handoff_since = ctx.now
-    log.info("handoff conversation=%s reason=%s", conv.id, reason)
-    return [handoff_notice(_agency(), ctx.now, reason)]
 
 
 def _expire_draft(ctx: Context) -> list[Reply]:

@@ -19,7 +19,7 @@ import yaml
 
 from bot.catalog.store import Catalog, Procedure
 from bot.config import DATA_DIR
-from flows.loader import KINDS, parse_flow
+from flows.loader import DEFAULTS, KINDS, parse_flow
 from nlu.text import fold
 
 # File (and flow) name of each curated procedure: what officers call it.
@@ -45,7 +45,6 @@ FLOW_NAMES = {
     "1.001612": "ho_kinh_doanh",
     "1.013225": "giay_phep_xay_dung",
 }
-FILE_TYPES = ["jpeg", "png", "heic", "pdf"]
 
 
 def _lower_first(label: str) -> str:
@@ -72,12 +71,8 @@ def collect_step(field: dict[str, Any]) -> dict[str, Any]:
     kind = str(field.get("kind") or "text")
     if kind not in KINDS:
         raise ValueError(f"field {field.get('name')}: kind {kind!r} has no validator")
-    step: dict[str, Any] = {
-        "collect": str(field["name"]),
-        "type": kind,
-        "label": str(field.get("label") or field["name"]),
-        "ask": _ask(field),
-    }
+    step: dict[str, Any] = {"collect": str(field["name"]), "type": kind,
+                            "label": str(field.get("label") or field["name"]), "ask": _ask(field)}
     if kind == "choice":
         step["options"] = [str(o) for o in field.get("options") or ()]
     rule = field.get("rule")
@@ -85,7 +80,12 @@ def collect_step(field: dict[str, Any]) -> dict[str, Any]:
         step["rules"] = {"when": rule}
     if field.get("required") is False:
         step["optional"] = True
-    return step
+    return _without_defaults(step, "collect")
+
+
+def _without_defaults(step: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The step as written to the file: what equals the loader's default is left out."""
+    return {key: value for key, value in step.items() if DEFAULTS[kind].get(key, object()) != value}
 
 
 def _slug(name: str, used: set[str]) -> str:
@@ -109,15 +109,13 @@ def document_step(item: dict[str, Any], used: set[str]) -> dict[str, Any]:
         "document": _slug(name, used),
         "label": name,
         "ask": ask,
-        "accept": FILE_TYPES,
-        "max_mb": 10,
         "count": "1-5",
     }
     if not item.get("required", True):
         step["none"] = "Không áp dụng"
     elif item.get("allow_not_applicable"):
         step["none"] = "Không có"
-    return step
+    return _without_defaults(step, "document")
 
 
 def _authorization_condition(fields: list[dict[str, Any]], label: str) -> str | None:

@@ -34,7 +34,8 @@ from typing import Any
 import yaml
 
 from bot.config import DATA_DIR
-from bot.staff.handoff import REASONS as HANDOFF_REASONS
+from bot.handoff import REASONS as HANDOFF_REASONS
+from flows.actions import ACTIONS
 from flows.steps import (
     CONTENT_TYPES,
     Action,
@@ -52,6 +53,11 @@ from flows.steps import (
 
 # Value kinds a collect step may use: flows.validators kinds plus the engine's dossier_code.
 KINDS = ("text", "person_name", "id_number", "phone", "date", "choice", "address", "dossier_code")
+# What a flow file may leave out (flows/generate.py does not write these).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "collect": {"type": "text"},
+    "document": {"accept": list(CONTENT_TYPES), "max_mb": 10, "count": 1},
+}
 _SLOT = re.compile(r"^[a-z][a-z0-9_]*$")
 _COND = re.compile(
     r"""^\s*(?:(?P<not>not)\s+(?P<neg>[a-z][a-z0-9_]*)
@@ -168,8 +174,6 @@ class _Builder:
             )
         if "action" in raw:
             _check_keys(raw, {"action", "id", "args"}, where)
-            from flows.actions import ACTIONS
-
             name = str(raw["action"])
             if name not in ACTIONS:
                 raise FlowError(f"{where}: unknown action {name!r}; known: {', '.join(sorted(ACTIONS))}")
@@ -194,7 +198,7 @@ class _Builder:
         slot = str(raw["collect"])
         if not _SLOT.match(slot):
             raise FlowError(f"{where}: slot name {slot!r} must be lower_case_with_underscores")
-        kind = str(raw.get("type") or "text")
+        kind = str(raw.get("type") or DEFAULTS["collect"]["type"])
         if kind not in KINDS:
             raise FlowError(f"{where}: type {kind!r} of {slot} is not one of {', '.join(KINDS)}")
         if not raw.get("label") or not raw.get("ask"):
@@ -229,16 +233,16 @@ class _Builder:
             raise FlowError(f"{where}: document id {item!r} must be lower_case_with_underscores")
         if not raw.get("label"):
             raise FlowError(f"{where}: document {item} needs a label (the checklist item's name)")
-        accept = tuple(str(a).lower() for a in raw.get("accept") or CONTENT_TYPES)
+        accept = tuple(str(a).lower() for a in raw.get("accept") or DEFAULTS["document"]["accept"])
         bad = [a for a in accept if a not in CONTENT_TYPES]
         if bad:
             raise FlowError(
                 f"{where}: document {item} accepts unknown type(s) {bad}; use {', '.join(CONTENT_TYPES)}"
             )
-        max_mb = raw.get("max_mb", 10)
+        max_mb = raw.get("max_mb", DEFAULTS["document"]["max_mb"])
         if not isinstance(max_mb, int) or not 1 <= max_mb <= 25:
             raise FlowError(f"{where}: max_mb of {item} must be a whole number of MB from 1 to 25")
-        low, high = _count(raw.get("count", 1), where)
+        low, high = _count(raw.get("count", DEFAULTS["document"]["count"]), where)
         none = str(raw.get("none") or "")
         if low == 0 and not none:
             raise FlowError(

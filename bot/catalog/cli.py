@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bot.catalog.search_cli import search_command
 from bot.config import ROOT, Settings
 
 
@@ -98,6 +99,5 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-# `motcua catalog search` is written next to the matcher (bot/catalog/search_cli.py) and registers
-# itself on this group when imported.
-from bot.catalog import search_cli  # noqa: E402,F401
+# `motcua catalog search` is written next to the matcher (bot/catalog/search_cli.py).
+catalog.add_command(search_command)

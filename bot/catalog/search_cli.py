@@ -1,5 +1,6 @@
 """`motcua catalog search`: the procedure matcher of the NLU linker (nlu.matching), from the command line,
-so staff and developers see exactly which procedures a citizen's wording finds."""
+so staff and developers see exactly which procedures a citizen's wording finds. `bot.catalog.cli` adds it
+to the `motcua catalog` group."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from pathlib import Path
 
 import click
 
-from bot.catalog.cli import catalog
 from bot.config import Settings
 
 
-@catalog.command("search")
+@click.command("search")
 @click.argument("query")
 @click.option("--json", "as_json", is_flag=True, help='Print [{"code", "name", "score"}] only.')
 @click.option("--limit", type=click.IntRange(1, 100), default=5, show_default=True)

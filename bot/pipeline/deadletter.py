@@ -3,7 +3,7 @@
 An event whose turn raised, or whose lease expired, `MAX_ATTEMPTS` times (bot/pipeline/worker.py) ends in
 the state `failed`: finished, so the conversation's later messages go on, and kept for officers. A citizen
 whose message it was is not left in silence: the conversation goes to the officers' queue through the
-dialogue's own handoff (`flows.dialogue.handoff`, reason `turn_failed`), which tells them that an officer
+one handoff module (`bot.handoff`, reason `turn_failed`), which tells them that an officer
 will answer and when. Officers see the dead letters in the console (bot/staff/failed_events.py) and retry
 (queued again from scratch) or dismiss (finished as `ignored`) each one.
 """
@@ -17,14 +17,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import handoff
+from bot.agency import Agency
 from bot.db import transaction
 from bot.messages import Inbound
 from bot.models import InboundEvent
 from bot.pipeline.store import OUTBOX, keyed_update
 from bot.services import Services
-from bot.turn import Turn, enqueue_replies, record_inbound, write_inbound
-from flows.dialogue import handoff
-from flows.engine import Context
+from bot.transcript import record_inbound
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def dead_letter(services: Services, event_id: int, attempts: int, error: str, no
         if kind == "message" and inbound:
             try:
                 with session.begin_nested():
-                    told = _hand_over(session, services, Inbound.from_dict(inbound), now)
+                    told = _hand_over(session, Inbound.from_dict(inbound), now)
             except Exception as exc:
                 log.error("event %s: dead-lettered, but could not hand it to an officer (%s)",
                           event_id, exc.__class__.__name__)
@@ -61,16 +61,16 @@ def dead_letter(services: Services, event_id: int, attempts: int, error: str, no
     return True
 
 
-def _hand_over(session: Session, services: Services, inbound: Inbound, now: datetime) -> bool:
+def _hand_over(session: Session, inbound: Inbound, now: datetime) -> bool:
     """The message into the transcript; the conversation to the officers' queue, with the handoff notice
     (unless an officer or the platform already has it). True if the citizen was told."""
-    conv = record_inbound(session, inbound, now)
+    transcript = record_inbound(session, inbound, now)
+    conv = transcript.conversation
     if conv.mode != "bot":
-        write_inbound(session)
+        transcript.write_inbound()
         return False
-    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now)
-    replies = handoff(Context(turn, flows={}), REASON)
-    enqueue_replies(session, conv, replies, in_reply_to=inbound.message_id)
+    handoff.to_staff(conv, REASON, now)
+    transcript.finish([handoff.handoff_notice(Agency.load(), now, REASON)], in_reply_to=inbound.message_id)
     return True
 
 

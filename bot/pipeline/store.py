@@ -4,59 +4,27 @@ inserts, and matching platform ids."""
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Engine,
-    Insert,
     Row,
     Select,
-    Update,
     bindparam,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
-
-def is_postgres(bind: Engine | Session) -> bool:
-    engine = bind.get_bind() if isinstance(bind, Session) else bind
-    return engine.dialect.name == "postgresql"
+# Dialect helpers live with the engine (bot.db), so lower layers use them without the pipeline.
+from bot.db import insert_ignore, is_postgres, keyed_update  # noqa: F401
 
 
 def lists_id(column: Any, value: str) -> ColumnElement[bool]:
     """`column` (comma-separated platform ids, one per part of a reply) names `value` exactly."""
     return or_(column == value, column.startswith(f"{value},", autoescape=True),
                column.endswith(f",{value}", autoescape=True), column.contains(f",{value},", autoescape=True))
-
-
-def keyed_update(model: type[Any]) -> Update:
-    """An UPDATE by key that skips the ORM's in-Python sync of loaded objects (costly in a long turn)."""
-    return update(model).execution_options(synchronize_session=False)
-
-
-def insert_ignore(bind: Session | Connection, model: type[Any], rows: list[dict[str, Any]]) -> int:
-    """Insert rows, silently skipping those that hit a unique key; returns how many were new.
-
-    One prebuilt statement per row (a webhook usually carries one event): exact counts on both databases,
-    and nothing compiled per call.
-    """
-    if not rows:
-        return 0
-    connection = bind.connection() if isinstance(bind, Session) else bind
-    statement = _insert_ignore_statement(model, connection.dialect.name)
-    return sum(max(int(connection.execute(statement, row).rowcount or 0), 0) for row in rows)
-
-
-@lru_cache(maxsize=16)
-def _insert_ignore_statement(model: type[Any], dialect_name: str) -> Insert:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(model.__table__).on_conflict_do_nothing()  # type: ignore[no-any-return]
 
 
 QUEUE_PAGE = 64

@@ -10,7 +10,6 @@ conversation) share that transaction; if one of them fails, each is redone alone
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 import traceback
@@ -22,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from bot import handoff as owner
 from bot.db import autocommit, in_states, transaction, utcnow
 from bot.messages import Inbound
 from bot.models import Conversation, InboundEvent, Message, OutboxMessage
@@ -30,9 +30,11 @@ from bot.pipeline.receipts import apply_receipt
 from bot.pipeline.spool import import_spool
 from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update, lists_id
 from bot.services import Services
-from bot.turn import conversation_for, record_inbound, run_turn, write_inbound
+from bot.transcript import conversation_for, record_inbound
+from bot.turn import RERUNS, prepare, run_turn
 from connectors.base import Connector
 from connectors.http import PlatformSession
+from flows.turn import Network, NetworkNeeded
 from nlu.client import NLUUnavailable
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,8 @@ NLU_RETRY = timedelta(seconds=1)
 E = InboundEvent
 
 
-# The statements every event runs, built once (see bot/turn.py). "Ours": nobody re-claimed the event after
-# our lease expired.
+# The statements every event runs, built once (see bot/transcript.py). "Ours": nobody re-claimed the
+# event after our lease expired.
 _EVENT, _OUTBOX = InboundEvent.__table__, OutboxMessage.__table__
 _OURS = (_EVENT.c.id == bindparam("claimed_id"), _EVENT.c.attempts == bindparam("claimed_attempts"),
          _EVENT.c.status == "processing")
@@ -123,40 +125,16 @@ def claim_events(services: Services, limit: int = 4, now: datetime | None = None
             for row in sorted(taken, key=lambda row: row[0])]
 
 
-class PrefetchedNLU:
-    """The NLU answer fetched before the transaction opened, so a SQLite write lock never waits on HTTP."""
-
-    def __init__(self, inner: Any, text: str, parse: Any) -> None:
-        self._inner, self._text, self._parse = inner, text, parse
-
-    def parse(self, text: str) -> Any:
-        if text == self._text and self._parse is not None:
-            return self._parse
-        return self._inner.parse(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def _turn_services(services: Services, inbound: Inbound) -> Services:
-    if is_postgres(services.engine) or inbound.kind != "text" or inbound.payload or not inbound.text:
-        return services
-    try:
-        parse = services.nlu.parse(inbound.text)
-    except Exception:  # the turn itself will meet (and report) the same failure
-        return services
-    return dataclasses.replace(services, nlu=PrefetchedNLU(services.nlu, inbound.text, parse))  # type: ignore[arg-type]
-
-
 @dataclass(frozen=True)
 class Prepared:
-    """A claimed event ready for its transaction: parsed, NLU answer fetched where that is done first."""
+    """A claimed event ready for its transaction: parsed, and what its turn needs from the network fetched."""
 
     claim: Claim
     kind: str
     inbound: Inbound | None
     detail: dict[str, Any]
-    services: Services  # the turn's: with the prefetched NLU answer (SQLite)
+    services: Services
+    network: Network | None = None  # the turn's NLU parse and downloads (flows.turn), fetched before
 
 
 def process(services: Services, claim: Claim, connectors: dict[str, Connector] | None = None,
@@ -208,16 +186,25 @@ def _prepare(services: Services, claim: Claim, connectors: dict[str, Connector] 
     typing = kind == "message" and connector is not None and connector.has_typing and http is not None
     if typing and claim.mode in (None, "bot"):  # not while an officer or another app owns the chat
         connector.typing(claim.user_id, http)  # type: ignore[union-attr]
-    turn_services = services
-    if kind == "message" and inbound is not None:
-        turn_services = _turn_services(services, inbound)
-    return Prepared(claim, kind, inbound, dict(claim.detail or {}), turn_services)
+    network = None
+    if kind == "message" and inbound is not None and claim.mode in (None, "bot"):
+        network = prepare(services, inbound, utcnow())
+    return Prepared(claim, kind, inbound, dict(claim.detail or {}), services, network)
 
 
 def _process_one(services: Services, one: Prepared) -> str:
     try:
-        with transaction(services.sessions) as session:
-            [status] = _run(session, [one], utcnow())
+        for _ in range(RERUNS):
+            try:
+                with transaction(services.sessions) as session:
+                    [status] = _run(session, [one], utcnow())
+                break
+            except NetworkNeeded as need:  # rolled back: fetch outside the transaction, run again
+                log.warning("event %s: ran again to fetch %s outside the transaction", one.claim.id, need)
+                assert one.network is not None
+                one.network.fetch_needed(need)
+        else:
+            raise RuntimeError("turn kept asking for network reads")
     except LostClaim:
         log.warning("event %s: lease lost to another worker, rolled back", one.claim.id)
         return "lost"
@@ -276,7 +263,8 @@ def _fence(session: Session, claim: Claim, now: datetime) -> None:
 def _message(session: Session, one: Prepared, now: datetime) -> str:
     if one.inbound is None:
         return "ignored"
-    run_turn(session, one.services, one.inbound, now, wait_for_nlu=may_wait_for_nlu(one.claim, now))
+    run_turn(session, one.services, one.inbound, now, network=one.network,
+             wait_for_nlu=may_wait_for_nlu(one.claim, now))
     return "done"
 
 
@@ -284,9 +272,9 @@ def _standby(session: Session, one: Prepared, now: datetime) -> str:
     """A message while another app (Page Inbox) owns the thread: transcript only, the bot stays paused."""
     if one.inbound is None:
         return "ignored"
-    conv = record_inbound(session, one.inbound, now)
-    write_inbound(session)
-    _pause(conv, "platform_owner", now)
+    transcript = record_inbound(session, one.inbound, now)
+    transcript.write_inbound()
+    _pause(transcript.conversation, "platform_owner", now)
     return "done"
 
 
@@ -299,7 +287,7 @@ def _control(session: Session, one: Prepared, now: datetime) -> str:
     """Messenger handover protocol: the Page Inbox took the thread, or passed it back to us."""
     conv = conversation_for(session, one.claim.channel, one.claim.user_id)
     if one.detail.get("action") == "pass_thread_control" and conv.mode == "paused":
-        conv.mode, conv.handoff_reason, conv.handoff_since = "bot", None, None
+        owner.unpause(conv)
     elif one.detail.get("action") == "take_thread_control":
         _pause(conv, "platform_owner", now)
     return "done"
@@ -366,8 +354,7 @@ def _staff_message(session: Session, channel: str, user_id: str, detail: dict[st
 
 
 def _pause(conv: Any, reason: str, now: datetime) -> None:
-    if conv.mode == "bot":
-        conv.mode, conv.handoff_reason, conv.handoff_since = "paused", reason, now
+    owner.pause(conv, reason, now)
 
 
 def release_held(session: Session, citizens: list[tuple[str, str]], now: datetime) -> int:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from bot import handoff as owner
 from bot.db import utcnow
 from bot.dossier import dossiers_of
 from bot.messages import Reply
@@ -130,7 +131,7 @@ def delivery_state(item: OutboxMessage | None) -> str:
     return f"đã gửi lúc {localtime(item.sent_at, '%H:%M %d/%m')}"
 
 
-# What the bot remembers for a citizen's next dossier (flows.engine.REMEMBERED), as officers read it.
+# What the bot remembers for a citizen's next dossier (flows.kinds.submit.REMEMBERED), as officers read it.
 PROFILE_LABELS = {"applicant_name": "Họ và tên", "applicant_id_number": "Số định danh cá nhân",
                   "phone": "Số điện thoại"}
 
@@ -173,10 +174,7 @@ def claim(conv_id: int) -> Response:
     if taken_by_other and not me().is_admin:
         flash("Cuộc trò chuyện đã có cán bộ khác nhận.", "error")
         return redirect(url_for("staff.conversation", conv_id=conv.id))
-    previous = conv.mode
-    conv.mode = "human"
-    conv.assigned_staff_id = me().id
-    conv.handoff_since = conv.handoff_since or utcnow()
+    previous = owner.claim(conv, me().id, utcnow())
     audit.record(session, me(), "conversation.claim", "conversation", conv.id, f"from {previous}")
     session.commit()
     flash("Anh/Chị đã nhận cuộc trò chuyện; trợ lý tự động tạm dừng.", "ok")
@@ -198,7 +196,7 @@ def reply(conv_id: int) -> Response:
     if len(body) > MAX_REPLY:
         flash(f"Tin nhắn tối đa {MAX_REPLY} ký tự.", "error")
         return redirect(url_for("staff.conversation", conv_id=conv.id))
-    from bot.turn import enqueue
+    from bot.transcript import enqueue
 
     settings = app_settings()
     replies: list[Reply] = []
@@ -241,15 +239,9 @@ def _end_human(conv_id: int, *, close: bool) -> Response:
     ):
         flash("Chỉ cán bộ đang phụ trách mới trả được cuộc trò chuyện.", "error")
         return redirect(url_for("staff.conversation", conv_id=conv.id))
-    from bot.turn import enqueue
+    from bot.transcript import enqueue
 
-    conv.mode = "bot"
-    conv.assigned_staff_id = None
-    conv.handoff_reason = None
-    conv.handoff_since = None
-    conv.failed_understanding = 0
-    if close:
-        conv.state = {}
+    owner.hand_back(conv, close=close)
     enqueue(
         session,
         conv,

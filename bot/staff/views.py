@@ -8,14 +8,12 @@ are enforced once in `_guard`, so a new route is protected without remembering t
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     current_app,
     flash,
@@ -183,24 +181,3 @@ def logout() -> Response:
     auth.end_session(session)
     session.commit()
     return redirect(url_for("staff.login"))
-
-
-# ---------------------------------------------------------------- registration
-
-
-def register(app: Flask, settings: Settings) -> None:
-    """Mount the console and configure the session cookie it relies on."""
-    if not app.secret_key:
-        log.warning("SECRET_KEY is not set: staff sessions use a random key and end when the process stops")
-        app.secret_key = secrets.token_urlsafe(32)
-    app.config.update(
-        SESSION_COOKIE_SECURE=settings.cookie_secure,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=auth.SESSION_LIFETIME,
-    )
-    from bot.staff import admin, dossier_views, escalations, failed_events  # noqa: F401 (routes on `bp`)
-    from bot.staff.outgoing import bp as outgoing_bp
-
-    app.register_blueprint(bp)
-    app.register_blueprint(outgoing_bp)

@@ -16,7 +16,7 @@ from bot.pipeline import dispatcher, worker
 from bot.pipeline.ingest import ingest
 from bot.services import Services
 from bot.templates import text
-from bot.turn import conversation_for, enqueue
+from bot.transcript import conversation_for, enqueue
 from connectors import build_connectors
 from connectors.base import Connector, WebhookRequest, http_session
 

@@ -14,7 +14,7 @@ from bot.messages import Reply
 from bot.models import ChannelToken, OutboxMessage
 from bot.pipeline import dispatcher
 from bot.services import Services
-from bot.turn import conversation_for, enqueue
+from bot.transcript import conversation_for, enqueue
 from connectors import build_connectors
 from connectors.base import SendError, http_session
 from connectors.zalo import ZaloConnector

@@ -1,18 +1,21 @@
-"""Test helpers for conversations: a chat driver over bot.turn.run_turn, a scripted NLU, test files."""
+"""Test helpers for conversations: a chat driver over bot.turn.take_turn, a scripted NLU, test files."""
 
 from __future__ import annotations
 
+import http.server
 import struct
+import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.db import transaction
 from bot.messages import Attachment, Inbound, Reply
 from bot.models import Conversation
 from bot.services import Services
-from bot.turn import run_turn
+from bot.turn import take_turn
+from flows.turn import Network
 from nlu.client import Candidate, Entity, Parse
 
 # A weekday morning at the centre (09:00 in Hanoi), so submissions count from the same day.
@@ -45,6 +48,27 @@ FILES = {
     "/tiny.png": (png(20, 20), "image/png"),
     "/note.txt": (b"hello, not a document", "text/plain"),
 }
+
+
+def serve_files(lookup: Callable[[str], tuple[bytes, str]]) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """A platform CDN stand-in on 127.0.0.1: GET <path> answers lookup(path) = (body, content type), 404 when
+    the body is empty. Returns the running server and its base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body, kind = lookup(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", kind or "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 class ScriptedNLU:
@@ -89,8 +113,10 @@ class Chat:
 
     def send(self, inbound: Inbound, *, after: timedelta = timedelta(seconds=20)) -> list[Reply]:
         self.now += after
-        with transaction(self.services.sessions) as session:
-            replies = run_turn(session, self.services, inbound, now=self.now)
+        reruns = Network.reruns
+        replies = take_turn(self.services, inbound, now=self.now)
+        # what the turn needed from the network was known before its transaction (flows.dialogue.read_ahead)
+        assert Network.reruns == reruns, f"turn {inbound} had to run again to fetch outside its transaction"
         self.log.append((inbound.text or inbound.payload or "<file>", replies))
         return replies
 

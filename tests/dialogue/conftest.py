@@ -3,8 +3,6 @@ a scripted NLU for engine tests, and a chat driver."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,29 +11,14 @@ import pytest
 from bot.config import Settings
 from bot.services import Services
 
-from .chat import FILES, Chat, ScriptedNLU
+from .chat import FILES, Chat, ScriptedNLU, serve_files
 
 
 @pytest.fixture(scope="session")
 def file_server() -> Iterator[str]:
     """http://127.0.0.1:<port> serving a few small files."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body, kind = FILES.get(self.path, (b"", ""))
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", kind or "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server, url = serve_files(lambda path: FILES.get(path, (b"", "")))
+    yield url
     server.shutdown()
     server.server_close()
 

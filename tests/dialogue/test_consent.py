@@ -35,7 +35,7 @@ from bot.models import (
     StoredFile,
 )
 from bot.services import Services
-from bot.turn import conversation_for
+from bot.transcript import conversation_for
 
 from .test_document import jpeg, pdf, png
 from .test_dossier import AGENCY, make

@@ -31,7 +31,7 @@ from bot.document import (
 from bot.messages import Attachment
 from bot.models import StoredFile
 from bot.services import Services
-from bot.turn import conversation_for
+from bot.transcript import conversation_for
 
 # ---------------------------------------------------------------------------------- sample files
 

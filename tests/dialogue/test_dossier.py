@@ -28,7 +28,7 @@ from bot.dossier import (
 )
 from bot.models import Dossier, DossierSequence, DossierStatusChange
 from bot.services import Services
-from bot.turn import conversation_for
+from bot.transcript import conversation_for
 
 from .test_document import pdf, png
 

@@ -17,7 +17,7 @@ from bot.dossier import SubmissionError, processing_time
 from bot.messages import Reply
 from bot.models import AuditLog, ConsentRecord, Conversation, Dossier, Message, OutboxMessage
 from bot.templates import text
-from flows.engine import parse_payload, payload
+from flows.context import parse_payload, payload
 from flows.loader import load_flows
 
 from .chat import Chat, ScriptedNLU, active_step, answer_step, button, complete, payloads, texts

@@ -13,7 +13,7 @@ from bot.db import transaction
 from bot.document import accept_upload, path_of
 from bot.models import Message, OutboxMessage
 from bot.services import Services
-from bot.turn import conversation_for
+from bot.transcript import conversation_for
 from tests.dialogue.chat import PDF, png
 
 # A fixed "now" for the jobs: the tests never depend on the wall clock.

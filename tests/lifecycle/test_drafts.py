@@ -11,7 +11,7 @@ from bot.document import accept_upload, path_of
 from bot.lifecycle import draft_file_ids, expire_drafts, run_once
 from bot.models import Conversation, InboundEvent, Message, OutboxMessage, StoredFile
 from bot.services import Services
-from bot.turn import conversation_for
+from bot.transcript import conversation_for
 from tests.dialogue.chat import PDF
 
 from .helpers import NOW, TITLE, count, draft_state, outbox_texts, with_draft

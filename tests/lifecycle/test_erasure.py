@@ -15,7 +15,7 @@ from bot.document import accept_upload, path_of
 from bot.dossier import DocumentEntry
 from bot.models import Conversation, InboundEvent, OutboxMessage, StoredFile
 from bot.services import Services
-from bot.turn import conversation_for
+from bot.transcript import conversation_for
 from tests.channels.test_web_chat import at_document_step
 from tests.dialogue.chat import PDF, png
 from tests.dialogue.test_dossier import make

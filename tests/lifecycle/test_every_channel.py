@@ -51,7 +51,7 @@ def every_app(nlu_settings: Settings, zalo_server: ZaloStandIn, graph_server: Gr
 def _at_document_step(services: Services, citizens: list[tuple[str, str]]) -> None:
     with transaction(services.sessions) as s:
         for channel, user in citizens:
-            from bot.turn import conversation_for
+            from bot.transcript import conversation_for
 
             conv = conversation_for(s, channel, user)
             record(s, conv, True, utcnow())

@@ -13,7 +13,8 @@ from bot.lifecycle import sweep_orphans
 from bot.messages import Attachment, Inbound
 from bot.models import InboundEvent, StoredFile
 from bot.services import Services
-from bot.turn import conversation_for, run_turn
+from bot.transcript import conversation_for
+from bot.turn import run_turn
 from tests.dialogue.chat import png
 
 from .helpers import count, draft_state, files_on_disk

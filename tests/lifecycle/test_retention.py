@@ -14,7 +14,7 @@ from bot.dossier import DocumentEntry
 from bot.lifecycle import Retention, apply_retention
 from bot.models import Dossier, DossierDocument, InboundEvent, Message, OutboxMessage
 from bot.services import Services
-from bot.turn import conversation_for
+from bot.transcript import conversation_for
 from tests.dialogue.chat import png
 from tests.dialogue.test_dossier import make
 

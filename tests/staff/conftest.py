@@ -100,7 +100,7 @@ def add_conversation(
             channel=channel,
             user_id=user_id,
             state={},
-            # As flows.engine.remember keeps it.
+            # As flows.kinds.submit.remember keeps it.
             profile={"applicant_name": {"display": "Nguyễn Văn An"}, "phone": {"display": "0912 345 678"}},
             mode=mode,
             handoff_reason=reason,
@@ -132,7 +132,7 @@ def add_dossier(
             conversation_id=conversation_id,
             channel=conv.channel if conv else "zalo",
             user_id=conv.user_id if conv else "u-x",
-            # As flows.engine.submit stores it: values by field id, the labels asked under "_labels".
+            # As flows.kinds.submit stores it: values by field id, the labels asked under "_labels".
             applicant=applicant or {
                 "ho_ten": "Nguyễn Văn An",
                 "cccd": "001203012345",

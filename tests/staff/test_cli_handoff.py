@@ -12,9 +12,9 @@ from sqlalchemy import select
 from bot.agency import Agency
 from bot.cli import main
 from bot.db import make_engine, make_session_factory
+from bot.handoff import REASONS, handoff_notice
 from bot.models import AuditLog, StaffUser
 from bot.staff import auth
-from bot.staff.handoff import REASONS, handoff_notice
 
 
 @pytest.fixture

@@ -1,0 +1,138 @@
+"""The transcript and the outbox: what a conversation said, and what waits to be sent.
+
+The lowest layer of a turn: it knows conversations, messages and outbox rows, nothing of flows or of the
+NLU. Everyone who writes to a conversation (the turn runner, officers, dossier notifications, erasure) writes
+through it. What one citizen turn writes is an explicit object, `TurnTranscript`: the citizen's message is
+held in it until the turn's replies go in with it (one INSERT for the lot), unless the turn writes
+something else first; then the turn says so (`write_inbound`), so the citizen's message stays first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot.db import utcnow
+from bot.messages import Inbound, Reply
+from bot.models import Conversation, Message, OutboxMessage
+
+# Every turn runs these: built once, so no statement is constructed (or its cache key computed) per turn.
+_MESSAGE, _OUTBOX = Message.__table__, OutboxMessage.__table__
+_FIND_CONVERSATION = select(Conversation).where(Conversation.channel == bindparam("channel"),
+                                                Conversation.user_id == bindparam("user_id"))
+_INSERT_INBOUND = insert(_MESSAGE).returning(_MESSAGE.c.id)
+_INSERT_ROWS = {table.name: insert(table).returning(table.c.id) for table in (_MESSAGE, _OUTBOX)}
+_SET_INTENT = (update(_MESSAGE).where(_MESSAGE.c.id == bindparam("message_id"))
+               .values(intent=bindparam("intent")))
+
+
+def conversation_for(session: Session, channel: str, user_id: str) -> Conversation:
+    """The conversation of (channel, user), created on first contact."""
+    conv = session.scalars(_FIND_CONVERSATION, {"channel": channel, "user_id": user_id}).first()
+    if conv is None:
+        conv = Conversation(channel=channel, user_id=user_id, state={}, profile={})
+        session.add(conv)
+        session.flush()
+    return conv
+
+
+def enqueue(
+    session: Session,
+    conversation: Conversation,
+    reply: Reply,
+    *,
+    purpose: str = "reply",
+    in_reply_to: str | None = None,
+) -> OutboxMessage:
+    """Record an outgoing message in the transcript and the outbox (sent later by the dispatcher).
+
+    `purpose` feeds the window policy (connectors/window.py): "reply" (the bot answering), "staff" (an
+    officer wrote it: Messenger HUMAN_AGENT tag allowed up to 7 days) or "notification" (e.g. a dossier
+    status change: Zalo transaction message after 7 days if enabled). What may not go out now is kept
+    with status "held" and sent when the citizen next writes. Inside a citizen's turn, write the turn's
+    inbound message first (`TurnTranscript.write_inbound`).
+    """
+    author = "staff" if reply.author == "staff" else "bot"
+    session.add(
+        Message(conversation_id=conversation.id, direction="out", author=author, text=reply.text,
+                body=reply.to_dict())
+    )
+    item = OutboxMessage(
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        user_id=conversation.user_id,
+        reply=reply.to_dict(),
+        in_reply_to=in_reply_to,
+        purpose=purpose,
+    )
+    session.add(item)
+    return item
+
+
+@dataclass
+class TurnTranscript:
+    """What one citizen turn writes: their message (held until written), its intent, the bot's replies."""
+
+    session: Session
+    conversation: Conversation
+    inbound_row: dict[str, Any] | None  # the citizen's message while it waits to be written
+    inbound_id: int | None = None  # its row once written
+
+    def write_inbound(self) -> None:
+        """Write the citizen's message now: before another row of this turn (a notification an action
+        sends, an erasure that must take the message with the rest)."""
+        if self.inbound_row is not None:
+            row, self.inbound_row = self.inbound_row, None
+            self.inbound_id = self.session.connection().execute(_INSERT_INBOUND, row).scalar_one()
+
+    def note_intent(self, intent: str) -> None:
+        """The understood intent, on the citizen's message (staff, analytics)."""
+        if self.inbound_row is not None:
+            self.inbound_row["intent"] = intent[:50]  # goes in with the row
+        elif self.inbound_id is not None:
+            self.session.connection().execute(_SET_INTENT, {"message_id": self.inbound_id,
+                                                            "intent": intent[:50]})
+
+    def finish(self, replies: list[Reply], *, in_reply_to: str | None = None) -> None:
+        """The turn's replies into the transcript and the outbox, with the citizen's message if it still
+        waits: two INSERTs."""
+        self.session.flush()  # what the turn added through the ORM first: the transcript keeps its order
+        conv, pending, self.inbound_row = self.conversation, self.inbound_row, None
+        bodies = [reply.to_dict() for reply in replies]
+        connection = self.session.connection()
+        _insert_rows(connection, _MESSAGE, ([pending] if pending else []) + [
+            {"conversation_id": conv.id, "direction": "out",
+             "author": "staff" if reply.author == "staff" else "bot", "text": reply.text, "body": body,
+             "intent": None, "created_at": utcnow()}
+            for reply, body in zip(replies, bodies, strict=True)
+        ])
+        _insert_rows(connection, _OUTBOX, [
+            {"conversation_id": conv.id, "channel": conv.channel, "user_id": conv.user_id,
+             "reply": body, "in_reply_to": in_reply_to, "purpose": "reply", "created_at": utcnow()}
+            for body in bodies
+        ])
+
+
+def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One INSERT statement for the rows: one round trip, and no compilation per turn.
+
+    A list of rows with RETURNING goes through SQLAlchemy's "insertmanyvalues": one multi-row VALUES
+    statement rendered from the cached single-row one. (A literal `.values([...])` has no cache key and is
+    compiled on every call; a plain executemany would open a psycopg pipeline.)
+    """
+    if rows:
+        connection.execute(_INSERT_ROWS[table.name], rows)
+
+
+def record_inbound(session: Session, inbound: Inbound, now: datetime) -> TurnTranscript:
+    """Start a turn's transcript with the citizen's message, and restart the messaging window from now."""
+    conv = conversation_for(session, inbound.channel, inbound.user_id)
+    conv.last_inbound_at = now
+    conv.last_inbound_message_id = inbound.message_id  # Zalo free replies address this message (window.py)
+    return TurnTranscript(session, conv, {"conversation_id": conv.id, "direction": "in", "author": "citizen",
+                                          "text": inbound.text, "body": inbound.to_dict(), "intent": None,
+                                          "created_at": utcnow()})

@@ -1,0 +1,35 @@
+"""The step kinds of the flow engine, one module each, in one table keyed by the step's type.
+
+| type      | module     | waits | what it does                                                    |
+| --------- | ---------- | ----- | --------------------------------------------------------------- |
+| consent   | consent    | yes   | the purpose and the consent question; skipped once given         |
+| collect   | collect    | yes   | one typed value, checked by its validator                        |
+| documents | documents  | yes   | photos / PDFs for one checklist item                             |
+| confirm   | confirm    | yes   | the summary; submit or correct one field                         |
+| say       | say        | no    | a message, then on                                               |
+| submit    | submit     | no    | the dossier and its receipt                                      |
+| handoff   | handoff    | no    | an officer takes over                                            |
+| action    | action     | no    | a named Python action (flows.actions)                            |
+"""
+
+from __future__ import annotations
+
+from flows.kinds import action, collect, confirm, consent, documents, handoff, say, submit
+from flows.kinds.base import StepKind
+from flows.steps import WAITING, Step
+
+KINDS: dict[str, StepKind] = {
+    "consent": consent.KIND,
+    "collect": collect.KIND,
+    "documents": documents.KIND,
+    "confirm": confirm.KIND,
+    "say": say.KIND,
+    "submit": submit.KIND,
+    "handoff": handoff.KIND,
+    "action": action.KIND,
+}
+assert set(WAITING) <= set(KINDS)
+
+
+def kind_of(step: Step) -> StepKind:
+    return KINDS[step.type]
