@@ -22,14 +22,6 @@ from sqlalchemy.orm import Session
 from bot.agency import Agency
 from bot.config import DATA_DIR, Settings
 from bot.db import utcnow
-from bot.lifecycle import (
-    FINISHED_EVENTS,
-    SETTLED_OUTBOX,
-    Retention,
-    delete_stored_files,
-    delete_web_uploads,
-    web_upload_keys,
-)
 from bot.messages import Button, Reply
 from bot.models import (
     ConsentRecord,
@@ -41,6 +33,14 @@ from bot.models import (
     Message,
     OutboxMessage,
     StoredFile,
+)
+from bot.retention import (
+    FINISHED_EVENTS,
+    SETTLED_OUTBOX,
+    Retention,
+    delete_stored_files,
+    delete_web_uploads,
+    web_upload_keys,
 )
 from bot.templates import text
 

@@ -21,22 +21,16 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import re
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import (
-    ColumnElement,
     and_,
     delete,
-    event,
     func,
     or_,
     select,
@@ -58,113 +52,23 @@ from bot.models import (
     OutboxMessage,
     StoredFile,
 )
+from bot.retention import (
+    _BATCH,
+    _WEB_KEY,
+    FINISHED_DOSSIER,
+    FINISHED_EVENTS,
+    LEASE_HOLD,
+    OPEN_EVENTS,
+    SETTLED_OUTBOX,
+    WEB_UPLOADS,
+    Retention,
+    delete_stored_files,
+)
 from bot.services import Services
 from bot.templates import text
 from bot.transcript import enqueue
-from connectors.web import upload_path
 
 log = logging.getLogger(__name__)
-
-FINISHED_DOSSIER = ("returned", "rejected", "withdrawn")
-FINISHED_EVENTS = ("done", "ignored", "failed")
-OPEN_EVENTS = ("pending", "processing")
-# Outbox rows nobody is sending: sent, given up, marked handled by staff, or held for the citizen's return.
-SETTLED_OUTBOX = ("sent", "failed", "handled", "held")
-LEASE_HOLD = timedelta(minutes=30)  # a crashed holder blocks the job at most this long
-WEB_UPLOADS = "web"  # FILES_DIR/web/<visitor>/<key> (older: web/<key>): web-chat upload originals
-_WEB_KEY = re.compile(r"^[0-9a-f]{32}$")
-_WEB_VISITOR = re.compile(r"^w[0-9a-f]{32}$")
-_BATCH = 500
-DEFAULT_RETENTION_DAYS = 365
-
-
-# ---------------------------------------------------------------- retention setting
-
-
-@dataclass(frozen=True)
-class Retention:
-    """`retention` of data/agency.yml (the legal reasoning is written next to it there)."""
-
-    finished_dossier_days: int = DEFAULT_RETENTION_DAYS
-    transcript_days: int = DEFAULT_RETENTION_DAYS
-
-    @classmethod
-    def load(cls, data_dir: Path) -> Retention:
-        return _retention(str(data_dir / "agency.yml"))
-
-
-@lru_cache(maxsize=8)
-def _retention(path: str) -> Retention:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    section = raw.get("retention") or {}
-    if not isinstance(section, Mapping):
-        raise ValueError("agency.yml retention: expected a mapping")
-    values = {}
-    for name in ("finished_dossier_days", "transcript_days"):
-        value = section.get(name, DEFAULT_RETENTION_DAYS)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"agency.yml retention.{name}: expected a whole number of days >= 1")
-        values[name] = value
-    return Retention(**values)
-
-
-# ---------------------------------------------------------------- files
-
-
-def unlink_after_commit(session: Session, paths: Iterable[Path]) -> None:
-    """Delete files on disk once the transaction that dropped their rows commits (a rollback keeps both)."""
-    doomed = list(paths)
-    if not doomed:
-        return
-
-    def unlink(_session: Session) -> None:
-        for path in doomed:
-            try:
-                path.unlink(missing_ok=True)
-            except OSError as exc:
-                log.warning("could not delete a stored file: %s", type(exc).__name__)
-
-    event.listen(session, "after_commit", unlink, once=True)
-
-
-def delete_stored_files(session: Session, settings: Settings, where: ColumnElement[bool]) -> int:
-    """Delete the stored files matching `where` that no dossier document holds; their files after commit."""
-    attached = select(DossierDocument.file_id).where(DossierDocument.file_id.is_not(None))
-    loose = and_(where, StoredFile.id.not_in(attached))
-    rows = session.execute(select(StoredFile.id, StoredFile.storage_name).where(loose)).all()
-    if not rows:
-        return 0
-    ids = [row.id for row in rows]
-    for start in range(0, len(ids), _BATCH):
-        session.execute(delete(StoredFile).where(StoredFile.id.in_(ids[start:start + _BATCH]),
-                                                 StoredFile.id.not_in(attached))
-                        .execution_options(synchronize_session=False))
-    unlink_after_commit(session, [Path(settings.files_dir) / row.storage_name for row in rows])
-    return len(rows)
-
-
-def web_upload_keys(session: Session, channel: str, user_id: str) -> list[str]:
-    """Keys of the web uploads named by a citizen's finished events (an upload event's raw is its key)."""
-    if channel != "web":
-        return []
-    raws = session.scalars(select(InboundEvent.raw).where(
-        InboundEvent.channel == channel, InboundEvent.user_id == user_id,
-        InboundEvent.status.in_(FINISHED_EVENTS)))
-    keys = (bytes(raw or b"").decode("ascii", "ignore") for raw in raws)
-    return [key for key in keys if _WEB_KEY.match(key)]
-
-
-def delete_web_uploads(session: Session, settings: Settings, user_id: str, keys: Iterable[str]) -> int:
-    """Delete a web visitor's upload originals after commit: their folder, and the older flat uploads their
-    events name; how many there were."""
-    own = upload_path(settings, user_id, "-").parent
-    visitor = _WEB_VISITOR.match(user_id) and own.is_dir()  # only a web visitor's id names a folder
-    paths = [path for path in own.iterdir() if path.is_file()] if visitor else []
-    flat = (upload_path(settings, None, key) for key in keys if _WEB_KEY.match(key))
-    paths += [path for path in flat if path.is_file()]
-    unlink_after_commit(session, paths)
-    return len(paths)
-
 
 # ---------------------------------------------------------------- drafts
 

@@ -28,6 +28,7 @@ from bot.models import Conversation, OutboxMessage
 from bot.numbers import query_int
 from bot.pipeline.ingest import store_events
 from bot.services import Services
+from bot.storable import storable
 from bot.templates import text
 from connectors.base import ParsedEvent
 from connectors.web import save_upload, upload_path, upload_url, upload_usage
@@ -144,6 +145,7 @@ def post_message() -> Response:
         return _refuse(text("channels.web_body_too_large"), 413)
     if not isinstance(data, dict):
         return _refuse(text("channels.web_error"), 400)
+    data = storable(data)  # NUL and lone surrogates (JSON escapes) would fail the insert
     body = data.get("text")
     payload = data.get("payload")
     body = body.strip() if isinstance(body, str) else ""

@@ -9,7 +9,6 @@ import errno
 import io
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from bot.pipeline.ingest import store_events
 from bot.services import Services
 from bot.templates import text
 from connectors.base import ParsedEvent
+from tests.channels.test_web_chat import at_document_step
 
 from .conftest import outcome
 
@@ -69,6 +69,7 @@ def test_a_web_upload_on_a_full_disk_is_refused_with_a_reason(
     app = make_app(Settings.load(**{**settings.__dict__, "files_dir": full_disk}))
     client = app.test_client()
     client.get("/")
+    at_document_step(app, client)  # uploads are taken only when a document step waits for one
     form = {"file": (io.BytesIO(PDF * 200), "to-khai.pdf", "application/pdf"), "client_id": "up-full-01"}
     resp = client.post("/chat/api/upload", data=form, content_type="multipart/form-data")
     assert resp.status_code == 503 and resp.get_json() == {"error": text("channels.web_not_stored")}
@@ -91,7 +92,7 @@ def test_a_turn_storing_a_document_on_a_full_disk_is_handed_to_an_officer_once(
         accept_upload(turn.session, turn.services.settings, PDF * 200, turn.conversation)
         return [Reply.say("Dạ, em đã nhận tờ khai.")]
 
-    monkeypatch.setattr(sys.modules["flows.dialogue"], "handle_turn", stores_a_document)
+    monkeypatch.setattr("flows.dialogue.handle_turn", stores_a_document)
     inbound = Inbound("zalo", "zu-disk", "attachment", message_id="zm-disk")
     store_events(services, "zalo", [ParsedEvent("msg:zm-disk", "zu-disk", inbound)], b"{}")
     later, statuses = utcnow(), []
