@@ -6,7 +6,7 @@ channel runs the same engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import utcnow
-from bot.messages import Inbound, Reply
+from bot.messages import Inbound, Reply, numbered_choice
 from bot.models import Conversation, Message, OutboxMessage
 from bot.services import Services
 
@@ -159,7 +159,32 @@ def run_turn(
     if conv.mode != "bot":
         write_inbound(session)
         return []
-    turn = Turn(session=session, services=services, conversation=conv, inbound=inbound, now=now)
+    turn = Turn(session=session, services=services, conversation=conv, inbound=picked(inbound, conv), now=now)
     replies = handle_turn(turn)
+    remember_numbered(conv, replies)
     enqueue_replies(session, conv, replies, in_reply_to=inbound.message_id)
     return replies
+
+
+NUMBERED = "numbered"  # conversation.state key: payloads of the numbered list the citizen sees last
+
+
+def picked(inbound: Inbound, conversation: Conversation) -> Inbound:
+    """A typed number after a numbered list, as the tap on that button (on every channel, without NLU)."""
+    if inbound.kind != "text":
+        return inbound
+    chosen = numbered_choice(inbound.text, (conversation.state or {}).get(NUMBERED) or ())
+    return replace(inbound, kind="payload", payload=chosen) if chosen else inbound
+
+
+def remember_numbered(conversation: Conversation, replies: list[Reply]) -> None:
+    """Keep the list this turn's replies show as numbered lines on the conversation's channel, if any."""
+    from connectors import numbered_list
+
+    state = dict(conversation.state or {})
+    payloads = numbered_list(conversation.channel, replies)
+    if payloads:
+        state[NUMBERED] = payloads
+    elif state.pop(NUMBERED, None) is None:
+        return
+    conversation.state = state  # a new dict, so the JSON column sees the change

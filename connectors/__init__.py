@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot.messages import Reply
 from connectors.base import Connector
 from connectors.console import ConsoleConnector
 from connectors.facebook import FacebookConnector
@@ -42,4 +44,17 @@ def build_connectors(services: Services, *, quiet: bool = False) -> dict[str, Co
     return built
 
 
-__all__ = ["CONNECTORS", "Connector", "build_connectors"]
+def numbered_list(channel: str, replies: Sequence[Reply]) -> list[str | None]:
+    """The payloads of the numbered list the citizen now sees last on `channel`, in their order.
+
+    That is the last reply with buttons, when the channel shows them as numbered lines (no native
+    buttons); empty otherwise. A typed number picks from it (`bot.messages.numbered_choice`).
+    """
+    connector = CONNECTORS.get(channel)
+    last = next((reply for reply in reversed(replies) if reply.buttons), None)
+    if connector is None or last is None or connector.shows_buttons(last):
+        return []
+    return [button.payload for button in last.buttons]
+
+
+__all__ = ["CONNECTORS", "Connector", "build_connectors", "numbered_list"]

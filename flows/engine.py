@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bot.messages import Attachment, Button, Inbound, Reply
+from bot.messages import Attachment, Button, Inbound, Reply, typed_number
 from bot.templates import text
 from bot.turn import Turn
 from flows.loader import load_flows
@@ -636,10 +636,10 @@ def _answer_confirm(
     if value == "edit" or (not action and folded in {"sua", "sua lai", "sua thong tin", "chinh sua"}):
         return Answer(True, edit_choices(ctx))
     field_id = _match_field(ctx, inbound.text) if not action else None
-    number = folded.removeprefix("sua ").strip()
-    if not field_id and not action and number.isdigit():  # "3" or "sửa 3" from the numbered list
+    number = typed_number(folded.removeprefix("sua "))
+    if not field_id and not action and number is not None:  # "3" or "sửa 3" from the numbered list
         fields = _editable(ctx)
-        field_id = fields[int(number) - 1].id if 1 <= int(number) <= len(fields) else None
+        field_id = fields[number - 1].id if 1 <= number <= len(fields) else None
     if field_id:
         return Answer(True, edit(ctx, field_id))
     return Answer(False, hint="dialogue.confirm_hint")

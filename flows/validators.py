@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.agency import Agency
+from bot.messages import typed_number
 from bot.templates import text as template
 from nlu.text import clean, fold
 
@@ -297,9 +298,9 @@ def validate_choice(raw: str, *, now: datetime, options: Sequence[Any] = (), **_
     for title, value in choices:
         if answer == value or folded in (fold(value), fold(title)):
             return _ok(value, title)
-    number = folded.removeprefix("so ").removeprefix("phuong an ").strip().rstrip(".")
-    if number.isdigit() and 1 <= int(number) <= len(choices):
-        title, value = choices[int(number) - 1]
+    number = typed_number(folded)  # "2", "số 2": the second option of the numbered list
+    if number is not None and 1 <= number <= len(choices):
+        title, value = choices[number - 1]
         return _ok(value, title)
     # "đồng ý ạ" / "chọn nam": exactly one title appears as whole words in the answer, or the other way.
     padded = f" {folded} "
