@@ -79,36 +79,25 @@ def _read_yaml(path: Path) -> object:
         return None
 
 
-def _from_procedures(folder: Path) -> list[Entry]:
+# Where code, name, field and levels are in an imported procedure file, and in a raw portal page.
+_IMPORTED = ("code", "name", "field", "levels")
+_PORTAL = ("ma_thu_tuc", "ten_thu_tuc", "linh_vuc", "cap_thuc_hien")
+
+
+def _read_entries(folder: Path, keys: tuple[str, str, str, str]) -> list[Entry]:
+    code_key, name_key, field_key, levels_key = keys
     out = []
     for path in sorted(folder.glob("*.json")):
         d = _read_json(path)
-        if not d or not d.get("code") or not d.get("name"):
+        if not d or not d.get(code_key) or not d.get(name_key):
             continue
-        name = tidy_name(str(d["name"]))
+        name = tidy_name(str(d[name_key]))
         out.append(Entry(
-            code=str(d["code"]),
+            code=str(d[code_key]).strip(),
             name=name,
-            short_name=str(d.get("short_name") or name).strip(),
-            field=str(d.get("field") or ""),
-            levels=_levels(d.get("levels")),
-        ))
-    return out
-
-
-def _from_raw(folder: Path) -> list[Entry]:
-    out = []
-    for path in sorted(folder.glob("*.json")):
-        d = _read_json(path)
-        if not d or not d.get("ma_thu_tuc") or not d.get("ten_thu_tuc"):
-            continue
-        name = tidy_name(str(d["ten_thu_tuc"]))
-        out.append(Entry(
-            code=str(d["ma_thu_tuc"]).strip(),
-            name=name,
-            short_name=name,
-            field=" ".join(str(d.get("linh_vuc") or "").split()),
-            levels=_levels(d.get("cap_thuc_hien")),
+            short_name=str(d.get("short_name") or name).strip(),  # imported files only
+            field=" ".join(str(d.get(field_key) or "").split()),
+            levels=_levels(d.get(levels_key)),
         ))
     return out
 
@@ -126,9 +115,9 @@ def load_entries(data_dir: Path, raw_dir: Path | None = None) -> list[Entry]:
     then aliases and short names from data/catalog/curated/*.yml and data/catalog/aliases.yml."""
     catalog = data_dir / "catalog"
     procedures = catalog / "procedures"
-    entries = _from_procedures(procedures) if procedures.is_dir() else []
+    entries = _read_entries(procedures, _IMPORTED) if procedures.is_dir() else []
     if not entries:
-        entries = _from_raw(raw_dir or default_raw_dir(data_dir))
+        entries = _read_entries(raw_dir or default_raw_dir(data_dir), _PORTAL)
     aliases: dict[str, list[str]] = defaultdict(list)
     short: dict[str, str] = {}
     curated = catalog / "curated"
