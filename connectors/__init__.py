@@ -45,16 +45,19 @@ def build_connectors(services: Services, *, quiet: bool = False) -> dict[str, Co
 
 
 def numbered_list(channel: str, replies: Sequence[Reply]) -> list[str | None]:
-    """The payloads of the numbered list the citizen now sees last on `channel`, in their order.
+    """The payloads of the numbered list a turn's replies show on `channel`, in their order.
 
-    That is the last reply with buttons, when the channel shows them as numbered lines (no native
-    buttons); empty otherwise. A typed number picks from it (`bot.messages.numbered_choice`).
+    That is the one reply with buttons, when the channel shows them as numbered lines (no native
+    buttons); empty otherwise. Several replies with buttons (a long list cut into messages, an answer with
+    buttons before the question asked again) are each numbered from 1, so a typed number would be
+    ambiguous: none is remembered, and a flow step still reads numbers against its own list.
+    A typed number picks from the list (`bot.messages.numbered_choice`).
     """
     connector = CONNECTORS.get(channel)
-    last = next((reply for reply in reversed(replies) if reply.buttons), None)
-    if connector is None or last is None or connector.shows_buttons(last):
+    with_buttons = [reply for reply in replies if reply.buttons]
+    if connector is None or len(with_buttons) != 1 or connector.shows_buttons(with_buttons[0]):
         return []
-    return [button.payload for button in last.buttons]
+    return [button.payload for button in with_buttons[0].buttons]
 
 
 __all__ = ["CONNECTORS", "Connector", "build_connectors", "numbered_list"]

@@ -14,6 +14,7 @@ from bot.messages import Button, Reply, numbered_choice, typed_number
 from bot.models import Conversation
 from bot.pipeline import dispatcher, worker
 from bot.services import Services
+from connectors import numbered_list
 from connectors.base import http_session
 
 from .conftest import CITIZEN, fb_batch, fb_headers, fb_message, zalo_body, zalo_headers
@@ -56,14 +57,30 @@ SIX = [Button(f"Đăng ký khai sinh cho trẻ em số {n}", f"/p{n}") for n in 
 TWO = [Button("Tra cứu hồ sơ", "/check_status"), Button("Gặp cán bộ", "/request_human")]
 
 
-def _dialogue(monkeypatch: pytest.MonkeyPatch, buttons: list[Button]) -> list[tuple[str, str | None]]:
-    """A stand-in dialogue that offers `buttons` and records what reached it: text (for the NLU) or a tap."""
+def test_the_list_remembered_is_the_one_shown_numbered() -> None:
+    six, two = Reply.say("Chọn:", *SIX), Reply.say("Chọn:", *TWO)
+    said = Reply.say("Em nhận được.")
+    assert numbered_list("zalo", [said, six]) == [b.payload for b in SIX]  # more than Zalo's five
+    assert numbered_list("zalo", [said, two]) == []  # native buttons: no numbers shown
+    assert numbered_list("console", [two, said]) == ["/check_status", "/request_human"]
+    assert numbered_list("facebook", [six]) == [b.payload for b in SIX]  # titles too long for buttons
+    assert numbered_list("web", [six]) == []  # the page shows every button
+    # A long list cut into two messages is numbered from 1 in each: a number would be ambiguous.
+    assert numbered_list("console", [Reply.say("Chọn:", *SIX[:5]), Reply.say("Còn nữa:", SIX[5])]) == []
+    assert numbered_list("zalo", [said]) == [] and numbered_list("sms", [six]) == []
+
+
+def _dialogue(monkeypatch: pytest.MonkeyPatch, buttons: list[Button],
+              more: list[Button] | None = None) -> list[tuple[str, str | None]]:
+    """A stand-in dialogue that offers `buttons` (and `more` in a second message) and records what
+    reached it: text (for the NLU) or a tap."""
     heard: list[tuple[str, str | None]] = []
 
     def handle_turn(turn: Any) -> list[Reply]:
         heard.append((turn.inbound.kind, turn.inbound.payload))
         said = turn.inbound.payload or turn.inbound.text
-        return [Reply.say(f"Em nhận được: {said}"), Reply.say("Anh/Chị chọn:", *buttons)]
+        replies = [Reply.say(f"Em nhận được: {said}"), Reply.say("Anh/Chị chọn:", *buttons)]
+        return replies + ([Reply.say("Còn nữa:", *more)] if more else [])
 
     module = types.ModuleType("flows.dialogue")
     module.handle_turn = handle_turn  # type: ignore[attr-defined]
@@ -109,6 +126,15 @@ def test_zalo_native_buttons_leave_a_typed_number_to_the_dialogue(
     with services.sessions() as session:
         conv = session.scalars(select(Conversation).where(Conversation.user_id == CITIZEN)).one()
         assert "numbered" not in conv.state
+
+
+def test_two_numbered_lists_in_one_turn_leave_a_number_to_the_dialogue(
+        ch_app: Flask, zalo_server: ZaloStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    heard = _dialogue(monkeypatch, SIX, more=SIX)
+    _zalo(ch_app, "Xin chào", "z-1")
+    assert all("attachment" not in call.json["message"] for call in zalo_server.sends()[-2:])  # both numbered
+    _zalo(ch_app, "3", "z-2")
+    assert heard == [("text", None), ("text", None)]
 
 
 def test_messenger_long_titles_are_numbered_and_picked_by_number(
