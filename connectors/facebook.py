@@ -48,6 +48,7 @@ def signature(app_secret: str, body: bytes) -> str:
 
 class FacebookConnector(Connector):
     name = "facebook"
+    max_text = MAX_TEXT
     has_typing = True
 
     def __init__(self, services: Services) -> None:

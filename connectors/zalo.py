@@ -75,6 +75,7 @@ def _id(value: Any) -> str:
 
 class ZaloConnector(Connector):
     name = "zalo"
+    max_text = MAX_TEXT
 
     def __init__(self, services: Services, http: PlatformSession | None = None) -> None:
         super().__init__(services)
