@@ -1,4 +1,4 @@
-"""Procedure matcher (nlu/matching.py), measured and printed (not a test):
+"""Procedure matcher (nlu/matching.py and the modules it uses), measured and printed (not a test):
 
 - index build time over the catalogue (imported procedures, or the raw portal files before the import);
 - latency of one message (search + link, as the Rasa linker calls them): p50 / p95 / mean over a few
@@ -28,14 +28,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nlu.matching import (  # noqa: E402
-    DEFAULT_DATA_DIR,
-    RULES_FILE,
-    ProcedureIndex,
-    Rules,
-    default_raw_dir,
-    load_entries,
-)
+from nlu.matching import DEFAULT_DATA_DIR, RULES_FILE, ProcedureIndex, Rules, load_entries  # noqa: E402
+from nlu.procedures import default_raw_dir  # noqa: E402
 from nlu.text import fold, strip_diacritics  # noqa: E402
 
 CASES = ROOT / "tests" / "nlu" / "matching_cases.yml"

@@ -6,8 +6,12 @@ Data moves one way: platform request -> connector -> `Inbound` (stored event) ->
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+from bot.numbers import narrow
 
 InboundKind = Literal["text", "payload", "attachment", "location", "sticker", "follow", "unfollow"]
 ReplyKind = Literal["text", "buttons", "image", "file", "link"]
@@ -74,3 +78,24 @@ class Reply:
     @classmethod
     def say(cls, text: str, *buttons: Button) -> Reply:
         return cls(kind="buttons" if buttons else "text", text=text, buttons=tuple(buttons))
+
+
+# "3", "3.", "3)", "số 3", "so 3", "phương án 3", "mục 3", fullwidth "３" (NFKC makes it "3").
+_TYPED_NUMBER = re.compile(r"^(?:(?:số|so|phương án|phuong an|mục|muc)\s*)?([0-9]{1,2})\s*[.)]?$")
+
+
+def typed_number(text: str) -> int | None:
+    """The number a citizen typed to pick an item of a numbered list; None when the text is not one."""
+    # ASCII digits after widening fullwidth forms only (bot.numbers): "²", "①" or "٣" pick nothing.
+    match = _TYPED_NUMBER.match(narrow(text or "").strip().lower())
+    return int(match.group(1)) if match else None
+
+
+def numbered_choice(text: str, payloads: Sequence[str | None]) -> str | None:
+    """The payload of the item a typed number picks from a numbered list (buttons shown as numbered lines,
+    see `connectors.base.numbered_text`); None when the text is no number of the list or the item is a link.
+    """
+    number = typed_number(text)
+    if number is None or not 1 <= number <= len(payloads):
+        return None
+    return payloads[number - 1] or None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,10 +18,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
-from bot.messages import Inbound, Reply
+from bot.messages import Inbound, Reply, numbered_choice
 from bot.models import Conversation
 from bot.services import Services
 from bot.transcript import record_inbound
+from connectors import numbered_list
 from flows.turn import Needs, Network, NetworkNeeded, Turn
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ def prepare(services: Services, inbound: Inbound, now: datetime, dialogue: Dialo
             row = session.execute(_CONVERSATION_STATE, {"channel": inbound.channel,
                                                         "user_id": inbound.user_id}).first()
         mode, state = (row[0], row[1]) if row is not None else ("bot", {})
+        inbound = picked(inbound, state or {})  # a typed number needs nothing from the network
         needs: Needs = read_ahead(services, dict(state or {}), inbound, now) if mode == "bot" else Needs()
         needs.fetch(network)
     network.closed = True
@@ -75,12 +78,36 @@ def run_turn(session: Session, services: Services, inbound: Inbound, now: dateti
     if transcript.conversation.mode != "bot":
         transcript.write_inbound()
         return []
-    turn = Turn(session=session, services=services, conversation=transcript.conversation, inbound=inbound,
-                now=now, transcript=transcript, network=network or Network(services, inbound),
-                wait_for_nlu=wait_for_nlu)
+    conversation = transcript.conversation
+    turn = Turn(session=session, services=services, conversation=conversation,
+                inbound=picked(inbound, conversation.state or {}), now=now, transcript=transcript,
+                network=network or Network(services, inbound), wait_for_nlu=wait_for_nlu)
     replies: list[Reply] = (dialogue or default_dialogue()).handle_turn(turn)
+    remember_numbered(conversation, replies)
     transcript.finish(replies, in_reply_to=inbound.message_id)
     return replies
+
+
+NUMBERED = "numbered"  # conversation.state key: payloads of the numbered list the citizen sees last
+
+
+def picked(inbound: Inbound, state: dict[str, Any]) -> Inbound:
+    """A typed number after a numbered list, as the tap on that button (on every channel, without NLU)."""
+    if inbound.kind != "text":
+        return inbound
+    chosen = numbered_choice(inbound.text, state.get(NUMBERED) or ())
+    return replace(inbound, kind="payload", payload=chosen) if chosen else inbound
+
+
+def remember_numbered(conversation: Conversation, replies: list[Reply]) -> None:
+    """Keep the list this turn's replies show as numbered lines on the conversation's channel, if any."""
+    state = dict(conversation.state or {})
+    payloads = numbered_list(conversation.channel, replies)
+    if payloads:
+        state[NUMBERED] = payloads
+    elif state.pop(NUMBERED, None) is None:
+        return
+    conversation.state = state  # a new dict, so the JSON column sees the change
 
 
 def take_turn(services: Services, inbound: Inbound, now: datetime | None = None,

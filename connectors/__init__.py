@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot.messages import Reply
 from connectors.base import Connector
 from connectors.console import ConsoleConnector
 from connectors.facebook import FacebookConnector
@@ -42,4 +44,20 @@ def build_connectors(services: Services, *, quiet: bool = False) -> dict[str, Co
     return built
 
 
-__all__ = ["CONNECTORS", "Connector", "build_connectors"]
+def numbered_list(channel: str, replies: Sequence[Reply]) -> list[str | None]:
+    """The payloads of the numbered list a turn's replies show on `channel`, in their order.
+
+    That is the one reply with buttons, when the channel shows them as numbered lines (no native
+    buttons); empty otherwise. Several replies with buttons (a long list cut into messages, an answer with
+    buttons before the question asked again) are each numbered from 1, so a typed number would be
+    ambiguous: none is remembered, and a flow step still reads numbers against its own list.
+    A typed number picks from the list (`bot.messages.numbered_choice`).
+    """
+    connector = CONNECTORS.get(channel)
+    with_buttons = [reply for reply in replies if reply.buttons]
+    if connector is None or len(with_buttons) != 1 or connector.shows_buttons(with_buttons[0]):
+        return []
+    return [button.payload for button in with_buttons[0].buttons]
+
+
+__all__ = ["CONNECTORS", "Connector", "build_connectors", "numbered_list"]

@@ -1,16 +1,19 @@
-"""The terminal channel behind `motcua chat`: replies printed as text, buttons as numbered lines."""
+"""The terminal channel behind `motcua chat`: replies printed as text, buttons as numbered lines.
+
+It keeps the base connector's degraded rendering throughout; typing a number picks a button as on every
+channel (the turn does it, `bot.messages.numbered_choice`).
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.messages import Button, Reply
-from connectors.base import Connector, numbered_text
+from bot.messages import Reply
+from connectors.base import Connector, Target
 from connectors.http import PlatformSession
 
 if TYPE_CHECKING:
-    from bot.models import OutboxMessage
     from bot.services import Services
 
 
@@ -20,18 +23,11 @@ class ConsoleConnector(Connector):
     def __init__(self, services: Services, out: TextIO | None = None) -> None:
         super().__init__(services)
         self.out = out or sys.stdout
-        self.last_buttons: tuple[Button, ...] = ()  # typing a number picks one of these
 
-    def render(self, reply: Reply, target: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return [{"text": numbered_text(reply)}]
-
-    def send(self, item: OutboxMessage, client: PlatformSession, target: dict[str, Any]) -> str:
-        reply = Reply.from_dict(item.reply)
-        if reply.buttons:
-            self.last_buttons = reply.buttons
+    def send(self, reply: Reply, target: Target, http: PlatformSession) -> list[str]:
+        prefix = "cán bộ" if reply.author == "staff" else "bot"
         for part in self.render(reply, target):
-            prefix = "cán bộ" if reply.author == "staff" else "bot"
             lines = part["text"].splitlines() or [""]
             self.out.write(f"{prefix}> {lines[0]}\n" + "".join(f"     {line}\n" for line in lines[1:]))
         self.out.flush()
-        return f"console:{item.id}"
+        return [f"console:{target.ref}"]

@@ -11,24 +11,23 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from bot.config import Settings
-from bot.keepalive import JsonAnswer
 from bot.messages import Attachment, Inbound, Reply
 from connectors.base import (
     HTTP_TIMEOUT,
     Connector,
     MalformedEvent,
+    Message,
     ParsedEvent,
     SendError,
+    Target,
     WebhookRequest,
     constant_time_equal,
-    numbered_text,
 )
 from connectors.fields import obj, seq, string, whole
-from connectors.http import PlatformSession
+from connectors.http import PlatformSession, retry_after
 from connectors.window import RETIRED_TAGS
 
 if TYPE_CHECKING:
-    from bot.models import OutboxMessage
     from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -50,6 +49,7 @@ def signature(app_secret: str, body: bytes) -> str:
 
 class FacebookConnector(Connector):
     name = "facebook"
+    max_text = MAX_TEXT
     has_typing = True
 
     def __init__(self, services: Services) -> None:
@@ -61,10 +61,6 @@ class FacebookConnector(Connector):
                   "FACEBOOK_VERIFY_TOKEN": settings.facebook_verify_token,
                   "FACEBOOK_PAGE_ACCESS_TOKEN": settings.facebook_page_access_token}
         return [name for name, value in needed.items() if not value]
-
-    @classmethod
-    def enabled(cls, settings: Settings) -> bool:
-        return not cls.missing_settings(settings)
 
     def subscription_challenge(self, args: dict[str, str]) -> str | None:
         """GET verification: the challenge to echo back, or None (-> 403)."""
@@ -194,37 +190,47 @@ class FacebookConnector(Connector):
 
     # ---- sending side ------------------------------------------------------------------------------
 
-    def render(self, reply: Reply, target: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        if reply.kind in ("image", "file") and reply.url and reply.url.startswith("https://"):
-            parts: list[dict[str, Any]] = [{"text": reply.text[:MAX_TEXT]}] if reply.text else []
-            payload: dict[str, Any] = {"url": reply.url, "is_reusable": True}
-            parts.append({"attachment": {"type": reply.kind, "payload": payload}})
-            return [dict(p, metadata=METADATA) for p in parts]
-        return [dict(p, metadata=METADATA) for p in self._text_and_buttons(reply)]
+    def render(self, reply: Reply, target: Target | None = None) -> list[Message]:
+        """As the base renders it, each message marked as ours (`metadata`, echoed back in message_echoes)."""
+        return [dict(m, metadata=METADATA) for m in super().render(reply, target)]
 
-    def _text_and_buttons(self, reply: Reply) -> list[dict[str, Any]]:
-        buttons = reply.buttons
-        if not buttons:
-            text = numbered_text(reply)
-            return [{"text": text[i:i + MAX_TEXT]} for i in range(0, max(len(text), 1), MAX_TEXT)]
-        fits_title = all(len(b.title) <= QUICK_REPLY_TITLE for b in buttons)
-        has_url = any(b.url for b in buttons)
-        if not has_url and fits_title and len(buttons) <= MAX_QUICK_REPLIES and len(reply.text) <= MAX_TEXT:
+    def media(self, reply: Reply, target: Target | None) -> list[Message] | None:
+        if not (reply.url or "").startswith("https://"):
+            return None  # the Send API fetches attachments itself, over HTTPS only
+        parts: list[Message] = [{"text": reply.text[:MAX_TEXT]}] if reply.text else []
+        parts.append({"attachment": {"type": reply.kind, "payload": {"url": reply.url, "is_reusable": True}}})
+        return parts
+
+    @classmethod
+    def _quick_replies_fit(cls, reply: Reply) -> bool:
+        return (not any(b.url for b in reply.buttons) and len(reply.buttons) <= MAX_QUICK_REPLIES
+                and len(reply.text) <= MAX_TEXT)
+
+    @classmethod
+    def shows_buttons(cls, reply: Reply) -> bool:
+        """Quick replies or a button template, when every title fits; long titles become numbered lines."""
+        if not all(len(b.title) <= QUICK_REPLY_TITLE for b in reply.buttons):
+            return False
+        return cls._quick_replies_fit(reply) or (len(reply.buttons) <= MAX_TEMPLATE_BUTTONS
+                                                 and len(reply.text) <= TEMPLATE_TEXT)
+
+    def buttons(self, reply: Reply, target: Target | None) -> list[Message]:
+        if self._quick_replies_fit(reply):
             return [{"text": reply.text or "…", "quick_replies": [
-                {"content_type": "text", "title": b.title, "payload": b.payload} for b in buttons]}]
-        if len(buttons) <= MAX_TEMPLATE_BUTTONS and fits_title and len(reply.text) <= TEMPLATE_TEXT:
-            rendered = [{"type": "web_url", "url": b.url, "title": b.title} if b.url
-                        else {"type": "postback", "title": b.title, "payload": b.payload} for b in buttons]
-            return [{"attachment": {"type": "template", "payload": {
-                "template_type": "button", "text": reply.text or "…", "buttons": rendered}}}]
-        # Long titles: numbered lines, and quick replies "1", "2", ... carrying the same payloads.
-        text = numbered_text(reply)
-        numbered = [{"content_type": "text", "title": str(n), "payload": b.payload}
-                    for n, b in enumerate(buttons, start=1) if b.payload][:MAX_QUICK_REPLIES]
-        message: dict[str, Any] = {"text": text[:MAX_TEXT]}
-        if numbered:
-            message["quick_replies"] = numbered
-        return [message]
+                {"content_type": "text", "title": b.title, "payload": b.payload} for b in reply.buttons]}]
+        rendered = [{"type": "web_url", "url": b.url, "title": b.title} if b.url
+                    else {"type": "postback", "title": b.title, "payload": b.payload} for b in reply.buttons]
+        return [{"attachment": {"type": "template", "payload": {
+            "template_type": "button", "text": reply.text or "…", "buttons": rendered}}}]
+
+    def numbered(self, reply: Reply) -> list[Message]:
+        """Numbered lines, and on the last part quick replies "1", "2", ... carrying the same payloads."""
+        parts = super().numbered(reply)
+        numbers = [{"content_type": "text", "title": str(n), "payload": b.payload}
+                   for n, b in enumerate(reply.buttons, start=1) if b.payload][:MAX_QUICK_REPLIES]
+        if numbers:
+            parts[-1]["quick_replies"] = numbers
+        return parts
 
     def _post(self, client: PlatformSession, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.settings.facebook_graph_base}/{self.settings.facebook_graph_version}/me/messages"
@@ -246,7 +252,7 @@ class FacebookConnector(Connector):
         if resp.status_code >= 500 and code is None:
             raise SendError("transient", label, message)
         if code in TRANSIENT_CODES:
-            raise SendError("transient", label, message, _retry_after(resp))
+            raise SendError("transient", label, message, retry_after(resp))
         if subcode in WINDOW_SUBCODES:  # code 10 / 2018278: outside the allowed window
             raise SendError("window", label, message)
         if code == 190:
@@ -254,20 +260,14 @@ class FacebookConnector(Connector):
             raise SendError("auth", label, message)
         raise SendError("permanent", label, message)
 
-    def send(self, item: OutboxMessage, client: PlatformSession, target: dict[str, Any]) -> str:
-        reply = Reply.from_dict(item.reply)
-        tag = target.get("tag")
-        assert tag not in RETIRED_TAGS, "retired Messenger tag"
-        ids = []
-        for message in self.render(reply, target):
-            body: dict[str, Any] = {"recipient": {"id": item.user_id}, "message": message}
-            if tag:
-                body.update(messaging_type="MESSAGE_TAG", tag=tag)
-            else:
-                body["messaging_type"] = "RESPONSE"
-            data = self._post(client, body)
-            ids.append(str(data.get("message_id") or ""))
-        return ",".join(i for i in ids if i)
+    def post(self, message: Message, target: Target, http: PlatformSession) -> str:
+        assert target.tag not in RETIRED_TAGS, "retired Messenger tag"
+        body: dict[str, Any] = {"recipient": {"id": target.user_id}, "message": message}
+        if target.tag:
+            body.update(messaging_type="MESSAGE_TAG", tag=target.tag)
+        else:
+            body["messaging_type"] = "RESPONSE"
+        return str(self._post(http, body).get("message_id") or "")
 
     def typing(self, user_id: str, client: PlatformSession) -> None:
         """typing_on while a turn runs; best effort, a failure only costs the indicator."""
@@ -276,9 +276,3 @@ class FacebookConnector(Connector):
         except SendError as exc:
             log.debug("typing indicator not shown: %s", exc.code)
 
-
-def _retry_after(resp: requests.Response | JsonAnswer) -> float | None:
-    try:
-        return float(resp.headers.get("Retry-After", ""))
-    except ValueError:
-        return None

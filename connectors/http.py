@@ -50,3 +50,11 @@ class PlatformSession(requests.Session):
             return ssl._create_unverified_context()
         return ssl.create_default_context(cafile=self.verify if isinstance(self.verify, str)
                                           else requests.certs.where())
+
+
+def retry_after(resp: requests.Response | JsonAnswer) -> float | None:
+    """The seconds a platform's Retry-After header asks us to wait, if it sent a number."""
+    try:
+        return float(resp.headers.get("Retry-After", ""))
+    except ValueError:
+        return None

@@ -6,27 +6,28 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.messages import Reply
-from connectors.base import Connector
+from connectors.base import Connector, Message, Target
 from connectors.http import PlatformSession
-
-if TYPE_CHECKING:
-    from bot.models import OutboxMessage
 
 
 class WebConnector(Connector):
-    """The page renders buttons itself, so a reply goes out as it is; sending is recording it as sent."""
+    """The page renders every kind itself, so a reply goes out as it is; sending is recording it as sent
+    (the page polls the outbox)."""
 
     name = "web"
 
-    def render(self, reply: Reply, target: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    @classmethod
+    def shows_buttons(cls, reply: Reply) -> bool:
+        return True
+
+    def render(self, reply: Reply, target: Target | None = None) -> list[Message]:
         return [reply.to_dict()]
 
-    def send(self, item: OutboxMessage, client: PlatformSession, target: dict[str, Any]) -> str:
-        return f"web:{item.id}"
+    def post(self, message: Message, target: Target, http: PlatformSession) -> str:
+        return f"web:{target.ref}"
 
 
 # A web-chat upload lives at FILES_DIR/web/<visitor>/<key>; older uploads (before per-visitor folders) at

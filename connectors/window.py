@@ -36,9 +36,6 @@ class Decision:
     def allowed(self) -> bool:
         return self.mode != "hold"
 
-    def as_target(self, user_id: str) -> dict[str, str | None]:
-        return {"mode": self.mode, "user_id": user_id, "message_id": self.message_id, "tag": self.tag}
-
 
 def decide(
     channel: str,

@@ -13,24 +13,23 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from bot.config import Settings
-from bot.keepalive import JsonAnswer
 from bot.messages import Attachment, Inbound, Reply
 from connectors.base import (
     HTTP_TIMEOUT,
     Connector,
     MalformedEvent,
+    Message,
     ParsedEvent,
     SendError,
+    Target,
     WebhookRequest,
     constant_time_equal,
-    numbered_text,
 )
 from connectors.fields import obj, seq, string, whole
-from connectors.http import PlatformSession
+from connectors.http import PlatformSession, retry_after
 from connectors.zalo_token import ZaloTokens
 
 if TYPE_CHECKING:
-    from bot.models import OutboxMessage
     from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -75,6 +74,7 @@ def _load(body: bytes) -> dict[str, Any]:
 
 class ZaloConnector(Connector):
     name = "zalo"
+    max_text = MAX_TEXT
 
     def __init__(self, services: Services, http: PlatformSession | None = None) -> None:
         super().__init__(services)
@@ -88,10 +88,6 @@ class ZaloConnector(Connector):
                   "ZALO_APP_SECRET": settings.zalo_app_secret,
                   "ZALO_REFRESH_TOKEN": settings.zalo_refresh_token}
         return [name for name, value in needed.items() if not value]
-
-    @classmethod
-    def enabled(cls, settings: Settings) -> bool:
-        return not cls.missing_settings(settings)
 
     # ---- webhook side ------------------------------------------------------------------------------
 
@@ -189,77 +185,77 @@ class ZaloConnector(Connector):
 
     # ---- sending side ------------------------------------------------------------------------------
 
-    def _recipient(self, target: dict[str, Any]) -> dict[str, str]:
-        user = str(target.get("user_id") or "")
+    def _recipient(self, target: Target) -> dict[str, str]:
+        user = target.user_id
         if user.startswith("anon:"):
             _, anonymous_id, conversation = user.split(":", 2)
             return {"anonymous_id": anonymous_id, "conversation_id": conversation}
-        if target.get("mode") == "reply" and target.get("message_id"):
-            return {"message_id": str(target["message_id"])}  # free reply quota (§1.6 [C])
+        if target.mode == "reply" and target.message_id:
+            return {"message_id": target.message_id}  # free reply quota (§1.6 [C])
         return {"user_id": user}
 
-    def render(self, reply: Reply, target: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def render(self, reply: Reply, target: Target | None = None) -> list[Message]:
         """Message bodies (without recipient) for one reply, in sending order."""
-        target = target or {}
-        if target.get("mode") == "transaction":
+        if target is not None and target.mode == "transaction":
             return [self._transaction(reply)]
-        if reply.kind == "image" and reply.url:
-            element: dict[str, Any] = {"media_type": "image"}
-            element.update({"attachment_id": reply.url[len("attachment:"):]} if reply.url.startswith(
-                "attachment:") else {"url": reply.url})
+        return super().render(reply, target)
+
+    def media(self, reply: Reply, target: Target | None) -> list[Message] | None:
+        url = reply.url or ""
+        if reply.kind == "image":
+            element: Message = {"media_type": "image"}
+            element.update({"attachment_id": url[len("attachment:"):]} if url.startswith("attachment:")
+                           else {"url": url})
             media = {"type": "template", "payload": {"template_type": "media", "elements": [element]}}
-            message: dict[str, Any] = {"attachment": media}
+            message: Message = {"attachment": media}
             if reply.text:
                 message["text"] = reply.text[:MAX_TEXT]
             return [message]
-        if reply.kind == "file" and reply.url:
-            parts: list[dict[str, Any]] = [{"text": reply.text[:MAX_TEXT]}] if reply.text else []
-            parts.append({"attachment": {"type": "file", "payload": {"token": reply.url}}})
-            return parts
-        buttons = [b for b in reply.buttons if b.payload or b.url]
-        if buttons and len(reply.buttons) <= MAX_BUTTONS and len(reply.text) <= MAX_TEXT:
-            rendered = [
-                {"title": b.title[:BUTTON_TITLE], "type": "oa.open.url", "payload": {"url": b.url}} if b.url
-                else {"title": b.title[:BUTTON_TITLE], "type": "oa.query.hide",
-                      "payload": f"{PAYLOAD_PREFIX}{b.payload}"}
-                for b in reply.buttons
-            ]
-            template = {"type": "template", "payload": {"buttons": rendered}}
-            return [{"text": reply.text, "attachment": template}]
-        text = numbered_text(reply)
-        return [{"text": text[i:i + MAX_TEXT]} for i in range(0, max(len(text), 1), MAX_TEXT)]
+        parts: list[Message] = [{"text": reply.text[:MAX_TEXT]}] if reply.text else []
+        parts.append({"attachment": {"type": "file", "payload": {"token": url}}})
+        return parts
 
-    def _transaction(self, reply: Reply) -> dict[str, Any]:
+    @classmethod
+    def shows_buttons(cls, reply: Reply) -> bool:
+        return (any(b.payload or b.url for b in reply.buttons) and len(reply.buttons) <= MAX_BUTTONS
+                and len(reply.text) <= MAX_TEXT)
+
+    def buttons(self, reply: Reply, target: Target | None) -> list[Message]:
+        rendered = [
+            {"title": b.title[:BUTTON_TITLE], "type": "oa.open.url", "payload": {"url": b.url}} if b.url
+            else {"title": b.title[:BUTTON_TITLE], "type": "oa.query.hide",
+                  "payload": f"{PAYLOAD_PREFIX}{b.payload}"}
+            for b in reply.buttons
+        ]
+        return [{"text": reply.text, "attachment": {"type": "template", "payload": {"buttons": rendered}}}]
+
+    def _transaction(self, reply: Reply) -> Message:
         """A transaction message (§1.6 [S]); header and one text block within the documented limits."""
         header, _, rest = (reply.text or "").partition("\n")
-        elements: list[dict[str, Any]] = [{"type": "header", "content": header[:100], "align": "left"}]
+        elements: list[Message] = [{"type": "header", "content": header[:100], "align": "left"}]
         if rest.strip():
             elements.append({"type": "text", "align": "left", "content": rest.strip()[:250]})
-        payload: dict[str, Any] = {"template_type": "transaction_account", "language": "VI",
-                                   "elements": elements}
+        payload: Message = {"template_type": "transaction_account", "language": "VI", "elements": elements}
         links = [b for b in reply.buttons if b.url][:4]
         if links:
             payload["buttons"] = [{"title": b.title[:35], "image_icon": "", "type": "oa.open.url",
                                    "payload": {"url": b.url}} for b in links]
         return {"attachment": {"type": "template", "payload": payload}}
 
-    def send(self, item: OutboxMessage, client: PlatformSession, target: dict[str, Any]) -> str:
-        reply = Reply.from_dict(item.reply)
+    def send(self, reply: Reply, target: Target, http: PlatformSession) -> list[str]:
         url = reply.url or ""
         # A file goes out as an upload token; an image by its public URL, or uploaded when it is local.
         if (reply.kind == "file" and url) or (reply.kind == "image" and url and not url.startswith(
                 ("http://", "https://", "attachment:"))):
-            reply = self._upload(reply, client)
-        transaction = target.get("mode") == "transaction"
-        path = "/v3.0/oa/message/transaction" if transaction else "/v3.0/oa/message/cs"
-        if str(target.get("user_id") or "").startswith("anon:"):
+            reply = self._upload(reply, http)
+        return super().send(reply, target, http)
+
+    def post(self, message: Message, target: Target, http: PlatformSession) -> str:
+        path = "/v3.0/oa/message/transaction" if target.mode == "transaction" else "/v3.0/oa/message/cs"
+        if target.user_id.startswith("anon:"):
             path = "/v2.0/oa/message"  # [U] anonymous users are answered through the v2 endpoint (§1.3)
-        ids = []
-        for message in self.render(reply, target):
-            body = {"recipient": self._recipient(target), "message": message}
-            data = self._call(client, path, json_body=body)
-            ids.append(str((data.get("data") or {}).get("message_id") or ""))
-        return ",".join(i for i in ids if i)
+        data = self._call(http, path, json_body={"recipient": self._recipient(target), "message": message})
+        return str((data.get("data") or {}).get("message_id") or "")
 
     def _content(self, reply: Reply, client: PlatformSession) -> tuple[str, bytes]:
         """The bytes to upload: a file under FILES_DIR, or one fetched from its URL (size-capped)."""
@@ -315,7 +311,7 @@ class ZaloConnector(Connector):
                 raise SendError("transient", "network", exc.__class__.__name__) from exc
             if resp.status_code >= 500 or resp.status_code == 429:
                 raise SendError("transient", f"http_{resp.status_code}", "Zalo server error",
-                                _retry_after(resp))
+                                retry_after(resp))
             try:
                 data = resp.json()
                 code = int(data.get("error", 0))
@@ -337,9 +333,3 @@ class ZaloConnector(Connector):
             raise SendError("permanent", str(code), message)
         raise SendError("auth", "token", "token still rejected after refresh")
 
-
-def _retry_after(resp: requests.Response | JsonAnswer) -> float | None:
-    try:
-        return float(resp.headers.get("Retry-After", ""))
-    except ValueError:
-        return None

@@ -17,7 +17,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.agency import local_today
-from bot.numbers import digits, narrow, to_int
+from bot.messages import typed_number
+from bot.numbers import digits, narrow
 from bot.templates import text as template
 from nlu.text import clean, fold
 
@@ -297,9 +298,8 @@ def validate_choice(raw: str, *, now: datetime, options: Sequence[Any] = (), **_
     for title, value in choices:
         if answer == value or folded in (fold(value), fold(title)):
             return _ok(value, title)
-    number = to_int(folded.removeprefix("so ").removeprefix("phuong an ").strip().rstrip("."),
-                    low=1, high=len(choices))
-    if number is not None:
+    number = typed_number(folded)  # "2", "số 2": the second option of the numbered list
+    if number is not None and 1 <= number <= len(choices):
         title, value = choices[number - 1]
         return _ok(value, title)
     # "đồng ý ạ" / "chọn nam": exactly one title appears as whole words in the answer, or the other way.

@@ -1,7 +1,9 @@
 """Procedure matching: which catalogue procedure does a chat message mean?
 
 Used by the Rasa procedure linker (inside the Rasa server: standard library + PyYAML only, no `bot`
-imports, Python 3.10) and by `motcua catalog search`, so both answer the same way.
+imports, Python 3.10) and by `motcua catalog search`, so both answer the same way. This module holds the
+index and its search; the parts it uses are read (`nlu.procedures`: the catalogue, `nlu.procedure_rules`:
+data/matching.yml and age rules), spelling (`nlu.spelling`) and scoring (`nlu.scoring`).
 
 Every official name, short name and alias becomes a *variant*: its folded words (nlu.text.words: no
 diacritics, abbreviations expanded) minus filler (data/matching.yml), each weighted by its rarity in the
@@ -22,7 +24,6 @@ caller offers the top three from `search`.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -30,40 +31,32 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
-import yaml
-
-from nlu.text import Word, clean, fold, fold_word, words
-
-AGE_IN_TEXT = re.compile(r"\b(?:(duoi|tren|tu du|tu) )?(\d{1,3}) tuoi\b")
-AGE_UNDER = re.compile(r"\bduoi (\d{1,3}) tuoi\b")
-AGE_FROM = re.compile(r"\btu (?:du )?(\d{1,3}) tuoi\b")
-AGE_FIT_BONUS = 0.15
-AGE_MISFIT = 0.5
-
-
-def ages_in(text: str) -> list[int]:
-    """Ages a message speaks of: "bé 5 tuổi" -> 5; "dưới 14 tuổi" -> 13; "trên 14 tuổi" -> 15."""
-    shift = {"duoi": -1, "tren": 1}
-    return [int(n) + shift.get(q, 0) for q, n in AGE_IN_TEXT.findall(fold(text))]
-
-
-def age_bounds(name: str) -> tuple[int, int] | None:
-    """The ages a procedure name is limited to, e.g. "dưới 14 tuổi" -> (0, 13); None when unlimited."""
-    folded = fold(name)
-    if m := AGE_UNDER.search(folded):
-        return 0, int(m.group(1)) - 1
-    if m := AGE_FROM.search(folded):
-        return int(m.group(1)), 200
-    return None
+from nlu.procedure_rules import RULES_FILE, Rules, age_bounds, ages_in
+from nlu.procedures import DEFAULT_DATA_DIR, Entry, load_entries
+from nlu.scoring import (
+    EXACT_SCORE,
+    MIN_NAME_COVER,
+    MIN_SCORE,
+    NEAR_EXACT_SCORE,
+    PREFIX_BONUS,
+    QUERY_MARKER_FACTOR,
+    SOFT_EVIDENCE,
+    SOFT_MISS,
+    Candidate,
+    Tally,
+    blend,
+    clear_link,
+    weigh_ages,
+)
+from nlu.spelling import Spelling, confusions, deletes, fits, spelling, within_one_edit
+from nlu.text import Word, clean, words
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-RULES_FILE = "matching.yml"
+__all__ = ["DEFAULT_DATA_DIR", "RULES_FILE", "Entry", "Match", "ProcedureIndex", "Rules", "load_entries"]
 
 MAX_QUERY_WORDS = 400  # a chat message longer than this is cut; procedure names are far shorter
 NOISE_MIN_WORDS, NOISE_SHARE = 12, 0.5  # random bytes: most "words" single characters or foreign script
@@ -77,41 +70,7 @@ MINOR_FACTOR = 0.35  # words in parentheses ("(thực hiện tại cấp xã)") 
 MARKER_FACTOR = 2.5  # words that set a variant apart ("lại", "lưu động", what a longer sibling adds)
 MARKER_HEAD = 8  # a listed marker word further into a name is description, not a variant
 SOFT_NAME_FACTOR = 0.5  # generic words ("cấp", "đăng ký", "giấy") that citizens often leave out
-
-# Scoring a candidate against the message
-W_NAME, W_QUERY, W_ORDER = 0.35, 0.4, 0.25  # name covered, message explained, word order
-QUERY_MARKER_FACTOR = 4.0  # a marker word of the message ("... lại ...") that a candidate lacks
-SOFT_MISS = 0.3  # what a filler-like word of the message costs a candidate that lacks it
-SOFT_EVIDENCE = 0.5  # a filler-like word found in a name is half the evidence of a content word
-PREFIX_BONUS = 0.05  # the message is the beginning of the official name
-EXACT_SCORE = 1.0
-NEAR_EXACT_SCORE = 0.98  # exact, but another exact name uses more of the message
-MIN_SCORE = 0.3  # search() drops weaker candidates ...
-MIN_NAME_COVER = 0.2  # ... and those whose name or alias the message hardly covers
-
-# When link() answers
-LINK_MIN_SCORE = 0.5
-LINK_MIN_MARGIN = 0.06  # over the runner-up
-LINK_NEAR_MARGIN = 0.03  # enough when only the top explains every word or the runner-up is a variant
-LINK_COVER_RATIO = 0.85  # runner-up covers clearly less of its name: it carries words of its own
-LINK_MIN_NAME_COVER = 0.45  # without a rare word, most of the name must be there ...
-LINK_MIN_EVIDENCE = 6.0  # ... or content words of this summed IDF (about two rare words)
-_LEADING_THU_TUC = re.compile(r"^\s*thủ\s+tục\s+", re.IGNORECASE)
 _PARENS = re.compile(r"\([^()]*\)")
-_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")  # grave, acute, tilde, hook, dot below
-Spelling = tuple[tuple[str, ...], str]  # per letter its shape marks, and the tone mark
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One catalogue procedure as far as matching needs it."""
-
-    code: str
-    name: str
-    short_name: str
-    field: str = ""
-    levels: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,165 +87,6 @@ class Match:
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code, "name": self.name, "score": self.score}
 
-
-@dataclass(frozen=True)
-class Rules:
-    """Filler and variant-marker lists from data/matching.yml."""
-
-    stop_phrases: tuple[tuple[str, ...], ...] = ()
-    stopwords: frozenset[str] = frozenset()
-    soft_words: frozenset[str] = frozenset()
-    variant_markers: tuple[tuple[str, ...], ...] = ()
-    optional_phrases: tuple[tuple[str, ...], ...] = ()
-    qualifiers: tuple[tuple[str, ...], ...] = ()
-    implies: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
-    confusable_initials: tuple[tuple[str, ...], ...] = ()
-    confusable_finals: tuple[tuple[str, ...], ...] = ()
-
-    @classmethod
-    def load(cls, path: Path) -> Rules:
-        if not path.is_file():
-            log.warning("matching rules missing: %s", path)
-            return cls()
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-
-        def groups(key: str) -> tuple[tuple[str, ...], ...]:
-            items = raw.get(key) or ()
-            return tuple(tuple(fold_word(str(x)) for x in g) for g in items if isinstance(g, list))
-
-        def phrases(key: str) -> tuple[tuple[str, ...], ...]:
-            items = {tuple(fold_word(str(p)).split()) for p in raw.get(key) or ()}
-            return tuple(sorted((p for p in items if p), key=len, reverse=True))
-
-        return cls(
-            stop_phrases=phrases("stop_phrases"),
-            stopwords=frozenset(fold_word(str(w)) for w in raw.get("stopwords") or ()),
-            soft_words=frozenset(fold_word(str(w)) for w in raw.get("soft_words") or ()),
-            variant_markers=phrases("variant_markers"),
-            optional_phrases=phrases("optional_phrases"),
-            qualifiers=phrases("qualifiers"),
-            implies=tuple(
-                (tuple(fold_word(str(p)).split()), tuple(fold_word(str(concept)).split()))
-                for concept, items in (raw.get("implies") or {}).items()
-                for p in items or () if str(p).strip()
-            ),
-            confusable_initials=groups("confusable_initials"),
-            confusable_finals=groups("confusable_finals"),
-        )
-
-
-# ---------------------------------------------------------------------------------------------------
-# Loading the catalogue
-
-
-def default_raw_dir(data_dir: Path) -> Path:
-    """The portal files next to the repository: <repo>/../shared/catalog/raw."""
-    return data_dir.resolve().parent.parent / "shared" / "catalog" / "raw"
-
-
-def tidy_name(name: str) -> str:
-    """Official name without the portal's leading "Thủ tục", line breaks, double spaces, trailing ':'."""
-    text = " ".join(unicodedata.normalize("NFC", name or "").split())
-    text = _LEADING_THU_TUC.sub("", text).strip(" .:;")
-    return text[:1].upper() + text[1:]
-
-
-def _levels(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    if isinstance(value, Iterable):
-        return tuple(str(v).strip() for v in value if str(v).strip())
-    return ()
-
-
-def _read_json(path: Path) -> dict[str, object] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        log.warning("catalogue file unreadable: %s (%s)", path.name, type(exc).__name__)
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _read_yaml(path: Path) -> object:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        log.warning("catalogue file unreadable: %s (%s)", path.name, type(exc).__name__)
-        return None
-
-
-def _from_procedures(folder: Path) -> list[Entry]:
-    out = []
-    for path in sorted(folder.glob("*.json")):
-        d = _read_json(path)
-        if not d or not d.get("code") or not d.get("name"):
-            continue
-        name = tidy_name(str(d["name"]))
-        out.append(Entry(
-            code=str(d["code"]),
-            name=name,
-            short_name=str(d.get("short_name") or name).strip(),
-            field=str(d.get("field") or ""),
-            levels=_levels(d.get("levels")),
-        ))
-    return out
-
-
-def _from_raw(folder: Path) -> list[Entry]:
-    out = []
-    for path in sorted(folder.glob("*.json")):
-        d = _read_json(path)
-        if not d or not d.get("ma_thu_tuc") or not d.get("ten_thu_tuc"):
-            continue
-        name = tidy_name(str(d["ten_thu_tuc"]))
-        out.append(Entry(
-            code=str(d["ma_thu_tuc"]).strip(),
-            name=name,
-            short_name=name,
-            field=" ".join(str(d.get("linh_vuc") or "").split()),
-            levels=_levels(d.get("cap_thuc_hien")),
-        ))
-    return out
-
-
-def _str_list(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [str(v) for v in value if isinstance(v, str | int | float) and str(v).strip()]
-    return []
-
-
-def load_entries(data_dir: Path, raw_dir: Path | None = None) -> list[Entry]:
-    """The catalogue: data/catalog/procedures/*.json when imported, else the raw portal files;
-    then aliases and short names from data/catalog/curated/*.yml and data/catalog/aliases.yml."""
-    catalog = data_dir / "catalog"
-    procedures = catalog / "procedures"
-    entries = _from_procedures(procedures) if procedures.is_dir() else []
-    if not entries:
-        entries = _from_raw(raw_dir or default_raw_dir(data_dir))
-    aliases: dict[str, list[str]] = defaultdict(list)
-    short: dict[str, str] = {}
-    curated = catalog / "curated"
-    for path in sorted(curated.glob("*.yml")) if curated.is_dir() else ():
-        d = _read_yaml(path)
-        if not isinstance(d, dict):
-            continue
-        code = str(d.get("code") or path.stem)
-        aliases[code] += _str_list(d.get("aliases"))
-        if isinstance(d.get("short_name"), str) and d["short_name"].strip():
-            short[code] = d["short_name"].strip()
-    table = _read_yaml(catalog / "aliases.yml") if (catalog / "aliases.yml").is_file() else None
-    if isinstance(table, dict):
-        for code, values in table.items():
-            aliases[str(code)] += _str_list(values)
-    out = []
-    for e in entries:
-        extra = tuple(dict.fromkeys(a.strip() for a in (*e.aliases, *aliases.get(e.code, ())) if a.strip()))
-        out.append(Entry(e.code, e.name, short.get(e.code, e.short_name), e.field, e.levels, extra))
-    log.info("catalogue for matching: %d procedures, %d aliases", len(out), sum(len(e.aliases) for e in out))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -359,7 +159,7 @@ class _Tokenizer:
             # which count like content words; the phrase's own words count only where a candidate has them
             implied = _covered(flat, self.implies)
             out = [_Token(t, owner[k], implied[k] or t in self.rules.soft_words,
-                          spelling=_spelling(ws[owner[k]], False))
+                          spelling=spelling(ws[owner[k]], False))
                    for k, t in enumerate(flat) if keep[k]]
             for k in range(len(flat)):
                 n = _phrase_at(flat, k, self.implies)
@@ -379,84 +179,9 @@ class _Tokenizer:
             in_parens = any(a <= start < b for a, b in parens)
             out.append(_Token(t, owner[k], t in self.rules.soft_words, in_parens or optional[k],
                               k >= late_from, markers[k] and k < min(late_from, MARKER_HEAD),
-                              _spelling(ws[owner[k]], True)))
+                              spelling(ws[owner[k]], True)))
         return out, ws
 
-
-def _spelling(word: Word, exact: bool) -> Spelling | None:
-    """The word's diacritics: per letter its shape marks (ă â ê ô ơ ư đ) and, for the word, its tone,
-    wherever the tone mark sits (hoà = hòa). None for an abbreviation, or for a message word typed
-    without diacritics (`exact` False): it may stand for any spelling."""
-    if len(word.folded) != 1:
-        return None
-    letters: list[str] = []
-    tone = ""
-    for ch in unicodedata.normalize("NFD", word.text.lower()):
-        if ch in _TONE_MARKS:
-            tone = ch
-        elif unicodedata.combining(ch):
-            if letters:
-                letters[-1] += ch
-        else:
-            letters.append("\u0111" if ch == "\u0111" else "")  # đ carries its stroke as a mark
-    marks = tuple(letters)
-    if not exact and not tone and not any(marks):
-        return None
-    return marks, tone
-
-
-@lru_cache(maxsize=8192)
-def _fits(written: frozenset[Spelling], name: frozenset[Spelling]) -> bool:
-    """Whether one of the message's spellings of a word fits one of the name's."""
-    return bool(written & name) or any(_compatible(w, n) for w in written for n in name)
-
-
-def _compatible(written: Spelling, name: Spelling) -> bool:
-    """A message word fits a name word when it has no diacritic the name word lacks: "kêt" (tone left
-    out) fits "kết", "số" does not fit "sổ"."""
-    (marks, tone), (name_marks, name_tone) = written, name
-    if tone and tone != name_tone:
-        return False
-    return len(marks) == len(name_marks) and all(
-        set(m) <= set(n) for m, n in zip(marks, name_marks, strict=True))
-
-
-def _confusions(word: str, rules: Rules) -> set[str]:
-    """The word with one commonly confused initial or final sound swapped (folded: "xinh" -> "sinh")."""
-    out: set[str] = set()
-    for group in rules.confusable_initials:
-        for a in sorted(group, key=len, reverse=True):
-            if word.startswith(a):
-                out.update(b + word[len(a):] for b in group if b != a)
-                break
-    for group in rules.confusable_finals:
-        for a in sorted(group, key=len, reverse=True):
-            if word.endswith(a):
-                out.update(word[: len(word) - len(a)] + b for b in group if b != a)
-                break
-    out.discard(word)
-    return out
-
-
-def _osa_distance_le1(a: str, b: str) -> bool:
-    """True when a and b differ by at most one edit (insert, delete, substitute, swap neighbours)."""
-    if a == b:
-        return True
-    la, lb = len(a), len(b)
-    if abs(la - lb) > 1:
-        return False
-    i = 0
-    while i < min(la, lb) and a[i] == b[i]:
-        i += 1
-    if la == lb:
-        if a[i + 1:] == b[i + 1:]:
-            return True
-        return i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2:] == b[i + 2:]
-    return a[i + 1:] == b[i:] if la > lb else a[i:] == b[i + 1:]
-
-
-def _deletes(word: str) -> set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
 def _position_factor(pos: int) -> float:
@@ -491,18 +216,6 @@ def _distinguishing(names: Sequence[frozenset[str]]) -> list[frozenset[str]]:
 
 # ---------------------------------------------------------------------------------------------------
 # The index
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    score: float
-    entry: int
-    variant: int  # -1: the message holds the procedure code itself
-    name_cover: float = 1.0  # share of the variant's weighted words the message has (filler-like at half)
-    complete: bool = True  # every content word of the message is in the variant
-    special: bool = False  # the variant has a variant-marker word the message lacks
-    evidence: float = 0.0  # summed rarity (IDF) of the message's content words found in its best name
-    hits: float = 0.0  # how many of the message's words its best name has (filler-like ones count half)
 
 
 @dataclass
@@ -565,9 +278,9 @@ class ProcedureIndex:
         self._typo: dict[str, set[str]] = defaultdict(set)
         for t in self.idf:
             if len(t) >= TYPO_MIN_LEN and t.isalpha():
-                for d in _deletes(t):
+                for d in deletes(t):
                     self._typo[d].add(t)
-        self._last: tuple[str, tuple[list[_Candidate], list[_Token], list[Word]]] | None = None
+        self._last: tuple[str, tuple[list[Candidate], list[_Token], list[Word]]] | None = None
         log.info("procedure index: %d entries, %d variants, %d words",
                  len(self.entries), len(self.variants), len(self.idf))
 
@@ -619,14 +332,14 @@ class ProcedureIndex:
         from many catalogue words ("chào" / "chấp"), hence the neighbour check."""
         if not tok.isascii() or not tok.isalpha() or self._pairs(tok, before, after):
             return None
-        options = [c for c in _confusions(tok, self.rules) if c in self.idf]
+        options = [c for c in confusions(tok, self.rules) if c in self.idf]
         if not options and not written and tok not in self.idf and len(tok) >= TYPO_MIN_LEN:
             pool: set[str] = set(self._typo.get(tok, ()))
-            for d in _deletes(tok):
+            for d in deletes(tok):
                 if d in self.idf:
                     pool.add(d)
                 pool.update(self._typo.get(d, ()))
-            options = [c for c in pool if _osa_distance_le1(tok, c)]
+            options = [c for c in pool if within_one_edit(tok, c)]
         confirmed = [(self._pairs(c, before, after), c) for c in options]
         confirmed = [(n, c) for n, c in confirmed if n]
         return min(confirmed, key=lambda x: (-x[0], self.idf[x[1]], x[1]))[1] if confirmed else None
@@ -648,7 +361,7 @@ class ProcedureIndex:
                 out.append(t)
         return out + implied, ws
 
-    def _rank(self, text: str) -> tuple[list[_Candidate], list[_Token], list]:
+    def _rank(self, text: str) -> tuple[list[Candidate], list[_Token], list]:
         """(score, entry, best variant) for every candidate, best first; the last answer is reused
         because the linker asks for link() and search() of the same message."""
         if not isinstance(text, str) or not text.strip():
@@ -660,7 +373,7 @@ class ProcedureIndex:
         self._last = (text, result)
         return result
 
-    def _score(self, text: str) -> tuple[list[_Candidate], list[_Token], list]:
+    def _score(self, text: str) -> tuple[list[Candidate], list[_Token], list]:
         toks, ws = self._query(text)
         if _looks_like_noise(ws):
             return [], [], ws
@@ -685,39 +398,36 @@ class ProcedureIndex:
             if tok.spelling is not None:
                 written_sets[tok.text].add(tok.spelling)
         written = {t: frozenset(forms) for t, forms in written_sets.items()}
-        # per candidate variant: [name weight matched, message weight matched, of it filler-like,
-        #                         content words matched, evidence weight in the name, of the content words
-        #                         matched those only implied, filler-like words matched]
-        acc: dict[int, list[float]] = {}
+        tallies: dict[int, Tally] = {}  # per candidate name (variant)
         for t in sorted(hard) + sorted(soft):  # content words first: they decide who is a candidate
             q = qweight[t]
             is_soft = t in soft
+            implied = t in implied_only
             forms = written.get(t)
             postings = self._postings.get(t, ())
             only_known = is_soft and bool(hard)
-            if only_known and len(postings) > len(acc):
+            if only_known and len(postings) > len(tallies):
                 # a filler-like word only adds to candidates found by content words: look it up in them
-                postings = [(vid, w, self.variants[vid].spellings.get(t)) for vid in list(acc)
+                postings = [(vid, w, self.variants[vid].spellings.get(t)) for vid in list(tallies)
                             if (w := self.variants[vid].weights.get(t)) is not None]
             for vid, w, spelled in postings:
-                if forms is not None and spelled is not None and not _fits(forms, spelled):
+                if forms is not None and spelled is not None and not fits(forms, spelled):
                     continue  # written with other diacritics: another word ("số" is not "sổ")
-                a = acc.get(vid)
-                if a is None:
+                tally = tallies.get(vid)
+                if tally is None:
                     if only_known:
                         continue
-                    a = acc[vid] = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-                a[0] += w
-                a[1] += q
+                    tally = tallies[vid] = Tally()
+                tally.name_weight += w  # inline, not a method: this loop runs per shared word and name
+                tally.message_weight += q
                 if is_soft:
-                    a[2] += q
-                    a[4] += w * SOFT_EVIDENCE
-                    a[6] += 1
+                    tally.filler_weight += q
+                    tally.evidence += w * SOFT_EVIDENCE
+                    tally.filler_hits += 1
                 else:
-                    a[3] += 1
-                    a[4] += w
-                    if t in implied_only:
-                        a[5] += 1
+                    tally.content_hits += 1
+                    tally.evidence += w
+                    tally.implied_hits += implied
         written_seq = [t for t in toks if not t.implied]
         qbigrams = {(a.text, b.text) for a, b in pairwise(written_seq)
                     if a.text != b.text and (a.text, b.text) in self._bigram_postings}
@@ -734,13 +444,14 @@ class ProcedureIndex:
         variants = self.variants
         top: dict[int, tuple[float, int, float, bool, bool]] = {}  # entry -> its best-scoring name
         support: dict[int, tuple[float, float]] = {}  # entry -> best (evidence, words matched) of its names
-        for vid, (mv, mq, sq, hits, hv, implied_hits, soft_hits) in acc.items():
+        for vid, tally in tallies.items():
             v = variants[vid]
-            cover_v = mv / v.total
+            hits, mq, sq = tally.content_hits, tally.message_weight, tally.filler_weight
+            cover_v = tally.name_weight / v.total
             if cover_v < MIN_NAME_COVER:
                 continue  # hardly any of the name (an exact match covers all of it)
             complete = hits == n_hard
-            if hits - implied_hits == n_hard - len(implied_only) and v.token_set <= alltoks:
+            if hits - tally.implied_hits == n_hard - len(implied_only) and v.token_set <= alltoks:
                 # the message holds exactly this name or alias, filler aside; of two such names the one
                 # that also uses more of the message's filler-like words ("chưa", "đang") wins below
                 score = EXACT_SCORE
@@ -750,7 +461,7 @@ class ProcedureIndex:
                 cover_q = mq / (hard_weight + sq + SOFT_MISS * (soft_weight - sq))
                 order_v = matched_b[vid] / v.bigram_total if v.bigram_total else cover_v
                 order_q = matched_bq[vid] / qbigram_weight if qbigram_weight else cover_q
-                score = W_NAME * cover_v + W_QUERY * cover_q + W_ORDER * (order_v + order_q) / 2
+                score = blend(cover_v, cover_q, order_v, order_q)
                 if complete:
                     start = tuple(t for t in qseq if t in v.token_set)
                     if len(start) > 1 and v.tokens[:len(start)] == start:
@@ -758,10 +469,10 @@ class ProcedureIndex:
                 score = min(score, 0.99)
             known = top.get(v.entry)
             if known is None or score > known[0]:
-                top[v.entry] = (score, vid, hv / v.total, complete, not v.markers <= alltoks)
+                top[v.entry] = (score, vid, tally.evidence / v.total, complete, not v.markers <= alltoks)
             ev, words_matched = support.get(v.entry, (0.0, 0.0))
-            support[v.entry] = (max(ev, mq - sq), max(words_matched, hits + SOFT_EVIDENCE * soft_hits))
-        best = {i: _Candidate(sc, i, vid, cover, complete, special, *support[i])
+            support[v.entry] = (max(ev, mq - sq), max(words_matched, tally.words_found))
+        best = {i: Candidate(sc, i, vid, cover, complete, special, *support[i])
                 for i, (sc, vid, cover, complete, special) in top.items()}
         exact = [c for c in best.values() if c.score == EXACT_SCORE]
         if len(exact) > 1:
@@ -771,28 +482,10 @@ class ProcedureIndex:
                 if used[c.entry] < most:
                     best[c.entry] = replace(c, score=NEAR_EXACT_SCORE)
         for i in codes:
-            best[i] = _Candidate(EXACT_SCORE, i, -1)
-        self._weigh_ages(text, best)
+            best[i] = Candidate(EXACT_SCORE, i, -1)
+        weigh_ages(ages_in(text), self._ages, best)
         ranked = sorted(best.values(), key=lambda c: (-c.score, c.entry))
         return ranked, toks, ws
-
-    def _weigh_ages(self, text: str, best: dict[int, _Candidate]) -> None:
-        """Names that hold an age condition ("dưới 14 tuổi", "từ đủ 14 tuổi trở lên") win when the
-        message gives an age that fits, and lose when it gives one that does not."""
-        ages = ages_in(text)
-        if not ages:
-            return
-        fit = {i: all(b[0] <= a <= b[1] for a in ages) for i in best if (b := self._ages.get(i)) is not None}
-        if len(set(fit.values())) < 2:
-            # The age tells nothing apart ("trẻ dưới 6 tuổi" fits both liên thông procedures):
-            # only push down names it rules out.
-            for i in (i for i, ok in fit.items() if not ok):
-                best[i] = replace(best[i], score=best[i].score * AGE_MISFIT)
-            return
-        for i, ok in fit.items():
-            c = best[i]
-            if c.score < EXACT_SCORE:
-                best[i] = replace(c, score=min(0.99, c.score + AGE_FIT_BONUS) if ok else c.score * AGE_MISFIT)
 
     def _span(self, text: str, vid: int, toks: list[_Token], ws: list, entry: int) -> tuple[int, int] | None:
         if vid < 0:
@@ -815,7 +508,7 @@ class ProcedureIndex:
             last += 1
         return _original_span(text, ws[written[first].word].start, ws[written[last].word].end)
 
-    def _matches(self, text: str, ranked: list[_Candidate], toks: list[_Token], ws: list,
+    def _matches(self, text: str, ranked: list[Candidate], toks: list[_Token], ws: list,
                  limit: int) -> list[Match]:
         out = []
         for c in ranked[:limit]:
@@ -834,25 +527,7 @@ class ProcedureIndex:
     def link(self, text: str) -> Match | None:
         """The procedure the text clearly means, or None when there is none or it is ambiguous."""
         ranked, toks, ws = self._rank(text)
-        if not ranked or ranked[0].score < LINK_MIN_SCORE:
-            return None
-        top = ranked[0]
-        second = ranked[1] if len(ranked) > 1 else _Candidate(0.0, -1, -1, 0.0, False)
-        margin = top.score - second.score
-        if top.score >= EXACT_SCORE:
-            clear = second.score < EXACT_SCORE  # the message names exactly one procedure
-        elif top.evidence < LINK_MIN_EVIDENCE and (top.name_cover < LINK_MIN_NAME_COVER or top.hits < 2):
-            clear = False  # one word, or a common word or two, shared with a name is no evidence
-        else:
-            clear = margin >= LINK_MIN_MARGIN or (
-                # close scores, but the runner-up lacks a word of the message or is a special variant
-                # (it carries a marker word the message lacks) while the top is not
-                margin >= LINK_NEAR_MARGIN and not top.special
-                and ((top.complete and (not second.complete
-                                        or second.name_cover <= top.name_cover * LINK_COVER_RATIO))
-                     or second.special)
-            )
-        return self._matches(text, ranked, toks, ws, 1)[0] if clear else None
+        return self._matches(text, ranked, toks, ws, 1)[0] if clear_link(ranked) else None
 
 
 def _looks_like_noise(ws: Sequence[Word]) -> bool:

@@ -27,6 +27,10 @@ INPUTS = [
     "nlu/text.py",
     "nlu/entities.py",
     "nlu/matching.py",
+    "nlu/procedures.py",
+    "nlu/procedure_rules.py",
+    "nlu/spelling.py",
+    "nlu/scoring.py",
     "nlu/rasa-constraints.txt",
 ]
 

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from nlu.procedures import tidy_name
+
 NO_INFO = "Không có thông tin"
 
 # Section titles of a procedure page, in page order (the raw_text holds all of them).
@@ -479,7 +481,7 @@ def official_name(raw: dict[str, Any]) -> str:
 
 def short_name(name: str, limit: int = 90) -> str:
     """A display name: no leading 'Thủ tục', sentence case, long qualifiers trimmed."""
-    text = re.sub(r"^(?:Thủ tục|TTHC)\s+", "", normalize_space(name), flags=re.IGNORECASE).rstrip(" .")
+    text = tidy_name(name)
     if text.isupper():
         text = text.lower()
     if len(text) > limit:
@@ -587,8 +589,7 @@ def distinct_short_names(names: list[str]) -> list[str]:
     to the words it shares with a sibling at the end: 'Đăng ký thay đổi thông tin đăng ký thuế …
     nơi người nộp thuế chuyển đến'. Names equal once tidied come back equal; the caller decides.
     """
-    tidy = [re.sub(r"^(?:Thủ tục|TTHC)\s+", "", normalize_space(n), flags=re.IGNORECASE).rstrip(" .")
-            for n in names]
+    tidy = [tidy_name(n) for n in names]
     words = [t.split(" ") for t in tidy]
     out: list[str] = []
     for i, text in enumerate(tidy):

@@ -21,7 +21,7 @@ from bot.pipeline.runner import Runner
 from bot.services import Services
 from bot.templates import text
 from connectors import build_connectors
-from connectors.base import ParsedEvent, http_session, pick_button
+from connectors.base import ParsedEvent, http_session
 from connectors.console import ConsoleConnector
 
 
@@ -51,7 +51,7 @@ def worker_command(processors: int | None, dispatchers: int) -> None:
 def chat_command(user: str) -> None:
     """Chat with the bot in the terminal through the same engine (reads lines from stdin; pipe-friendly).
 
-    Buttons are printed as numbered lines: typing the number picks the button.
+    Buttons are printed as numbered lines: typing the number picks the button (as on every channel).
     """
     if "LOG_LEVEL" not in os.environ:  # the terminal is the chat: keep routine log lines out of it
         logging.getLogger().setLevel(logging.WARNING)
@@ -72,15 +72,10 @@ def chat_command(user: str) -> None:
         line = line.strip()
         if not line:
             continue
-        button = pick_button(line, console.last_buttons)
         message_id = uuid.uuid4().hex
-        inbound = Inbound(
-            channel="console", user_id=user, kind="payload" if button else "text",
-            text=button.title if button else line, payload=button.payload if button else None,
-            message_id=message_id,
-        )
+        inbound = Inbound(channel="console", user_id=user, kind="text", text=line, message_id=message_id)
         if not interactive:
-            click.echo(f"anh/chị> {inbound.text}")
+            click.echo(f"anh/chị> {line}")
         event_id = f"console:{user}:{message_id}"
         store_events(services, "console", [ParsedEvent(event_id, user, inbound)], line.encode())
         worker.drain(services, connectors, channels=["console"])

@@ -2,8 +2,9 @@
 
 Network errors, 5xx and rate limits are retried with exponential backoff (and the platform's Retry-After);
 window refusals are held until the citizen writes again; other refusals are marked failed with the
-platform's code (the staff console lists failed and held messages). The platform message id is recorded,
-which is also how Zalo echoes of our own sends are recognised.
+platform's code (the staff console lists failed and held messages). The reply is decoded from its row
+once and handed to the connector with its `Target` (the citizen and what the window policy decided).
+The platform message ids are recorded, which is also how Zalo echoes of our own sends are recognised.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bot.messages import Reply
 from bot.models import Conversation, OutboxMessage
 from bot.pipeline.store import WorkQueue
 from bot.services import Services
-from connectors.base import Connector, SendError, http_session
+from connectors.base import Connector, SendError, Target, http_session
 from connectors.http import PlatformSession
 from connectors.window import decide
 
@@ -137,14 +138,15 @@ def send_one(services: Services, connectors: dict[str, Connector], claim: Claim,
         _finish(services, claim, status="held", error=decision.reason)
         log.info("outbox %s held: %s", claim.id, decision.reason)
         return "held"
-    connector = connectors[item.channel]
+    target = Target(item.user_id, decision.mode, decision.message_id, decision.tag, ref=str(item.id))
     try:
-        platform_id = connector.send(item, http, decision.as_target(item.user_id))
+        platform_ids = connectors[item.channel].send(reply, target, http)
     except SendError as exc:
         return _send_failed(services, claim, exc)
     except Exception as exc:  # a bug or an unexpected answer: retried like a transient error, then failed
         log.exception("outbox %s: unexpected error while sending", claim.id)
         return _send_failed(services, claim, SendError("transient", exc.__class__.__name__, str(exc)))
+    platform_id = ",".join(i for i in platform_ids if i)
     _finish(services, claim, status="sent", platform_message_id=platform_id[:200] or None,
             sent_at=utcnow(), error=None)
     log.info("outbox %s sent on %s (%s)", claim.id, item.channel, decision.mode)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.messages import Button, Inbound, Reply
-from bot.numbers import narrow, to_int
+from bot.messages import Button, Inbound, Reply, typed_number
 from bot.templates import text
 from flows.context import EDIT_CHOICES, NEXT, Answer, Context, payload
 from flows.kinds.base import Action, StepKind
@@ -40,8 +39,8 @@ def field_named(flow: Flow | None, raw: str) -> str | None:
 def _numbered(flow: Flow, active: dict[str, Any], folded: str) -> str | None:
     """ "3" or "sửa 3" from the numbered list of fields."""
     fields = editable(flow, active)
-    number = to_int(narrow(folded).removeprefix("sua ").strip(), low=1, high=len(fields))
-    return fields[number - 1].id if number is not None else None
+    number = typed_number(folded.removeprefix("sua "))
+    return fields[number - 1].id if number is not None and 1 <= number <= len(fields) else None
 
 
 def summary(ctx: Context) -> list[Reply]:

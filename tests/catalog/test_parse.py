@@ -169,6 +169,8 @@ def test_result_without_portal_boilerplate() -> None:
         ("Thủ tục đăng ký khai sinh", "Đăng ký khai sinh"),
         ("Thủ tục cấp Giấy xác nhận tình trạng hôn nhân", "Cấp Giấy xác nhận tình trạng hôn nhân"),
         ("ĐĂNG KÝ KẾT HÔN", "Đăng ký kết hôn"),
+        ("TTHC đăng ký thuế;", "Đăng ký thuế"),  # the matcher's tidier (nlu.procedures.tidy_name)
+        (". Đăng ký thuế đối với hộ kinh doanh", "Đăng ký thuế đối với hộ kinh doanh"),
     ],
 )
 def test_short_name(name: str, short: str) -> None:

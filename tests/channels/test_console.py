@@ -21,7 +21,7 @@ def test_piped_chat_with_numbered_buttons(settings: Settings, monkeypatch: pytes
     assert "anh/chị> Xin chào" in lines
     assert "bot> Em nhận được: Xin chào" in lines
     assert "     1. Tra cứu hồ sơ" in lines and "     2. Gặp cán bộ" in lines
-    assert "anh/chị> Gặp cán bộ" in lines and "bot> Em nhận được: human" in lines  # "2" picked the button
+    assert "anh/chị> 2" in lines and "bot> Em nhận được: human" in lines  # "2" picked the button
     assert "bot> Em nhận được: 9" in lines  # no ninth button: sent as text
     services = Services.build(settings)
     with services.sessions() as session:

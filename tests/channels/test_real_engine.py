@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.models import Conversation, OutboxMessage
+from bot.models import Conversation, Message, OutboxMessage
 from bot.pipeline import dispatcher, worker
 from bot.pipeline.ingest import ingest
 from bot.services import Services
@@ -85,6 +85,13 @@ def test_console_chat_with_the_real_engine(nlu_settings: Settings, monkeypatch: 
     lines = result.output.splitlines()
     numbered = [line.strip() for line in lines if line.strip()[:2] == "1."]
     assert numbered, "the greeting shows numbered buttons"
-    picked = numbered[0].split(". ", 1)[1]
-    assert f"anh/chị> {picked}" in lines  # typing "1" picked the first button
-    assert lines[-1].strip() and lines.index(f"anh/chị> {picked}") < len(lines) - 1
+    assert "anh/chị> 1" in lines and lines[-1].strip() and lines.index("anh/chị> 1") < len(lines) - 1
+    services = Services.build(nlu_settings)
+    with services.sessions() as session:
+        replies = session.scalars(select(OutboxMessage.reply).order_by(OutboxMessage.id)).all()
+        typed = select(Message.intent).where(Message.direction == "in", Message.text == "1")
+        intent = session.scalars(typed).one()
+    services.engine.dispose()
+    first = next(reply for reply in replies if reply["buttons"])["buttons"][0]
+    assert numbered[0] == f"1. {first['title']}"
+    assert intent == first["payload"].lstrip("/").split("{")[0]  # typing "1" was the tap on the first button

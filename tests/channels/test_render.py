@@ -1,4 +1,4 @@
-"""Renderers: native buttons where the platform has them, numbered text where it does not."""
+"""Renderers: native buttons where the platform has them, the base connector's degraded default where not."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from io import StringIO
 
 from bot.messages import Button, Reply
 from bot.services import Services
-from connectors.base import numbered_text, pick_button
+from connectors.base import Connector, Target, numbered_text, text_parts
 from connectors.console import ConsoleConnector
 from connectors.facebook import FacebookConnector
 from connectors.web import WebConnector
@@ -18,13 +18,44 @@ LONG_TITLES = Reply.say("Chọn thủ tục:",
                         *[Button(f"Đăng ký khai sinh cho trẻ em số {n}", f"p{n}") for n in range(6)])
 
 
-def test_numbered_text_and_pick() -> None:
+def test_numbered_text() -> None:
     assert numbered_text(TWO) == "Anh/Chị muốn làm gì ạ?\n1. Tra cứu hồ sơ\n2. Gặp cán bộ"
-    assert pick_button("2", TWO.buttons) == TWO.buttons[1]
-    assert pick_button(" 1. ", TWO.buttons) == TWO.buttons[0]
-    assert pick_button("3", TWO.buttons) is None and pick_button("12 giờ", TWO.buttons) is None
     link = Reply.say("Xem thêm", Button("Cổng DVC", url="https://dichvucong.gov.vn"))
     assert numbered_text(link).endswith("1. Cổng DVC (https://dichvucong.gov.vn)")
+
+
+def test_long_text_is_cut_after_sentences() -> None:
+    sentence = "Hồ sơ gồm tờ khai và giấy chứng sinh. "  # 38 characters
+    text = sentence * 100
+    parts = text_parts(text, 2000)
+    assert len(parts) == 2 and all(len(p) <= 2000 for p in parts)
+    assert all(p.endswith("giấy chứng sinh.") for p in parts)  # no sentence is cut
+    assert " ".join(parts) == text.strip()
+    lines = "\n".join(f"{n}. Giấy tờ số {n}" for n in range(1, 400))
+    line_parts = text_parts(lines, 2000)
+    assert len(line_parts) > 1 and "\n".join(line_parts) == lines  # cut between lines, none lost
+    words = "khai " * 1000  # no sentence end: cut between words
+    assert [len(p) for p in text_parts(words, 2000)] == [1999, 1999, 999]
+    assert text_parts("ạ" * 4500, 2000) == ["ạ" * 2000, "ạ" * 2000, "ạ" * 500]  # nothing to cut at
+    assert text_parts("", 2000) == [""]
+
+
+def test_degraded_defaults_of_the_base_connector(services: Services) -> None:
+    base = Connector(services)
+    assert base.render(TWO) == [{"text": numbered_text(TWO)}]  # buttons -> numbered lines
+    image = Reply(kind="image", text="Mẫu tờ khai", url="https://example.org/a.png", name="mau.png")
+    assert base.render(image) == [{"text": "Mẫu tờ khai\nmau.png: https://example.org/a.png"}]  # -> link
+    assert [len(m["text"]) for m in base.render(Reply.say("Câu. " * 1000))] == [1999, 1999, 999]
+
+
+def test_shows_buttons_says_what_render_does(services: Services) -> None:
+    """`shows_buttons` (which the turn uses to remember a numbered list) agrees with the rendering."""
+    many = Reply.say("Chọn:", *[Button(f"Mục {n}", f"m{n}") for n in range(6)])
+    for connector in (ZaloConnector(services), FacebookConnector(services), WebConnector(services),
+                      ConsoleConnector(services, out=StringIO())):
+        for reply in (TWO, LONG_TITLES, many):
+            numbered = "1. " in str(connector.render(reply))
+            assert connector.shows_buttons(reply) is not numbered, (connector.name, reply.text)
 
 
 def test_zalo(services: Services) -> None:
@@ -45,16 +76,15 @@ def test_zalo(services: Services) -> None:
     caption, file = zalo.render(Reply(kind="file", text="Tờ khai", url="tok-1"))
     assert caption == {"text": "Tờ khai"}
     assert file["attachment"] == {"type": "file", "payload": {"token": "tok-1"}}
-    [tx] = zalo.render(Reply.say("Cập nhật hồ sơ\nHồ sơ đã có kết quả."), {"mode": "transaction"})
+    [tx] = zalo.render(Reply.say("Cập nhật hồ sơ\nHồ sơ đã có kết quả."), Target("u", "transaction"))
     assert tx["attachment"]["payload"]["template_type"] == "transaction_account"
 
 
 def test_zalo_recipient(services: Services) -> None:
     zalo = ZaloConnector(services)
-    assert zalo._recipient({"mode": "reply", "user_id": "u", "message_id": "m"}) == {"message_id": "m"}
-    assert zalo._recipient({"mode": "cs", "user_id": "u", "message_id": "m"}) == {"user_id": "u"}
-    assert zalo._recipient({"mode": "reply", "user_id": "anon:a1:c1"}) == {"anonymous_id": "a1",
-                                                                         "conversation_id": "c1"}
+    assert zalo._recipient(Target("u", "reply", "m")) == {"message_id": "m"}
+    assert zalo._recipient(Target("u", "cs", "m")) == {"user_id": "u"}
+    assert zalo._recipient(Target("anon:a1:c1", "reply")) == {"anonymous_id": "a1", "conversation_id": "c1"}
 
 
 def test_facebook(services: Services) -> None:

@@ -13,16 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nlu.matching import (
-    DEFAULT_DATA_DIR,
-    RULES_FILE,
-    Entry,
-    ProcedureIndex,
-    Rules,
-    age_bounds,
-    load_entries,
-    tidy_name,
-)
+from nlu.matching import DEFAULT_DATA_DIR, RULES_FILE, Entry, ProcedureIndex, Rules, load_entries
+from nlu.procedure_rules import age_bounds
+from nlu.procedures import tidy_name
 from nlu.text import fold
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,6 +59,11 @@ def test_all_588_procedures_load_from_either_source(index: ProcedureIndex, raw_i
 def test_tidy_name() -> None:
     assert tidy_name("Thủ tục  đăng ký\nkhai sinh ") == "Đăng ký khai sinh"
     assert tidy_name("Hỗ trợ phát triển sản xuất cộng đồng.") == "Hỗ trợ phát triển sản xuất cộng đồng"
+    assert tidy_name(". Đăng ký thuế đối với hộ kinh doanh;") == "Đăng ký thuế đối với hộ kinh doanh"
+    assert tidy_name("TTHC cấp bản sao trích lục hộ tịch") == "Cấp bản sao trích lục hộ tịch"
+    assert tidy_name("THỦ TỤC ĐĂNG KÝ KẾT HÔN") == "ĐĂNG KÝ KẾT HÔN"
+    decomposed = unicodedata.normalize("NFD", "Thủ tục bán hàng miễn thuế")
+    assert tidy_name(decomposed) == "Bán hàng miễn thuế"  # NFC, so lengths and cuts count letters
 
 
 def test_aliases_overlay_from_curated_files_and_alias_table(tmp_path: Path) -> None:
