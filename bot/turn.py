@@ -36,8 +36,10 @@ _FIND_CONVERSATION = select(Conversation).where(Conversation.channel == bindpara
                                                 Conversation.user_id == bindparam("user_id"))
 _INSERT_INBOUND = insert(_MESSAGE).returning(_MESSAGE.c.id)
 _INSERT_ROWS = {table.name: insert(table).returning(table.c.id) for table in (_MESSAGE, _OUTBOX)}
+_READING = ("intent", "confidence", "procedure_code", "procedure_score", "outcome")
+_NO_READING = dict.fromkeys(_READING)
 _SET_INTENT = (update(_MESSAGE).where(_MESSAGE.c.id == bindparam("message_id"))
-               .values(intent=bindparam("intent")))
+               .values({key: bindparam(key) for key in _READING}))
 # The citizen's message waits in the session until the turn's replies are written, so it goes in with them
 # and with its intent in one INSERT; anything that writes the transcript earlier writes it first.
 _PENDING, _WRITTEN = "motcua.inbound_message", "motcua.inbound_message_id"
@@ -96,7 +98,7 @@ def enqueue_replies(session: Session, conversation: Conversation, replies: list[
     _insert_rows(connection, _MESSAGE, ([pending] if pending else []) + [
         {"conversation_id": conversation.id, "direction": "out",
          "author": "staff" if reply.author == "staff" else "bot", "text": reply.text, "body": body,
-         "intent": None, "created_at": utcnow()}
+         **_NO_READING, "created_at": utcnow()}
         for reply, body in zip(replies, bodies, strict=True)
     ])
     _insert_rows(connection, _OUTBOX, [
@@ -127,7 +129,7 @@ def record_inbound(session: Session, inbound: Inbound, now: datetime) -> Convers
     conv.last_inbound_message_id = inbound.message_id  # Zalo free replies address this message (window.py)
     session.info.pop(_WRITTEN, None)
     session.info[_PENDING] = {"conversation_id": conv.id, "direction": "in", "author": "citizen",
-                              "text": inbound.text, "body": inbound.to_dict(), "intent": None,
+                              "text": inbound.text, "body": inbound.to_dict(), **_NO_READING,
                               "created_at": utcnow()}
     return conv
 
@@ -139,13 +141,21 @@ def write_inbound(session: Session) -> None:
         session.info[_WRITTEN] = session.connection().execute(_INSERT_INBOUND, pending).scalar_one()
 
 
-def note_intent(session: Session, intent: str) -> None:
-    """Write the understood intent on the citizen's message in the transcript (staff, analytics)."""
+def note_intent(session: Session, intent: str, confidence: float | None = None,
+                procedure: tuple[str, float] | None = None, outcome: str | None = None) -> None:
+    """Write the understood intent on the citizen's message in the transcript (staff, analytics).
+
+    With it, the NLU's confidence, its best procedure (code, score) and what the bot did ("fallback",
+    "handoff_<reason>"): the review inbox and the dashboard read them.
+    """
+    reading = {"intent": intent[:50], "confidence": confidence,
+               "procedure_code": procedure[0][:20] if procedure else None,
+               "procedure_score": procedure[1] if procedure else None, "outcome": outcome}
     pending, written = session.info.get(_PENDING), session.info.get(_WRITTEN)
     if pending is not None:
-        pending["intent"] = intent[:50]  # goes in with the row
+        pending.update(reading)  # goes in with the row
     elif written is not None:
-        session.connection().execute(_SET_INTENT, {"message_id": written, "intent": intent[:50]})
+        session.connection().execute(_SET_INTENT, {"message_id": written, **reading})
 
 
 def run_turn(

@@ -70,6 +70,8 @@ class Understanding:
 def understand(ctx: Context, message: str) -> Understanding:
     parse = ctx.turn.services.nlu.parse(message)
     ctx.intent = parse.intent
+    best = max(parse.candidates, key=lambda c: c.score, default=None)
+    ctx.reading.update(confidence=parse.confidence, procedure=(best.code, best.score) if best else None)
     entities: dict[str, str] = {}
     for e in parse.entities:
         entities.setdefault(e.entity, e.value)
@@ -111,7 +113,7 @@ def _note_intent(ctx: Context) -> None:
     action = engine.action_of(ctx.turn.inbound)
     intent = ctx.intent or (action[0] if action else None)
     if intent:
-        note_intent(ctx.turn.session, intent)
+        note_intent(ctx.turn.session, intent, **ctx.reading)
 
 
 def route(ctx: Context) -> list[Reply]:
@@ -372,6 +374,7 @@ def not_understood(ctx: Context) -> list[Reply]:
     if conv.failed_understanding >= 2:
         conv.failed_understanding = 0
         return handoff(ctx, "not_understood")
+    ctx.reading["outcome"] = "fallback"
     return [menu(text("dialogue.not_understood"))]
 
 
@@ -513,6 +516,7 @@ def handoff(ctx: Context, reason: str) -> list[Reply]:
     conv.mode = "waiting_human"
     conv.handoff_reason = reason
     conv.handoff_since = ctx.now
+    ctx.reading["outcome"] = f"handoff_{reason}"
     log.info("handoff conversation=%s reason=%s", conv.id, reason)
     return [handoff_notice(_agency(), ctx.now, reason)]
 

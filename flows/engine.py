@@ -137,6 +137,7 @@ class Context:
     def __init__(self, turn: Turn, flows: dict[str, Flow] | None = None) -> None:
         self.turn = turn
         self.intent: str | None = None  # what the NLU (or a button) said this message was, for the transcript
+        self.reading: dict[str, Any] = {}  # with it: confidence, procedure, outcome (bot.turn.note_intent)
         self.state: dict[str, Any] = copy.deepcopy(dict(turn.conversation.state or {}))
         self.flows = (
             flows if flows is not None else load_flows(str(turn.services.settings.data_dir / "flows"))
