@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.agency import Agency
 from bot.catalog.store import Catalog
+from bot.insight import satisfaction
 from bot.messages import Button, Reply
 from bot.staff.handoff import handoff_notice
 from bot.templates import text
@@ -124,6 +125,8 @@ def route(ctx: Context) -> list[Reply]:
     if inbound.kind == "follow":
         return replies + welcome(ctx)
     action = engine.action_of(inbound)
+    if action and action[0] == satisfaction.ACTION:  # valid in any state: it asks nothing back
+        return [*replies, satisfaction.answer(ctx.turn.session, ctx.turn.conversation, action[1], ctx.now)]
     if ctx.active is not None and ctx.step is not None:
         return replies + in_flow(ctx, action)
     if ctx.active is not None:  # a flow whose step vanished (flow file edited): start clean
