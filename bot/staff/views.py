@@ -199,7 +199,7 @@ def register(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=auth.SESSION_LIFETIME,
     )
-    from bot.staff import admin, dashboard, dossier_views, escalations  # noqa: F401 (their routes register on `bp`)
+    from bot.staff import admin, dashboard, dossier_views, escalations, review  # noqa: F401 (routes on `bp`)
     from bot.staff.outgoing import bp as outgoing_bp
 
     app.register_blueprint(bp)
