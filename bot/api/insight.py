@@ -37,8 +37,8 @@ def review_items() -> Response:
     return jsonify(items=[item.to_json() for item in review.inbox(db(), utcnow())])
 
 
-@bp.post("/nlu/review/<int:message_id>")
-def review_label(message_id: int) -> Response | tuple[Response, int]:
+@bp.post("/nlu/review/<int:id>")
+def review_label(id: int) -> Response | tuple[Response, int]:
     """Label (or dismiss) the group of similar messages shown under this message id."""
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not (payload.get("dismiss") is True or "intent" in payload):
@@ -49,9 +49,9 @@ def review_label(message_id: int) -> Response | tuple[Response, int]:
         return _error(422, "procedure must be a code or null")
     session = db()
     settings = current_app.extensions["motcua"].settings
-    if session.get(Message, message_id) is None:
+    if session.get(Message, id) is None:
         return _error(404, "unknown message")
-    ids = review.group_of(session, message_id, utcnow())
+    ids = review.group_of(session, id, utcnow())
     try:
         done = review.label(session, ids, intent=payload.get("intent"), procedure=procedure,
                             dismiss=payload.get("dismiss") is True, reviewer_id=None,
@@ -60,6 +60,6 @@ def review_label(message_id: int) -> Response | tuple[Response, int]:
     except review.ReviewError as exc:
         session.rollback()
         return _error(422, str(exc))
-    audit.record(session, None, "nlu.label", "message", message_id, f"api: {done} message(s)")
+    audit.record(session, None, "nlu.label", "message", id, f"api: {done} message(s)")
     session.commit()
     return jsonify(labelled=done, message_ids=ids)
