@@ -9,8 +9,9 @@ from werkzeug.wrappers import Response
 from bot.catalog.store import Catalog
 from bot.db import utcnow
 from bot.insight import review
+from bot.models import StaffUser
 from bot.staff import audit
-from bot.staff.views import app_settings, bp, db, me
+from bot.staff.views import app_settings, bp, db, get_or_404, me
 
 
 def _reviewer() -> None:
@@ -80,3 +81,17 @@ def retrain_status() -> Response:
     from bot.insight.retrain import JOB
 
     return jsonify(state=JOB.state, step=JOB.step, result=JOB.result, text=JOB.text())
+
+
+@bp.post("/users/<int:user_id>/reviewer")
+def user_reviewer(user_id: int) -> Response:
+    """Admins grant or take back an officer's right to label messages in the review inbox."""
+    if not me().is_admin:
+        abort(403)
+    session = db()
+    user = get_or_404(StaffUser, user_id)
+    user.reviewer = request.form.get("reviewer") == "1"
+    action = "user.reviewer_on" if user.reviewer else "user.reviewer_off"
+    audit.record(session, me(), action, "staff_user", user.id)
+    session.commit()
+    return redirect(url_for("staff.users"))

@@ -92,8 +92,10 @@ def test_labels_are_masked_and_leave_the_inbox(app: Flask, client: FlaskClient) 
 def test_console_needs_the_reviewer_right(app: Flask, officer: Staff, admin: Staff) -> None:
     ids = _world(app)
     assert officer.get("/staff/review").status_code == 403
-    with transaction(app.extensions["motcua"].sessions) as session:
-        session.scalars(select(StaffUser).where(StaffUser.username == "canbo1")).one().reviewer = True
+    with db(app) as session:
+        officer_id = session.scalars(select(StaffUser.id).where(StaffUser.username == "canbo1")).one()
+    assert officer.post(f"/staff/users/{officer_id}/reviewer", data={"reviewer": "1"}).status_code == 403
+    admin.post(f"/staff/users/{officer_id}/reviewer", data={"reviewer": "1"})  # an admin grants the right
     page = officer.get("/staff/review").get_data(as_text=True)
     assert "làm giấy tờ đất" in page and "Huấn luyện lại" not in page  # retraining: admins only
     assert officer.post("/staff/review/retrain").status_code == 403

@@ -31,7 +31,7 @@ from .conftest import API_TOKEN, PASSWORD
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 # Misread by the shipped model (checked below before anything is labelled).
-BY_API = ("có cần photo công chứng không", "ask_documents")
+BY_API = ("ad ơi e hỏi chút về kết hôn ạ", "ask_procedure")
 BY_CONSOLE = ("ad ơi cho e hỏi vụ giấy tờ nhà đất ấy", "ask_procedure")
 
 pytestmark = [
