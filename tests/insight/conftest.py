@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import random
 import statistics
+import threading
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -14,7 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from staff.conftest import API_TOKEN, PASSWORD, Staff, admin, login, make_user, officer, settings  # noqa: F401
+from werkzeug.serving import make_server
 
+from bot.config import Settings
 from bot.db import transaction, utcnow
 from bot.models import Conversation, Dossier, Message
 
@@ -108,3 +113,19 @@ def generate(app: Flask, seed: int = 7, conversations: int = 12) -> World:
 @pytest.fixture
 def world(app: Flask) -> World:
     return generate(app)
+
+
+@contextmanager
+def serving(base: Settings, **overrides: object) -> Iterator[tuple[Flask, str]]:
+    """The app on a free loopback port (werkzeug's threaded server) for headless Chromium."""
+    from bot.app import create_app
+
+    app = create_app(Settings.load(**{**base.__dict__, "cookie_secure": False, **overrides}),
+                     start_workers=False)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield app, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        app.extensions["motcua"].engine.dispose()

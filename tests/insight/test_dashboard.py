@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from staff.test_browser import CHROMEDRIVER, CHROMIUM, browser  # noqa: F401
-from werkzeug.serving import make_server
 
-from bot.app import create_app
 from bot.config import Settings
 
-from .conftest import PASSWORD, Staff, World, generate
+from .conftest import PASSWORD, Staff, World, generate, serving
 
 
 def test_dashboard_shows_the_figures_and_csv(app: Flask, officer: Staff, world: World) -> None:
@@ -49,15 +46,8 @@ def test_dashboard_needs_a_login(client: FlaskClient) -> None:
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[tuple[Flask, str]]:
-    app = create_app(Settings.load(**{**settings.__dict__, "cookie_secure": False}), start_workers=False)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        app.extensions["motcua"].engine.dispose()
+    with serving(settings) as running:
+        yield running
 
 
 def _coloured_pixels(png: bytes, colour: tuple[int, int, int]) -> int:
