@@ -6,7 +6,6 @@ afterwards that server answers the labelled intents and held-out accuracy has no
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +14,7 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 from staff.test_browser import CHROMEDRIVER, CHROMIUM, browser  # noqa: F401
-from werkzeug.serving import make_server
 
-from bot.app import create_app
 from bot.config import Settings
 from bot.db import transaction
 from bot.insight import retrain
@@ -27,7 +24,7 @@ from bot.turn import run_turn
 from nlu import server
 from nlu.client import NLUClient
 
-from .conftest import API_TOKEN, PASSWORD
+from .conftest import API_TOKEN, PASSWORD, serving
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 # Misread by the shipped model (checked below before anything is labelled).
@@ -54,15 +51,8 @@ def private_rasa(tmp_path: Path) -> Iterator[str]:
 def live(settings: Settings, private_rasa: str, tmp_path: Path,
          monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Flask, str]]:
     monkeypatch.setattr(retrain, "MODELS_DIR", tmp_path / "models")
-    app = create_app(Settings.load(**{**settings.__dict__, "cookie_secure": False, "rasa_url": private_rasa,
-                                      "rasa_timeout": 30.0}), start_workers=False)
-    web = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=web.serve_forever, daemon=True).start()
-    try:
-        yield app, f"http://127.0.0.1:{web.server_port}"
-    finally:
-        web.shutdown()
-        app.extensions["motcua"].engine.dispose()
+    with serving(settings, rasa_url=private_rasa, rasa_timeout=30.0) as running:
+        yield running
 
 
 def test_labelled_messages_train_a_model_that_understands_them(  # type: ignore[no-untyped-def]
