@@ -220,7 +220,7 @@ def export(session: Session, exclude: set[str], path: Path = EXPORT) -> int:
     lines = ["# Reviewed citizen messages (staff review inbox), masked; from `motcua nlu export-reviewed`.",
              "# Do not edit by hand: label in the console, then export again. A comment names the procedures",
              "# reviewers confirmed (the linker finds procedures; the classifier learns the intent).",
-             'version: "3.1"', "nlu:"]
+             'version: "3.1"', "nlu:" if by_intent else "nlu: []"]
     for intent in sorted(by_intent):
         procedures = sorted({p for _, p in by_intent[intent] if p})
         if procedures:

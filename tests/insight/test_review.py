@@ -112,10 +112,13 @@ def test_export_writes_rasa_data_without_held_out_texts(app: Flask, tmp_path: Pa
     heldout_text = load_examples(ROOT / "tests" / "nlu" / "heldout.yml")[0].text
     first = _say(app, conv, "hỏi vụ đất nhà em", confidence=0.2)
     second = _say(app, conv, heldout_text, confidence=0.2)
+    out = tmp_path / "reviewed.yml"
+    with db(app) as session:
+        assert review.export(session, review.excluded(ROOT), out) == 0
+    assert yaml.safe_load(out.read_text(encoding="utf-8"))["nlu"] == []  # valid Rasa data, nothing in it
     with transaction(app.extensions["motcua"].sessions) as session:
         review.label(session, [first, second], intent="ask_procedure", procedure=None, dismiss=False,
                      reviewer_id=None, intents=["ask_procedure"], procedures=set())
-    out = tmp_path / "reviewed.yml"
     with db(app) as session:
         assert review.export(session, review.excluded(ROOT), out) == 1
     data = yaml.safe_load(out.read_text(encoding="utf-8"))
