@@ -23,8 +23,10 @@ from bot.agency import Agency
 from bot.dossier import CLOSED_STATUSES
 from bot.models import Conversation, Dossier, Message, SatisfactionRating, StaffUser
 from bot.models.dossier import STATUSES
+from bot.staff.handoff import REASONS
 
 PERIODS = {"today": 1, "7d": 7, "30d": 30}
+HANDOFFS = tuple(f"handoff_{reason}" for reason in REASONS)  # message.outcome of a handoff
 TOP = 10
 # A procedure the linker ranked at least this high was really named (flows.dialogue.CANDIDATE_MIN).
 NAMED_PROCEDURE = 0.65
@@ -74,7 +76,7 @@ class Period:
 def _local_day(session: Session, column: Any, agency: Agency, at: datetime) -> ColumnElement[Any]:
     """SQL for the agency's local date of a UTC timestamp column, on both databases."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone(agency.timezone.key, column), "YYYY-MM-DD")
+        return func.date(func.timezone(agency.timezone.key, column))
     offset = at.astimezone(agency.timezone).utcoffset() or timedelta(0)
     return func.date(column, f"{int(offset.total_seconds()):+d} seconds")
 
@@ -126,7 +128,7 @@ class Stats:
         session = self.session
         active = session.scalar(self._citizen(func.count(distinct(Message.conversation_id)))) or 0
         needed_human = session.scalar(self._messages(func.count(distinct(Message.conversation_id))).where(
-            (Message.author == "staff") | Message.outcome.like("handoff\\_%", escape="\\"))) or 0
+            (Message.author == "staff") | Message.outcome.in_(HANDOFFS))) or 0
         return {"conversations": active, "conversations_with_officer": needed_human,
                 "bot_only_share": _share(max(active - needed_human, 0), active)}
 
@@ -138,7 +140,7 @@ class Stats:
         fallbacks = session.scalar(self._citizen(func.count(Message.id)).where(
             Message.outcome.in_(("fallback", "handoff_not_understood")))) or 0
         reasons = session.execute(self._citizen(Message.outcome, func.count(Message.id)).where(
-            Message.outcome.like("handoff\\_%", escape="\\")).group_by(Message.outcome)).all()
+            Message.outcome.in_(HANDOFFS)).group_by(Message.outcome)).all()
         return {
             "citizen_messages": citizen,
             "nlu_messages": understood,
@@ -159,7 +161,7 @@ class Stats:
             query = query.where(Conversation.channel == self.period.channel)
         counts: dict[str, Counter[str]] = defaultdict(Counter)
         for d, channel, n in self.session.execute(query.group_by(day, Conversation.channel)):
-            counts[str(d)][channel] += n
+            counts[str(d)][channel] += n  # a date (PostgreSQL) or its ISO text (SQLite)
         return [{"day": d.isoformat(), **dict(counts.get(d.isoformat(), {}))} for d in self.period.days()]
 
     def response_times(self) -> dict[str, Any]:
@@ -170,7 +172,7 @@ class Stats:
                                staff.created_at >= Message.created_at)
                         .correlate(Message).scalar_subquery())
         rows = self.session.execute(self._citizen(Message.created_at, first_answer).where(
-            Message.outcome.like("handoff\\_%", escape="\\"))).all()
+            Message.outcome.in_(HANDOFFS))).all()
         inside: list[float] = []
         outside: list[float] = []
         unanswered = 0
@@ -192,7 +194,8 @@ class Stats:
             .group_by(Dossier.procedure_code).order_by(func.count(Dossier.id).desc(), Dossier.procedure_code)
         ).all()
         day = _local_day(session, Dossier.received_at, self.agency, self.start).label("day")
-        per_day = dict(session.execute(self._dossiers(day, func.count(Dossier.id)).group_by(day)).all())
+        per_day = {str(d): n for d, n in session.execute(self._dossiers(day, func.count(Dossier.id))
+                                                          .group_by(day))}
         funnel = dict(session.execute(self._dossiers(Dossier.status, func.count(Dossier.id))
                                       .group_by(Dossier.status)).all())
         today = self.now.astimezone(self.agency.timezone).date()

@@ -75,6 +75,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('procedure_score', sa.Float(), nullable=True))
         batch_op.add_column(sa.Column('outcome', sa.String(length=30), nullable=True))
         batch_op.create_index('ix_message_created_at', ['created_at'], unique=False)
+        batch_op.create_index('ix_message_citizen', ['created_at', 'conversation_id'], unique=False, postgresql_where=sa.text("author = 'citizen'"), sqlite_where=sa.text("author = 'citizen'"))
+        batch_op.create_index('ix_message_outcome', ['outcome', 'created_at'], unique=False, postgresql_where=sa.text('outcome IS NOT NULL'), sqlite_where=sa.text('outcome IS NOT NULL'))
+        batch_op.create_index('ix_message_staff', ['conversation_id', 'created_at'], unique=False, postgresql_where=sa.text("author = 'staff'"), sqlite_where=sa.text("author = 'staff'"))
 
     with op.batch_alter_table('staff_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reviewer', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -88,6 +91,9 @@ def downgrade() -> None:
         batch_op.drop_column('reviewer')
 
     with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_staff')
+        batch_op.drop_index('ix_message_outcome')
+        batch_op.drop_index('ix_message_citizen')
         batch_op.drop_index('ix_message_created_at')
         batch_op.drop_column('outcome')
         batch_op.drop_column('procedure_score')
