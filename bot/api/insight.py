@@ -34,7 +34,11 @@ def stats() -> Response | tuple[Response, int]:
 @bp.get("/nlu/review")
 def review_items() -> Response:
     """The review inbox: one item per group of similar unsure messages, newest first."""
-    return jsonify(items=[item.to_json() for item in review.inbox(db(), utcnow())])
+    session = db()
+    items = [item.to_json() for item in review.inbox(session, utcnow())]
+    audit.record(session, None, "nlu.review_view", "message", None, f"api: {len(items)} group(s)")
+    session.commit()
+    return jsonify(items=items)
 
 
 @bp.post("/nlu/review/<int:id>")

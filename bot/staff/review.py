@@ -26,9 +26,13 @@ def review_inbox() -> str:
 
     settings = app_settings()
     catalog = Catalog.load(settings.data_dir)
+    session = db()
+    items = review.inbox(session, utcnow())
+    audit.record(session, me(), "nlu.review_view", "message", None, f"{len(items)} group(s)")
+    session.commit()
     return render_template(
         "staff/review.html",
-        items=review.inbox(db(), utcnow()),
+        items=items,
         intents=review.known_intents(settings.data_dir),
         procedures=[(p.code, p.name) for p in catalog.all()],
         models=current_models(db()),

@@ -14,7 +14,7 @@ from staff.conftest import add_conversation, db
 
 from bot.db import transaction, utcnow
 from bot.insight import review
-from bot.models import Message, NluExample, StaffUser
+from bot.models import AuditLog, Message, NluExample, StaffUser
 from nlu.evaluation import load_examples
 from nlu.server import ROOT
 
@@ -105,6 +105,9 @@ def test_console_needs_the_reviewer_right(app: Flask, officer: Staff, admin: Sta
         example = session.scalars(select(NluExample)).one()
     assert (example.intent, example.procedure_code) == ("ask_procedure", "1.001193")
     assert "Huấn luyện lại" in admin.get("/staff/review").get_data(as_text=True)
+    with db(app) as session:  # staff access to citizens' words is logged
+        views = session.scalars(select(AuditLog.actor).where(AuditLog.action == "nlu.review_view")).all()
+    assert views == ["staff:canbo1", "staff:quantri"]
 
 
 def test_export_writes_rasa_data_without_held_out_texts(app: Flask, tmp_path: Path) -> None:
