@@ -126,3 +126,21 @@ def test_export_writes_rasa_data_without_held_out_texts(app: Flask, tmp_path: Pa
         assert review.export(session, review.excluded(ROOT), out) == 1
     data = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert data["nlu"] == [{"intent": "ask_procedure", "examples": "- hỏi vụ đất nhà em\n"}]
+
+
+def test_export_command_writes_the_file(app: Flask, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    conv = add_conversation(app, mode="bot", reason=None)
+    message = _say(app, conv, "gọi 0912345678 hỏi vụ chuyển khẩu", confidence=0.2)
+    with transaction(app.extensions["motcua"].sessions) as session:
+        review.label(session, [message], intent="ask_procedure", procedure=None, dismiss=False,
+                     reviewer_id=None, intents=["ask_procedure"], procedures=set())
+    monkeypatch.setenv("DATABASE_URL", app.extensions["motcua"].settings.database_url)
+    out = tmp_path / "reviewed.yml"
+    result = CliRunner().invoke(main, ["nlu", "export-reviewed", "--out", str(out)])
+    assert result.exit_code == 0 and "1 reviewed example(s)" in result.output
+    assert yaml.safe_load(out.read_text(encoding="utf-8"))["nlu"] == [
+        {"intent": "ask_procedure", "examples": "- gọi <số điện thoại> hỏi vụ chuyển khẩu\n"}]
