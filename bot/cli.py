@@ -100,8 +100,11 @@ def maintenance(jobs: tuple[str, ...]) -> None:
 
 def _register() -> None:
     """Area command groups; imported here so `motcua --help` lists them all."""
+    from bot.insight.cli import export_reviewed, retrain_command
     from nlu.cli import nlu
 
+    nlu.add_command(export_reviewed)
+    nlu.add_command(retrain_command)
     main.add_command(nlu)
 
     from bot.staff.cli import staff

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot import dossier as dossiers
 from bot.agency import local_today
 from bot.dossier import status_label
+from bot.insight import satisfaction
 from bot.messages import Reply
 from bot.models import Conversation, Dossier, DossierStatusChange
 from bot.models.dossier import STATUSES
@@ -149,5 +150,10 @@ def change_status(
     conversation = session.get(Conversation, dossier.conversation_id) if dossier.conversation_id else None
     if conversation is not None:
         enqueue(session, conversation, notification(dossier, officer_note), purpose="notification")
+        staff_id = staff.id if staff else None
+        question = (satisfaction.after_return(session, conversation, dossier, staff_id, now)
+                    if status == "returned" else None)
+        if question is not None:
+            enqueue(session, conversation, question, purpose="notification")
     session.flush()
     return change

@@ -26,8 +26,11 @@ _FIND_CONVERSATION = select(Conversation).where(Conversation.channel == bindpara
                                                 Conversation.user_id == bindparam("user_id"))
 _INSERT_INBOUND = insert(_MESSAGE).returning(_MESSAGE.c.id)
 _INSERT_ROWS = {table.name: insert(table).returning(table.c.id) for table in (_MESSAGE, _OUTBOX)}
+# What the turn understood of the citizen's message (the review inbox and the dashboard read them).
+_READING = ("intent", "confidence", "procedure_code", "procedure_score", "outcome")
+_NO_READING = dict.fromkeys(_READING)
 _SET_INTENT = (update(_MESSAGE).where(_MESSAGE.c.id == bindparam("message_id"))
-               .values(intent=bindparam("intent")))
+               .values({key: bindparam(key) for key in _READING}))
 
 
 def conversation_for(session: Session, channel: str, user_id: str) -> Conversation:
@@ -89,13 +92,17 @@ class TurnTranscript:
             row, self.inbound_row = self.inbound_row, None
             self.inbound_id = self.session.connection().execute(_INSERT_INBOUND, row).scalar_one()
 
-    def note_intent(self, intent: str) -> None:
-        """The understood intent, on the citizen's message (staff, analytics)."""
+    def note_intent(self, intent: str, confidence: float | None = None,
+                    procedure: tuple[str, float] | None = None, outcome: str | None = None) -> None:
+        """The understood intent on the citizen's message (staff, analytics); with it the NLU's confidence,
+        its best procedure (code, score) and what the bot did ("fallback", "handoff_<reason>")."""
+        reading = {"intent": intent[:50], "confidence": confidence,
+                   "procedure_code": procedure[0][:20] if procedure else None,
+                   "procedure_score": procedure[1] if procedure else None, "outcome": outcome}
         if self.inbound_row is not None:
-            self.inbound_row["intent"] = intent[:50]  # goes in with the row
+            self.inbound_row.update(reading)  # goes in with the row
         elif self.inbound_id is not None:
-            self.session.connection().execute(_SET_INTENT, {"message_id": self.inbound_id,
-                                                            "intent": intent[:50]})
+            self.session.connection().execute(_SET_INTENT, {"message_id": self.inbound_id, **reading})
 
     def finish(self, replies: list[Reply], *, in_reply_to: str | None = None) -> None:
         """The turn's replies into the transcript and the outbox, with the citizen's message if it still
@@ -107,7 +114,7 @@ class TurnTranscript:
         _insert_rows(connection, _MESSAGE, ([pending] if pending else []) + [
             {"conversation_id": conv.id, "direction": "out",
              "author": "staff" if reply.author == "staff" else "bot", "text": reply.text, "body": body,
-             "intent": None, "created_at": utcnow()}
+             **_NO_READING, "created_at": utcnow()}
             for reply, body in zip(replies, bodies, strict=True)
         ])
         _insert_rows(connection, _OUTBOX, [
@@ -134,5 +141,5 @@ def record_inbound(session: Session, inbound: Inbound, now: datetime) -> TurnTra
     conv.last_inbound_at = now
     conv.last_inbound_message_id = inbound.message_id  # Zalo free replies address this message (window.py)
     return TurnTranscript(session, conv, {"conversation_id": conv.id, "direction": "in", "author": "citizen",
-                                          "text": inbound.text, "body": inbound.to_dict(), "intent": None,
+                                          "text": inbound.text, "body": inbound.to_dict(), **_NO_READING,
                                           "created_at": utcnow()})

@@ -117,6 +117,7 @@ class Context:
     def __init__(self, turn: Turn, flows: dict[str, Flow]) -> None:
         self.turn = turn
         self.intent: str | None = None  # what the NLU (or a button) said this message was, for the transcript
+        self.reading: dict[str, Any] = {}  # confidence, procedure, outcome (TurnTranscript.note_intent)
         self.state: dict[str, Any] = copy.deepcopy(dict(turn.conversation.state or {}))
         self.flows = flows
 
@@ -161,5 +162,6 @@ def hand_to_staff(ctx: Context, reason: str) -> list[Reply]:
     """An officer takes over: the bot stays silent until staff hand the conversation back."""
     conv = ctx.turn.conversation
     owner.to_staff(conv, reason, ctx.now)
+    ctx.reading["outcome"] = f"handoff_{reason}"
     log.info("handoff conversation=%s reason=%s", conv.id, reason)
     return [owner.handoff_notice(Agency.load(), ctx.now, reason)]

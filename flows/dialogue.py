@@ -21,6 +21,7 @@ from bot.agency import Agency
 from bot.catalog import answers
 from bot.catalog.store import Catalog
 from bot.dossier import find_code
+from bot.insight import satisfaction
 from bot.messages import Button, Inbound, Reply
 from bot.services import Services
 from bot.templates import text
@@ -66,6 +67,8 @@ def understand(ctx: Context, message: str) -> Understanding:
     """The NLU's reading of the citizen's message (fetched at most once per turn, see flows.turn)."""
     parse = ctx.turn.parse()
     ctx.intent = parse.intent
+    best = max(parse.candidates, key=lambda c: c.score, default=None)
+    ctx.reading.update(confidence=parse.confidence, procedure=(best.code, best.score) if best else None)
     entities: dict[str, str] = {}
     for e in parse.entities:
         entities.setdefault(e.entity, e.value)
@@ -109,7 +112,7 @@ def _note_intent(ctx: Context) -> None:
     action = action_of(ctx.turn.inbound)
     intent = ctx.intent or (action[0] if action else None)
     if intent:
-        ctx.turn.transcript.note_intent(intent)
+        ctx.turn.transcript.note_intent(intent, **ctx.reading)
 
 
 def route(ctx: Context) -> list[Reply]:
@@ -120,6 +123,8 @@ def route(ctx: Context) -> list[Reply]:
     if inbound.kind == "follow":
         return replies + welcome(ctx)
     action = action_of(inbound)
+    if action and action[0] == satisfaction.ACTION:  # valid in any state: it asks nothing back
+        return [*replies, satisfaction.answer(ctx.turn.session, ctx.turn.conversation, action[1], ctx.now)]
     if ctx.active is not None and ctx.step is not None:
         return replies + in_flow(ctx, action)
     if ctx.active is not None:  # a flow whose step vanished (flow file edited): start clean
@@ -398,6 +403,7 @@ def not_understood(ctx: Context) -> list[Reply]:
     if conv.failed_understanding >= 2:
         conv.failed_understanding = 0
         return hand_to_staff(ctx, "not_understood")
+    ctx.reading["outcome"] = "fallback"
     return [menu(text("dialogue.not_understood"))]
 
 

@@ -247,4 +247,6 @@ def openapi() -> Response:
 
 
 def register(app: Flask) -> None:
+    from bot.api import insight  # noqa: F401 (its routes register on `bp`)
+
     app.register_blueprint(bp)

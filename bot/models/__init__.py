@@ -5,6 +5,7 @@ from bot.models.consent import ConsentRecord, ErasureRecord
 from bot.models.conversation import Conversation, Message
 from bot.models.dossier import Dossier, DossierDocument, DossierSequence, DossierStatusChange, StoredFile
 from bot.models.event import InboundEvent
+from bot.models.insight import NluExample, NluModelRecord, SatisfactionRating
 from bot.models.lifecycle import MaintenanceLease
 from bot.models.outbox import OutboxMessage
 from bot.models.staff import AuditLog, StaffSession, StaffUser
@@ -22,7 +23,10 @@ __all__ = [
     "InboundEvent",
     "MaintenanceLease",
     "Message",
+    "NluExample",
+    "NluModelRecord",
     "OutboxMessage",
+    "SatisfactionRating",
     "StaffSession",
     "StaffUser",
     "StoredFile",

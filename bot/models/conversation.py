@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.db import Base, UTCDateTime, utcnow
+from bot.db import Base, UTCDateTime, partial_index, utcnow
 
 
 class Conversation(Base):
@@ -42,6 +42,14 @@ class Message(Base):
     """One line of the transcript, in either direction."""
 
     __tablename__ = "message"
+    # The dashboard and the review inbox read the transcript by period; the partial indexes stay small
+    # (citizens' words, the rare outcomes, officers' answers) and serve its counts without the table.
+    __table_args__ = (
+        Index("ix_message_created_at", "created_at"),
+        partial_index("ix_message_citizen", "created_at", "conversation_id", where="author = 'citizen'"),
+        partial_index("ix_message_outcome", "outcome", "created_at", where="outcome IS NOT NULL"),
+        partial_index("ix_message_staff", "conversation_id", "created_at", where="author = 'staff'"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(
@@ -52,6 +60,12 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # Inbound / Reply as dict
     intent: Mapped[str | None] = mapped_column(String(50))
+    # What the NLU made of a citizen's words (review inbox, dashboard): its confidence in `intent`, the
+    # best-ranked procedure and its score, and what the bot did: "fallback" or "handoff_<reason>".
+    confidence: Mapped[float | None] = mapped_column(Float)
+    procedure_code: Mapped[str | None] = mapped_column(String(20))
+    procedure_score: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str | None] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

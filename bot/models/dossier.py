@@ -35,7 +35,7 @@ class Dossier(Base):
     status_note: Mapped[str | None] = mapped_column(Text)
     # What the officer asked the citizen to add (status supplement_requested); read by the supplement flow.
     supplement_items: Mapped[list[str]] = mapped_column(JSON, default=list)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     appointment_date: Mapped[date] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

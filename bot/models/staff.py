@@ -22,6 +22,8 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10), default="officer")  # officer | admin
     active: Mapped[bool] = mapped_column(default=True)
+    # May label messages in the review inbox (admins always may).
+    reviewer: Mapped[bool] = mapped_column(default=False)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -30,6 +32,10 @@ class StaffUser(Base):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def may_review(self) -> bool:
+        return self.is_admin or bool(self.reviewer)
 
 
 class StaffSession(Base):

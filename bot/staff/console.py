@@ -12,9 +12,11 @@ from bot.config import Settings
 from bot.staff import (  # noqa: F401 (their routes register on `bp`)
     admin,
     auth,
+    dashboard,
     dossier_views,
     escalations,
     failed_events,
+    review,
 )
 from bot.staff.outgoing import bp as outgoing_bp
 from bot.staff.views import bp

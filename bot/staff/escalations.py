@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from bot import handoff as owner
 from bot.db import utcnow
 from bot.dossier import dossiers_of
+from bot.insight import satisfaction
 from bot.messages import Reply
 from bot.models import Conversation, Message, OutboxMessage, StaffUser
 from bot.numbers import query_int
@@ -249,6 +250,9 @@ def _end_human(conv_id: int, *, close: bool) -> Response:
         purpose="reply",
         in_reply_to=conv.last_inbound_message_id,
     )
+    question = satisfaction.after_close(session, conv, me().id, utcnow()) if close else None
+    if question is not None:
+        enqueue(session, conv, question, purpose="reply", in_reply_to=conv.last_inbound_message_id)
     audit.record(
         session, me(), "conversation.close" if close else "conversation.release", "conversation", conv.id
     )

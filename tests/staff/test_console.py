@@ -115,7 +115,9 @@ def test_close_clears_the_flow_state(app: Flask, officer: Staff) -> None:
     with db(app) as session:
         c = session.get(Conversation, conv)
         assert (c.mode, c.state) == ("bot", {})
-    assert "kết thúc" in Reply.from_dict(_outbox(app)[-1].reply).text
+    closed, question = (Reply.from_dict(o.reply).text for o in _outbox(app)[-2:])
+    assert "kết thúc" in closed
+    assert "hài lòng" in question  # then the one satisfaction question (bot/insight/satisfaction.py)
 
 
 def test_another_officer_cannot_take_or_release_a_claimed_conversation(

@@ -71,9 +71,12 @@ def test_allowed_paths_write_history_audit_and_notify(app: Flask, path: list[str
         assert [e.detail.split(" -> ")[1] for e in entries] == path
         assert all(e.actor == "staff:canbo1" and e.object_id == code for e in entries)
         transcript = session.scalars(select(Message).where(Message.conversation_id == conv)).all()
-        assert len(transcript) == len(path)
+        asked = path[-1] == "returned"  # a returned result adds the satisfaction question
+        assert len(transcript) == len(path) + asked
     sent = _outbox(app)
-    assert [o.purpose for o in sent] == ["notification"] * len(path)
+    assert [o.purpose for o in sent] == ["notification"] * (len(path) + asked)
+    if asked:
+        assert "hài lòng" in Reply.from_dict(sent.pop().reply).text
     assert all(o.channel == "facebook" and o.user_id == "psid-1" for o in sent)
     assert all(code in Reply.from_dict(o.reply).text for o in sent)
 

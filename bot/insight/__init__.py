@@ -1,0 +1,1 @@
+"""What the centre learns from its chats: figures, satisfaction, and the NLU review loop."""
