@@ -13,6 +13,7 @@ from bot.db import utcnow
 from bot.insight import review
 from bot.insight.stats import Period, PeriodError, Stats
 from bot.models import Message
+from bot.numbers import MAX_ID, to_int
 from bot.staff import audit
 
 
@@ -41,9 +42,14 @@ def review_items() -> Response:
     return jsonify(items=items)
 
 
-@bp.post("/nlu/review/<int:id>")
-def review_label(id: int) -> Response | tuple[Response, int]:
-    """Label (or dismiss) the group of similar messages shown under this message id."""
+@bp.post("/nlu/review/<id>")
+def review_label(id: str) -> Response | tuple[Response, int]:
+    """Label (or dismiss) the group of similar messages shown under this message id.
+
+    The id is read here, not by the route, so an id no message can have is a JSON 404 like any other."""
+    message_id = to_int(id, low=1, high=MAX_ID)
+    if message_id is None:
+        return _error(404, "unknown message")
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not (payload.get("dismiss") is True or "intent" in payload):
         return _error(422, 'body must be {"intent": "...", "procedure": "<code or null>"} '
@@ -53,9 +59,9 @@ def review_label(id: int) -> Response | tuple[Response, int]:
         return _error(422, "procedure must be a code or null")
     session = db()
     settings = current_app.extensions["motcua"].settings
-    if session.get(Message, id) is None:
+    if session.get(Message, message_id) is None:
         return _error(404, "unknown message")
-    ids = review.group_of(session, id, utcnow())
+    ids = review.group_of(session, message_id, utcnow())
     try:
         done = review.label(session, ids, intent=payload.get("intent"), procedure=procedure,
                             dismiss=payload.get("dismiss") is True, reviewer_id=None,
@@ -64,6 +70,6 @@ def review_label(id: int) -> Response | tuple[Response, int]:
     except review.ReviewError as exc:
         session.rollback()
         return _error(422, str(exc))
-    audit.record(session, None, "nlu.label", "message", id, f"api: {done} message(s)")
+    audit.record(session, None, "nlu.label", "message", message_id, f"api: {done} message(s)")
     session.commit()
     return jsonify(labelled=done, message_ids=ids)

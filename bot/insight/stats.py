@@ -57,6 +57,8 @@ class Period:
                 raise PeriodError("the period ends before it starts")
             if (last - first).days > 366:
                 raise PeriodError("a period is at most 367 days")
+            if not (date.min + timedelta(days=2) <= first and last <= date.max - timedelta(days=2)):
+                raise PeriodError("the period is outside the calendar")  # no local midnight in UTC there
             return cls(first, last, channel)
         days = PERIODS.get(name or "7d")
         if days is None:

@@ -146,7 +146,7 @@ def test_openapi_document_is_served_and_matches_the_routes(app: Flask, client: F
     documented = set(spec["paths"])
     served = {
         r.rule.removeprefix("/api/v1").replace("<code>", "{code}").replace("<name>", "{name}")
-        .replace("<int:id>", "{id}")
+        .replace("<int:id>", "{id}").replace("<id>", "{id}")
         for r in app.url_map.iter_rules()
         if r.rule.startswith("/api/v1") and r.endpoint != "api.unknown"
     }
