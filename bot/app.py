@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool | None =
         body = {"status": "ok" if ready else "degraded", "ready": ready, "database": db_ok, "nlu": nlu_ok}
         return jsonify(body), 200
 
-    from bot.api.views import register as register_api
+    from bot.api.mount import register as register_api
     from bot.staff.console import register as register_staff
 
     register_staff(app, settings)

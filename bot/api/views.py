@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from flask import Blueprint, Flask, current_app, g, jsonify, request, send_file, url_for
+from flask import Blueprint, current_app, g, jsonify, request, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
@@ -244,9 +244,3 @@ def _spec() -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(_spec())
-
-
-def register(app: Flask) -> None:
-    from bot.api import insight  # noqa: F401 (its routes register on `bp`)
-
-    app.register_blueprint(bp)
