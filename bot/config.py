@@ -75,7 +75,7 @@ class Settings:
     inbox_spool: bool = False  # SQLite: webhooks write to a side file so turns never delay an acknowledgement
     # Abuse limits (bot/limits.py), in the `limits` notation ("20/minute;200/hour"); see .env.example.
     rate_limit_storage_uri: str = ""  # empty: in-process memory (one serving process); redis://... to share
-    rate_limit_chat_visitor: str = "20/minute;300/hour"
+    rate_limit_chat_visitor: str = "40/minute;400/hour"  # a helper tapping through a form fast stays under it
     rate_limit_chat_ip: str = "120/minute;3000/hour"
     rate_limit_chat_global: str = "600/minute"
     rate_limit_chat_poll: str = "150/minute"
