@@ -191,7 +191,12 @@ def in_flow(ctx: Context, action: tuple[str, dict[str, Any]] | None) -> list[Rep
     if inbound.text.strip() and heard is None:
         heard = understand(ctx, inbound.text)
     if heard is not None:
-        implied = engine.implied_by(step, heard.intent) if heard.confidence >= CONFIDENT else None
+        # "đồng ý, nộp luôn" reads as submit_dossier: at the summary (never at the consent) it is this
+        # dossier's Submit button, unless the words name another procedure.
+        this_one = heard.procedure in (None, ctx.flow.procedure if ctx.flow else None)
+        submits = step.type == "confirm" and heard.intent == "submit_dossier" and this_one
+        intent = "affirm" if submits else heard.intent
+        implied = engine.implied_by(step, intent) if heard.confidence >= CONFIDENT else None
         if implied is not None:  # "vâng ạ" at the consent: read as the button it stands for
             retry = engine.answer(ctx, inbound, implied)
             if retry.ok:

@@ -502,3 +502,20 @@ def test_an_earlier_answer_can_be_fixed_before_the_summary(chat: Chat) -> None:
     nxt = chat.say("Nguyễn Văn Bình")
     assert active_step(chat).id == "phone" and "điện thoại" in texts(nxt)  # straight back to where it was
     assert chat.state()["active"]["slots"]["applicant_name"] == "Nguyễn Văn Bình"
+
+
+def test_submit_words_at_the_summary_submit_this_dossier_but_never_give_consent(chat: Chat,
+                                                                               nlu: ScriptedNLU) -> None:
+    nlu.add("đồng ý, nộp luôn", "submit_dossier")
+    nlu.add("nộp hồ sơ kết hôn", "submit_dossier", procedure="1.000894")
+    chat.say("em muốn làm giấy khai sinh cho con")
+    assert active_step(chat).type == "consent"
+    chat.say("đồng ý, nộp luôn")  # not a consent: the citizen must say yes to the data notice itself
+    assert active_step(chat).type == "consent" and dossiers(chat) == []
+    chat.press("consent:yes", "Đồng ý")
+    complete(chat, until="confirm")
+    chat.say("nộp hồ sơ kết hôn")  # another procedure named: this summary is not submitted
+    assert active_step(chat).id == "confirm" and dossiers(chat) == []
+    chat.say("đồng ý, nộp luôn")
+    [dossier] = dossiers(chat)
+    assert dossier.procedure_code == KHAI_SINH
