@@ -28,6 +28,7 @@ def test_a_citizen_text_an_id_or_phone_number_in_a_record_is_found(no_personal_d
     log.info("citizen id 001203004567 sent")
     log.warning("call back on 0912 345 678 or +84912345678")
     log.info("event 42 done in 12 ms, conversation 7")  # ids and counts: fine
+    log.debug("element f.1DB1BB0081E767728676189FD7581A0C, key wb5e092db6ed2f58d19c735496549482d")  # hex ids
     found = leaks.found()
     _forget(leaks)
     assert len(found) == 3
