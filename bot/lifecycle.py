@@ -53,13 +53,13 @@ from bot.models import (
     StoredFile,
 )
 from bot.retention import (
-    _BATCH,
-    _WEB_KEY,
+    BATCH,
     FINISHED_DOSSIER,
     FINISHED_EVENTS,
     LEASE_HOLD,
     OPEN_EVENTS,
     SETTLED_OUTBOX,
+    WEB_KEY,
     WEB_UPLOADS,
     Retention,
     delete_stored_files,
@@ -229,8 +229,8 @@ def apply_retention(services: Services, now: datetime) -> dict[str, int]:
         old = set(session.scalars(select(DD.file_id).join(D).where(expired, DD.file_id.is_not(None))))
         old -= set(session.scalars(select(DD.file_id).join(D).where(kept, DD.file_id.is_not(None))))
         ids = sorted(old)
-        for start in range(0, len(ids), _BATCH):
-            session.execute(update(DD).where(DD.file_id.in_(ids[start:start + _BATCH])).values(file_id=None)
+        for start in range(0, len(ids), BATCH):
+            session.execute(update(DD).where(DD.file_id.in_(ids[start:start + BATCH])).values(file_id=None)
                             .execution_options(synchronize_session=False))
         files = delete_stored_files(session, settings, StoredFile.id.in_(ids)) if ids else 0
 
@@ -274,18 +274,18 @@ def sweep_orphans(services: Services, now: datetime) -> dict[str, int]:
     partial = [p for p in _older(folder, limit) if p.name.startswith(".") and p.name.endswith(".part")]
     web = folder / WEB_UPLOADS  # flat older uploads, then one folder per visitor
     visitors = [sub for sub in web.iterdir() if sub.is_dir()] if web.is_dir() else []
-    uploads = [p for sub in (web, *visitors) for p in _older(sub, limit) if _WEB_KEY.match(p.name)]
+    uploads = [p for sub in (web, *visitors) for p in _older(sub, limit) if WEB_KEY.match(p.name)]
     with services.sessions() as session:
         known: set[str] = set()
         names = [p.name for p in stored]
-        for start in range(0, len(names), _BATCH):
+        for start in range(0, len(names), BATCH):
             known.update(session.scalars(select(StoredFile.storage_name)
-                                         .where(StoredFile.storage_name.in_(names[start:start + _BATCH]))))
+                                         .where(StoredFile.storage_name.in_(names[start:start + BATCH]))))
         events: dict[bytes, set[str]] = {}
         keys = [p.name.encode() for p in uploads]
-        for start in range(0, len(keys), _BATCH):
+        for start in range(0, len(keys), BATCH):
             for raw, status in session.execute(select(InboundEvent.raw, InboundEvent.status).where(
-                    InboundEvent.channel == "web", InboundEvent.raw.in_(keys[start:start + _BATCH]))):
+                    InboundEvent.channel == "web", InboundEvent.raw.in_(keys[start:start + BATCH]))):
                 events.setdefault(bytes(raw), set()).add(status)
     draft_limit = (now - timedelta(days=settings.draft_ttl_days)).timestamp()
 

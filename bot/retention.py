@@ -29,9 +29,9 @@ OPEN_EVENTS = ("pending", "processing")
 SETTLED_OUTBOX = ("sent", "failed", "handled", "held")
 LEASE_HOLD = timedelta(minutes=30)  # a crashed holder blocks the job at most this long
 WEB_UPLOADS = "web"  # FILES_DIR/web/<visitor>/<key> (older: web/<key>): web-chat upload originals
-_WEB_KEY = re.compile(r"^[0-9a-f]{32}$")
-_WEB_VISITOR = re.compile(r"^w[0-9a-f]{32}$")
-_BATCH = 500
+WEB_KEY = re.compile(r"^[0-9a-f]{32}$")
+WEB_VISITOR = re.compile(r"^w[0-9a-f]{32}$")
+BATCH = 500
 DEFAULT_RETENTION_DAYS = 365
 
 
@@ -92,8 +92,8 @@ def delete_stored_files(session: Session, settings: Settings, where: ColumnEleme
     if not rows:
         return 0
     ids = [row.id for row in rows]
-    for start in range(0, len(ids), _BATCH):
-        session.execute(delete(StoredFile).where(StoredFile.id.in_(ids[start:start + _BATCH]),
+    for start in range(0, len(ids), BATCH):
+        session.execute(delete(StoredFile).where(StoredFile.id.in_(ids[start:start + BATCH]),
                                                  StoredFile.id.not_in(attached))
                         .execution_options(synchronize_session=False))
     unlink_after_commit(session, [Path(settings.files_dir) / row.storage_name for row in rows])
@@ -108,16 +108,16 @@ def web_upload_keys(session: Session, channel: str, user_id: str) -> list[str]:
         InboundEvent.channel == channel, InboundEvent.user_id == user_id,
         InboundEvent.status.in_(FINISHED_EVENTS)))
     keys = (bytes(raw or b"").decode("ascii", "ignore") for raw in raws)
-    return [key for key in keys if _WEB_KEY.match(key)]
+    return [key for key in keys if WEB_KEY.match(key)]
 
 
 def delete_web_uploads(session: Session, settings: Settings, user_id: str, keys: Iterable[str]) -> int:
     """Delete a web visitor's upload originals after commit: their folder, and the older flat uploads their
     events name; how many there were."""
     own = upload_path(settings, user_id, "-").parent
-    visitor = _WEB_VISITOR.match(user_id) and own.is_dir()  # only a web visitor's id names a folder
+    visitor = WEB_VISITOR.match(user_id) and own.is_dir()  # only a web visitor's id names a folder
     paths = [path for path in own.iterdir() if path.is_file()] if visitor else []
-    flat = (upload_path(settings, None, key) for key in keys if _WEB_KEY.match(key))
+    flat = (upload_path(settings, None, key) for key in keys if WEB_KEY.match(key))
     paths += [path for path in flat if path.is_file()]
     unlink_after_commit(session, paths)
     return len(paths)
