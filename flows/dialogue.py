@@ -25,8 +25,9 @@ from bot.insight import satisfaction
 from bot.messages import Button, Inbound, Reply
 from bot.services import Services
 from bot.templates import text
-from flows import engine
+from flows import engine, wishes
 from flows.context import MAX_BUTTONS, Context, action_of, chunk_buttons, hand_to_staff, payload
+from flows.courtesy import opening
 from flows.generate import FLOW_NAMES
 from flows.interruptions import PATTERNS, SIDE_QUESTIONS, control_word, interrupts, may_be_a_request
 from flows.loader import flow_for_procedure
@@ -43,6 +44,9 @@ CANDIDATE_MIN = 0.65  # procedure candidates scored lower are noise ("phí bao n
 ENGINE_ACTIONS = ("choose", "consent", "edit", "skip", "done", "none", "back", "resume", "restart")
 IDLE = timedelta(minutes=30)
 COMPLAINT_WORDS = 8  # a complaint this long already says what happened: no need to ask for it
+# Intents a wish to submit never overrides ("tôi muốn nộp bổ sung hồ sơ khai sinh" is a supplement).
+NOT_A_WISH = ("check_status", "supplement_dossier", "complaint", "request_human", "delete_data", "cancel",
+              "bot_challenge")
 # Flows that may interrupt a dossier and hand it back when they end.
 SUSPENDING_FLOWS = ("check_status", "complaint", "handoff", "delete_data")
 
@@ -100,7 +104,7 @@ def handle_turn(turn: Turn) -> list[Reply]:
         if ctx.step is not None:  # buttons and valid answers still work: ask the pending question again
             replies += engine.reask(ctx, "dialogue.nlu_down_in_flow")
         else:
-            replies.append(menu(text("dialogue.nlu_down")))
+            replies += without_nlu(ctx)
     replies += _restore_suspended(ctx)
     ctx.save()
     _note_intent(ctx)
@@ -363,6 +367,10 @@ def by_intent(ctx: Context, heard: Understanding) -> list[Reply]:
             intent = str(expect["intent"])
             heard.entities["procedure"] = procedure
             heard.confidence = max(heard.confidence, CONFIDENT)
+    if (heard.procedure and not heard.from_button and intent not in NOT_A_WISH
+            and wishes.wants_to_submit(_request(heard.text))):
+        intent = "submit_dossier"  # "e muốn đăng ký khai sinh cho con": start it, do not describe it
+        heard.confidence = max(heard.confidence, CONFIDENT)
     if heard.procedure and (heard.confidence < CONFIDENT or intent in VAGUE):
         intent = "ask_procedure"  # "đăng ký kết hôn": a procedure named without a clear question
         heard.confidence = CONFIDENT
@@ -399,6 +407,45 @@ def by_intent(ctx: Context, heard: Understanding) -> list[Reply]:
     if intent == "cancel":
         return cancel(ctx)
     return not_understood(ctx)
+
+
+def _request(message: str) -> str:
+    """The message without the greeting, thanks or apology in front of it."""
+    split = opening(message)
+    return split.request if split.courtesy and split.request else message
+
+
+def without_nlu(ctx: Context) -> list[Reply]:
+    """The NLU is down and no question is pending (the degraded mode): read the request locally.
+
+    The courtesy in front is set aside as always; a dossier code looks the dossier up, "gặp cán bộ" calls an
+    officer, a procedure clearly named with the wish to submit starts its flow, with a question answers it
+    (`flows.wishes`). Anything else gets the "busy" menu.
+    """
+    message = ctx.turn.inbound.text
+    request = _request(message)
+    split = opening(message)
+    ctx.reading["outcome"] = "degraded"
+    if split.only_courtesy and split.courtesy[-1] == "thank":
+        ctx.intent = "thank"
+        return [Reply.say(text("dialogue.thank"))]
+    code = find_code(request)
+    if code:
+        ctx.intent = "check_status"
+        return start_flow(ctx, "check_status", {"dossier_code": code})
+    if control_word(request) == "request_human":
+        ctx.intent = "request_human"
+        return start_flow(ctx, "handoff")
+    procedure = wishes.procedure_named(request, ctx.turn.services.settings.data_dir) if request else None
+    if procedure is None:
+        return [menu(text("dialogue.nlu_down"))]
+    heard = Understanding("ask_procedure", CONFIDENT, {"procedure": procedure}, text=message)
+    ctx.reading["procedure"] = (procedure, 1.0)
+    if wishes.wants_to_submit(request):
+        ctx.intent = "submit_dossier"
+        return submit_dossier(ctx, heard)
+    ctx.intent = wishes.asks(request) or "ask_procedure"
+    return answer_question(ctx, ctx.intent, heard, context=None)
 
 
 def not_understood(ctx: Context) -> list[Reply]:

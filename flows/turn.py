@@ -21,6 +21,7 @@ from bot.messages import Attachment, Inbound
 from bot.models import Conversation
 from bot.services import Services
 from bot.transcript import TurnTranscript
+from flows.courtesy import request_text
 from nlu.client import NLUUnavailable, Parse
 
 
@@ -35,6 +36,8 @@ class NetworkNeeded(Exception):
 class Network:
     """The NLU parse of this turn's message and its downloads: fetched at most once each.
 
+    The NLU reads the request, without the greeting, thanks or apology in front of it (`flows.courtesy`).
+
     Open (the default, for scripts and the console), a read happens on first use. Closed (while the turn's
     transaction is open), anything not fetched beforehand raises `NetworkNeeded` instead.
     """
@@ -42,7 +45,7 @@ class Network:
     reruns = 0  # process-wide: turns run again to fetch outside their transaction (should stay 0)
 
     def __init__(self, services: Services, inbound: Inbound) -> None:
-        self.services, self.text = services, inbound.text
+        self.services, self.text = services, request_text(inbound.text)
         self.closed = False
         self._parse: Parse | None = None
         self._unavailable: NLUUnavailable | None = None
