@@ -1,5 +1,6 @@
 """A turn that meets an NLU server still loading its model waits in the queue, then gets the real answer;
-the degraded "busy" reply is kept for a real outage (an event older than NLU_PATIENCE)."""
+the degraded mode is kept for a real outage (an event older than NLU_PATIENCE): it reads the request itself
+where it can (flows.dialogue.without_nlu), else answers with the "busy" menu."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ from bot.templates import text
 from nlu.server import free_port
 
 QUESTION = "chao ad, dang ky khai sinh can giay to gi"
+SMALL_TALK = "chao ad, hom nay troi dep qua"
 
 
-def _ask(app: Flask, client_id: str) -> None:
+def _ask(app: Flask, client_id: str, message: str = QUESTION) -> None:
     client = app.test_client()
     client.get("/")
-    resp = client.post("/chat/api/messages", json={"text": QUESTION, "client_id": client_id})
+    resp = client.post("/chat/api/messages", json={"text": message, "client_id": client_id})
     assert resp.status_code == 202
 
 
@@ -64,16 +66,20 @@ def test_turn_waits_for_a_starting_nlu_then_answers(
     assert any("Đăng ký khai sinh" in reply and "giấy tờ" in reply for reply in replies)
 
 
-def test_after_the_patience_the_citizen_gets_the_busy_menu(
-        settings: Settings, make_app: Callable[[Settings], Flask]) -> None:
+@pytest.mark.parametrize(("message", "busy"), [(QUESTION, False), (SMALL_TALK, True)])
+def test_after_the_patience_the_degraded_mode_answers(
+        settings: Settings, make_app: Callable[[Settings], Flask], message: str, busy: bool) -> None:
     down = Settings.load(**{**settings.__dict__, "rasa_url": f"http://127.0.0.1:{free_port()}"})
     app = make_app(down)
     services: Services = app.extensions["motcua"]
-    _ask(app, "wait-0002")
+    _ask(app, "wait-0002", message)
     with transaction(services.sessions) as session:
         session.execute(update(InboundEvent).values(
             received_at=utcnow() - worker.NLU_PATIENCE - timedelta(seconds=1)))
 
     assert worker.work_once(services) == 1
     assert _event(services).status == "done"
-    assert text("dialogue.nlu_down") in _replies(services)
+    replies = _replies(services)
+    assert (text("dialogue.nlu_down") in replies) is busy
+    # a question the degraded mode can read is answered from the catalogue instead of the busy menu
+    assert busy or any("Đăng ký khai sinh" in reply and "giấy tờ" in reply for reply in replies)
