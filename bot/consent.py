@@ -49,8 +49,12 @@ log = logging.getLogger(__name__)
 DEFAULT_PURPOSE = "dossier"
 CONSENT_YES = "consent:yes"
 CONSENT_NO = "consent:no"
+CONSENT_DETAILS = "consent:details"
+# The channels whose messaging platform the consent text names (consent.platform_<channel>).
+PLATFORMS = ("zalo", "facebook", "web")
 # The templates that make up the text a citizen agrees to; their content defines CONSENT_VERSION.
-CONSENT_TEXT_KEYS = ("consent.request", "consent.purpose_default", "consent.purpose_named")
+CONSENT_TEXT_KEYS = ("consent.request", "consent.details", "consent.purpose_default", "consent.purpose_named",
+                     *(f"consent.platform_{channel}" for channel in PLATFORMS))
 
 
 def _consent_version(path: Path = DATA_DIR / "templates" / "consent.yml") -> str:
@@ -62,28 +66,48 @@ def _consent_version(path: Path = DATA_DIR / "templates" / "consent.yml") -> str
 CONSENT_VERSION: str = _consent_version()
 
 
-def consent_text(agency: Agency, settings: Settings, purpose: str = "") -> str:
-    """The purpose statement: who processes, why, which data, how long, the citizen's rights."""
+def _values(agency: Agency, settings: Settings, purpose: str, channel: str) -> dict[str, object]:
+    """What the consent texts are filled with: the agency, the purpose, the platform, the real periods."""
     purpose_text = (text("consent.purpose_named", purpose=purpose.strip()) if purpose.strip()
                     else text("consent.purpose_default"))
     retention = Retention.load(settings.data_dir)
-    return text("consent.request", centre=agency.name, purpose=purpose_text, days=settings.draft_ttl_days,
-                kept_days=retention.finished_dossier_days, transcript_days=retention.transcript_days)
+    platform = text(f"consent.platform_{channel}") if channel in PLATFORMS else ""
+    return {"centre": agency.name, "address": agency.address, "phone": agency.phone,
+            "purpose": purpose_text, "platform": platform, "days": settings.draft_ttl_days,
+            "kept_days": retention.finished_dossier_days, "transcript_days": retention.transcript_days}
+
+
+def consent_text(agency: Agency, settings: Settings, purpose: str = "", channel: str = "") -> str:
+    """The short statement asked with the question: who controls the data, why, which data (others' too),
+    who receives it, how long, how to withdraw and complain. Chat-sized; the full text is
+    `consent_details`."""
+    return text("consent.request", **_values(agency, settings, purpose, channel)).replace(" \n", "\n")
+
+
+def consent_details(agency: Agency, settings: Settings, purpose: str = "", channel: str = "") -> str:
+    """The full statement ("Xem chi tiết"): sensitive data, the ID card, recipients, every period, rights."""
+    return text("consent.details", **_values(agency, settings, purpose, channel))
 
 
 def consent_request(purpose: str = "", *, agency: Agency | None = None,
-                    settings: Settings | None = None) -> str:
+                    settings: Settings | None = None, channel: str = "") -> str:
     """`consent_text` with the agency of data/agency.yml and the settings from the environment by default."""
-    return consent_text(agency or Agency.load(), settings or Settings.load(), purpose)
+    return consent_text(agency or Agency.load(), settings or Settings.load(), purpose, channel)
 
 
-def consent_prompt(agency: Agency, settings: Settings, purpose: str = "") -> Reply:
-    """The consent question with Đồng ý / Không đồng ý buttons (payloads CONSENT_YES / CONSENT_NO)."""
-    return Reply.say(
-        consent_text(agency, settings, purpose),
-        Button(text("consent.button_yes"), CONSENT_YES),
-        Button(text("consent.button_no"), CONSENT_NO),
-    )
+def _buttons() -> tuple[Button, ...]:
+    return (Button(text("consent.button_yes"), CONSENT_YES), Button(text("consent.button_no"), CONSENT_NO))
+
+
+def consent_prompt(agency: Agency, settings: Settings, purpose: str = "", channel: str = "") -> Reply:
+    """The consent question with Đồng ý / Không đồng ý / Xem chi tiết buttons (CONSENT_YES, _NO, _DETAILS)."""
+    return Reply.say(consent_text(agency, settings, purpose, channel), *_buttons(),
+                     Button(text("consent.button_details"), CONSENT_DETAILS))
+
+
+def consent_details_prompt(agency: Agency, settings: Settings, purpose: str = "", channel: str = "") -> Reply:
+    """The full text, with the same question's Đồng ý / Không đồng ý buttons."""
+    return Reply.say(consent_details(agency, settings, purpose, channel), *_buttons())
 
 
 def record(session: Session, conversation: Conversation, granted: bool = True, now: datetime | None = None,

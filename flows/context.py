@@ -16,7 +16,7 @@ from typing import Any
 
 from bot import handoff as owner
 from bot.agency import Agency
-from bot.consent import CONSENT_NO, CONSENT_YES
+from bot.consent import CONSENT_DETAILS, CONSENT_NO, CONSENT_YES
 from bot.messages import Button, Inbound, Reply
 from bot.templates import has, text
 from flows.steps import Flow, Step
@@ -64,6 +64,8 @@ def action_of(inbound: Inbound) -> tuple[str, dict[str, Any]] | None:
             return "consent", {"value": "yes"}
         if raw == CONSENT_NO:
             return "consent", {"value": "no"}
+        if raw == CONSENT_DETAILS:
+            return "consent", {"value": "details"}
         parsed = parse_payload(raw)
         if parsed:
             return parsed

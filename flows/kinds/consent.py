@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.agency import Agency
-from bot.consent import consent_prompt, has_consent, record
+from bot.consent import consent_details_prompt, consent_prompt, has_consent, record
 from bot.messages import Inbound, Reply
 from bot.templates import text
 from flows.context import NEXT, Answer, Context
@@ -14,6 +14,8 @@ from flows.kinds.base import Action, StepKind
 from flows.steps import ConsentStep, Flow
 from flows.words import NO_WORDS, YES_WORDS, chosen
 from nlu.text import fold
+
+DETAILS_WORDS = {"xem chi tiet", "chi tiet", "xem day du", "doc chi tiet", "xem them"}
 
 
 def purpose(ctx: Context) -> str:
@@ -27,11 +29,16 @@ class Consent(StepKind):
         return has_consent(ctx.turn.session, ctx.turn.conversation, purpose(ctx))
 
     def prompt(self, ctx: Context, step: ConsentStep) -> list[Reply]:
-        return [consent_prompt(Agency.load(), ctx.turn.services.settings, step.purpose)]
+        return [consent_prompt(Agency.load(), ctx.turn.services.settings, step.purpose,
+                               ctx.turn.conversation.channel)]
 
     def answer(self, ctx: Context, step: ConsentStep, inbound: Inbound, action: Action) -> Answer:
         said = chosen(action)
         folded = fold(inbound.text)
+        if said == "details" or (said is None and folded in DETAILS_WORDS):  # the full text, same question
+            full = consent_details_prompt(Agency.load(), ctx.turn.services.settings, step.purpose,
+                                          ctx.turn.conversation.channel)
+            return Answer(True, [full])
         if said == "yes" or (said is None and folded in YES_WORDS):
             record(ctx.turn.session, ctx.turn.conversation, True, ctx.now, purpose=purpose(ctx))
             return Answer(True, [Reply.say(text("dialogue.consent_thanks"))], then=NEXT)
@@ -47,7 +54,7 @@ class Consent(StepKind):
     def takes(self, flow: Flow, active: dict[str, Any], step: ConsentStep, inbound: Inbound,
               now: datetime) -> bool:
         folded = fold(inbound.text)
-        return folded in YES_WORDS or folded in NO_WORDS
+        return folded in YES_WORDS or folded in NO_WORDS or folded in DETAILS_WORDS
 
     def implied_by(self, step: ConsentStep, intent: str) -> Action:
         if intent in ("affirm", "deny"):

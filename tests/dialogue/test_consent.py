@@ -10,10 +10,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.consent import (
+    CONSENT_DETAILS,
     CONSENT_NO,
     CONSENT_VERSION,
     CONSENT_YES,
     _consent_version,
+    consent_details,
     consent_prompt,
     consent_text,
     erase,
@@ -34,6 +36,7 @@ from bot.models import (
     OutboxMessage,
     StoredFile,
 )
+from bot.retention import Retention
 from bot.services import Services
 from bot.transcript import conversation_for
 
@@ -43,17 +46,39 @@ from .test_dossier import AGENCY, make
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
-def test_consent_text_names_centre_purpose_data_retention_and_rights(services: Services) -> None:
-    body = consent_text(AGENCY, services.settings, "đăng ký khai sinh")
-    assert AGENCY.name in body
+def test_consent_text_names_controller_purpose_data_recipients_retention_and_rights(
+        services: Services) -> None:
+    retention = Retention.load(services.settings.data_dir)
+    body = consent_text(AGENCY, services.settings, "đăng ký khai sinh", "facebook")
+    assert f"{AGENCY.name} là bên kiểm soát và xử lý dữ liệu cá nhân" in body  # the controller
     assert "đăng ký khai sinh" in body
-    assert "số định danh" in body and "ảnh/tệp giấy tờ" in body
+    assert "số định danh" in body and "ảnh giấy tờ" in body
+    assert "người đã mất" in body and "có quyền hoặc được họ đồng ý" in body  # others' data
+    assert "Công an xã" in body and "Meta" in body and "ra nước ngoài" in body  # recipients, transfer abroad
     assert f"{services.settings.draft_ttl_days} ngày" in body
-    assert "xóa dữ liệu của tôi" in body and "91/2025/QH15" in body and "356/2025" in body
-    assert len(body) < 1000
+    assert f"{retention.finished_dossier_days} ngày" in body
+    assert "xóa dữ liệu của tôi" in body and "khiếu nại" in body
+    assert "91/2025/QH15" in body and "356/2025" in body
+    assert len(body) < 1000  # chat-sized; the rest is behind "Xem chi tiết"
+    assert "Zalo" in consent_text(AGENCY, services.settings, channel="zalo")
+    assert "Meta" not in consent_text(AGENCY, services.settings, channel="zalo")
     prompt = consent_prompt(AGENCY, services.settings)
-    assert [b.payload for b in prompt.buttons] == [CONSENT_YES, CONSENT_NO]
+    assert [b.payload for b in prompt.buttons] == [CONSENT_YES, CONSENT_NO, CONSENT_DETAILS]
     assert "thủ tục hành chính" in prompt.text  # default purpose
+
+
+def test_the_details_say_sensitive_data_the_id_card_every_period_and_where_to_complain(
+        services: Services) -> None:
+    retention = Retention.load(services.settings.data_dir)
+    full = consent_details(AGENCY, services.settings, "đăng ký khai tử")
+    assert AGENCY.address in full and AGENCY.phone in full
+    assert "nhạy cảm" in full and "giấy báo tử" in full
+    assert "mã QR" in full and "ngày cấp" in full and "không được lưu" in full  # the ID card reading
+    assert "VNG" in full and "Meta" in full and "Công an xã" in full
+    assert f"{services.settings.draft_ttl_days} ngày" in full
+    assert f"{retention.finished_dossier_days} ngày" in full and f"{retention.transcript_days} ngày" in full
+    assert "điền sẵn cho lần sau" in full  # the remembered applicant details (flows/kinds/submit.py)
+    assert "Bộ Công an" in full and "khiếu nại" in full
 
 
 def test_version_is_tied_to_the_consent_text(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def test_a_citizen_submits_a_dossier_in_the_chat(chat: Chat, flow: str, opener: 
     procedure = FLOWS[flow].procedure
     first = open_flow(chat, opener, flow)
     assert "trợ lý tự động" in chat.log[0][1][0].text  # the very first message says what it is
-    assert "Mục đích" in texts(first) and "consent:yes" in payloads(first)
+    assert "bên kiểm soát" in texts(first) and "consent:yes" in payloads(first)
     asked = chat.say("đồng ý")  # typed, not pressed
     assert active_step(chat).id == "applicant_name" and "họ và tên" in texts(asked).lower()
 

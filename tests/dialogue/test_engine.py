@@ -519,3 +519,15 @@ def test_submit_words_at_the_summary_submit_this_dossier_but_never_give_consent(
     chat.say("đồng ý, nộp luôn")
     [dossier] = dossiers(chat)
     assert dossier.procedure_code == KHAI_SINH
+
+
+def test_the_full_consent_text_is_one_tap_away_and_the_question_stays(chat: Chat) -> None:
+    asked = chat.say("em muốn làm giấy khai sinh cho con")
+    assert "consent:details" in payloads(asked)
+    details = chat.press("consent:details", "Xem chi tiết")
+    assert "mã QR" in texts(details) and "Bộ Công an" in texts(details)
+    assert active_step(chat).type == "consent" and payloads(details) == ["consent:yes", "consent:no"]
+    typed = chat.say("xem chi tiết")  # typed words work too, without the NLU
+    assert "mã QR" in texts(typed) and active_step(chat).type == "consent"
+    chat.press("consent:yes", "Đồng ý")
+    assert active_step(chat).id == "applicant_name"
