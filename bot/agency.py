@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot.address import AGENCY_FORMS, DEFAULT_FORM
 from bot.config import DATA_DIR
 from bot.templates import text
 
@@ -67,6 +68,7 @@ class Agency:
     holidays: Mapping[date, Holiday] = field(default_factory=dict)
     make_up_working_days: frozenset[date] = frozenset()
     make_up_hours: tuple[Interval, ...] = ()
+    address_form: str = DEFAULT_FORM  # how the bot calls citizens: "anh/chị" or "ông/bà" (bot.address)
 
     # ----------------------------------------------------------------------------------------
     # Loading
@@ -129,6 +131,7 @@ class Agency:
             holidays=holidays,
             make_up_working_days=frozenset(make_up),
             make_up_hours=make_up_hours,
+            address_form=_address_form(raw.get("address_form", DEFAULT_FORM)),
         )
 
     # ----------------------------------------------------------------------------------------
@@ -337,6 +340,13 @@ def _required(raw: Mapping[str, Any], key: str) -> str:
     if not value:
         raise AgencyConfigError(f"{key}: required")
     return value
+
+
+def _address_form(value: object) -> str:
+    form = str(value or "").strip().lower().replace(" ", "")
+    if form not in AGENCY_FORMS:
+        raise AgencyConfigError(f"address_form: expected one of {', '.join(AGENCY_FORMS)}, got {value!r}")
+    return form
 
 
 def _time(value: object, where: str) -> time:

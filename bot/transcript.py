@@ -2,8 +2,9 @@
 
 The lowest layer of a turn: it knows conversations, messages and outbox rows, nothing of flows or of the
 NLU. Everyone who writes to a conversation (the turn runner, officers, dossier notifications, erasure) writes
-through it. What one citizen turn writes is an explicit object, `TurnTranscript`: the citizen's message is
-held in it until the turn's replies go in with it (one INSERT for the lot), unless the turn writes
+through it, and the form of address the citizen is called by is applied here, once for every bot
+reply (`bot.address`). What one citizen turn writes is an explicit object, `TurnTranscript`: the citizen's
+message is held in it until the turn's replies go in with it (one INSERT for the lot), unless the turn writes
 something else first; then the turn says so (`write_inbound`), so the citizen's message stays first.
 """
 
@@ -16,6 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from bot.address import address_reply
+from bot.agency import Agency
 from bot.db import utcnow
 from bot.messages import Inbound, Reply
 from bot.models import Conversation, Message, OutboxMessage
@@ -43,6 +46,12 @@ def conversation_for(session: Session, channel: str, user_id: str) -> Conversati
     return conv
 
 
+def address_form(conversation: Conversation) -> str:
+    """How this citizen is called: their own choice (state "address", `flows.dialogue`), else the agency's."""
+    chosen = (conversation.state or {}).get("address")
+    return chosen if isinstance(chosen, str) and chosen else Agency.load().address_form
+
+
 def enqueue(
     session: Session,
     conversation: Conversation,
@@ -60,6 +69,7 @@ def enqueue(
     inbound message first (`TurnTranscript.write_inbound`).
     """
     author = "staff" if reply.author == "staff" else "bot"
+    reply = address_reply(reply, address_form(conversation))  # the one place the form of address is applied
     session.add(
         Message(conversation_id=conversation.id, direction="out", author=author, text=reply.text,
                 body=reply.to_dict())
@@ -109,6 +119,8 @@ class TurnTranscript:
         waits: two INSERTs."""
         self.session.flush()  # what the turn added through the ORM first: the transcript keeps its order
         conv, pending, self.inbound_row = self.conversation, self.inbound_row, None
+        form = address_form(conv)
+        replies = [address_reply(reply, form) for reply in replies]
         bodies = [reply.to_dict() for reply in replies]
         connection = self.session.connection()
         _insert_rows(connection, _MESSAGE, ([pending] if pending else []) + [

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.address import asked_form
 from bot.agency import Agency
 from bot.catalog import answers
 from bot.catalog.store import Catalog
@@ -129,6 +130,8 @@ def route(ctx: Context) -> list[Reply]:
     action = action_of(inbound)
     if action and action[0] == satisfaction.ACTION:  # valid in any state: it asks nothing back
         return [*replies, satisfaction.answer(ctx.turn.session, ctx.turn.conversation, action[1], ctx.now)]
+    if not action and (form := asked_form(inbound.text)):  # "gọi tôi là bác": in any state
+        return replies + call_me(ctx, form)
     if ctx.active is not None and ctx.step is not None:
         return replies + in_flow(ctx, action)
     if ctx.active is not None:  # a flow whose step vanished (flow file edited): start clean
@@ -142,6 +145,15 @@ def route(ctx: Context) -> list[Reply]:
     if not inbound.text.strip():
         return [*replies, menu(text("dialogue.empty_message"))]
     return replies + by_intent(ctx, understand(ctx, inbound.text))
+
+
+def call_me(ctx: Context, form: str) -> list[Reply]:
+    """The citizen says how to call them: kept for the conversation (bot.transcript applies it)."""
+    ctx.state["address"] = form
+    ctx.intent = "address_form"
+    if ctx.step is not None:
+        return [Reply.say(text("dialogue.address_set")), *engine.reask(ctx)]
+    return [menu(text("dialogue.address_set_menu"))]
 
 
 # ---------------------------------------------------------------- inside a flow
@@ -227,7 +239,7 @@ def read_ahead(services: Services, state: dict[str, Any], inbound: Inbound, now:
     needs no NLU parse; files for a document step are downloaded. A wrong guess costs a rerun, never a wrong
     answer (flows.turn).
     """
-    if inbound.kind in ("follow", "unfollow") or action_of(inbound) is not None:
+    if inbound.kind in ("follow", "unfollow") or action_of(inbound) is not None or asked_form(inbound.text):
         return Needs()
     flows = engine.load_flows(str(services.settings.data_dir / "flows"))
     active = state.get("active") if isinstance(state.get("active"), dict) else None
