@@ -22,6 +22,8 @@ from itsdangerous import BadSignature, Signer
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from bot.address import address
+from bot.agency import Agency
 from bot.document import Refusal, check
 from bot.messages import Attachment, Inbound
 from bot.models import Conversation, OutboxMessage
@@ -118,9 +120,11 @@ def _store(user_id: str, inbound: Inbound, raw: bytes) -> int:
 @bp.get("/")
 def page() -> Response:
     """The chat page; a visitor without a valid cookie gets a new token (nothing is stored yet)."""
-    labels = {key: text(f"channels.web_{key}") for key in (
-        "title", "subtitle", "placeholder", "send", "attach", "you", "bot", "staff", "typing", "hello",
-        "error", "empty", "too_long", "no_file")}
+    agency = Agency.load()  # the page names the centre and calls visitors by its form of address
+    keys = ("title", "subtitle", "placeholder", "send", "attach", "you", "bot", "staff", "typing", "hello",
+            "error", "empty", "too_long", "no_file")
+    labels = {key: address(text(f"channels.web_{key}", agency=agency.name), agency.address_form)
+              for key in keys}
     labels["file_too_large"] = text("channels.web_file_too_large",
                                     mb=_services().settings.max_upload_bytes // MB)
     resp = Response(render_template("chat.html", labels=labels))
