@@ -1,7 +1,8 @@
 """Citizen-facing texts, kept in data/templates/*.yml and never scattered through code.
 
 Form of address everywhere: the bot speaks of itself as "em" and to the citizen as "anh/chị",
-politely ("ạ"), in short chat-sized messages.
+politely ("ạ"), in short chat-sized messages. "anh/chị" is how texts are written; the form the citizen is
+actually called by (the agency's, or their own) is substituted when a reply is sent (bot.address).
 """
 
 from __future__ import annotations
