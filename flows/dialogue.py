@@ -456,7 +456,10 @@ def without_nlu(ctx: Context) -> list[Reply]:
     if wishes.wants_to_submit(request):
         ctx.intent = "submit_dossier"
         return submit_dossier(ctx, heard)
-    ctx.intent = wishes.asks(request) or "ask_procedure"
+    asked = wishes.asks(request) or "ask_procedure"
+    # "đăng ký kết hôn ở đâu": where this procedure is done is in its answer (the centre's address is not
+    # the answer when another agency handles it)
+    ctx.intent = "ask_procedure" if asked == "ask_office" else asked
     return answer_question(ctx, ctx.intent, heard, context=None)
 
 
