@@ -366,6 +366,7 @@ def by_intent(ctx: Context, heard: Understanding) -> list[Reply]:
     conv = ctx.turn.conversation
     expect = ctx.state.pop("expect", None)
     intent = heard.intent
+    answers_expected = False  # the message names the procedure the bot just asked for
     if (
         isinstance(expect, dict)
         and not heard.from_button
@@ -379,7 +380,9 @@ def by_intent(ctx: Context, heard: Understanding) -> list[Reply]:
             intent = str(expect["intent"])
             heard.entities["procedure"] = procedure
             heard.confidence = max(heard.confidence, CONFIDENT)
-    if (heard.procedure and not heard.from_button and intent not in NOT_A_WISH
+            answers_expected = True
+    # "làm giấy khai sinh" answering "lệ phí thủ tục nào ạ?" names the procedure asked about, no wish
+    if (heard.procedure and not heard.from_button and not answers_expected and intent not in NOT_A_WISH
             and wishes.wants_to_submit(_request(heard.text))):
         intent = "submit_dossier"  # "e muốn đăng ký khai sinh cho con": start it, do not describe it
         heard.confidence = max(heard.confidence, CONFIDENT)

@@ -187,3 +187,11 @@ def test_real_nlu_a_question_after_courtesy_is_answered(real_chat: Chat, message
     replies = real_chat.say(message)
     assert real_chat.state().get("active") is None
     assert expected in texts(replies) and text("dialogue.welcome") not in texts(replies)
+
+
+def test_naming_the_procedure_the_bot_asked_about_is_no_wish_to_submit(chat: Chat, nlu: ScriptedNLU) -> None:
+    nlu.add("phí bao nhiêu vậy?", "ask_fee")
+    nlu.add("làm giấy khai sinh", "submit_dossier", 0.4, procedure=KHAI_SINH)
+    chat.say("phí bao nhiêu vậy?")  # which procedure? is asked
+    replies = chat.say("làm giấy khai sinh")
+    assert chat.state().get("active") is None and "phí" in texts(replies).lower()
