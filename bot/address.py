@@ -24,9 +24,11 @@ FORMS: dict[str, str] = {
 AGENCY_FORMS = ("anh/chị", "ông/bà")
 
 _WRITTEN = re.compile(r"(?<![\w/])([Aa])nh/([Cc])hị(?![\w/])")
-# "gọi tôi là bác", "cứ gọi mình là chú nhé", "xưng hô với tôi là ông", "em gọi bác bằng bác thôi".
+# "gọi tôi là bác", "cứ gọi mình là chú nhé", "xưng hô với tôi là ông", "em gọi bác bằng bác thôi"; at the
+# start of the message, so "cán bộ gọi tôi là bác" (a complaint, say) is not a request to the bot.
 _CALL_ME = re.compile(
-    r"(?:^| )(?:goi|xung ho voi|xung ho|xung) (?:(?:toi|minh|tao|bac|chu|co|ong|ba|em|anh|chi|nguoi ta) )?"
+    r"^(?:(?:da|vang|em|admin|ban|oi|thi|cu|hay|con|chau|lam on|vui long) )*"
+    r"(?:goi|xung ho voi|xung ho|xung) (?:(?:toi|minh|tao|bac|chu|co|ong|ba|em|anh|chi|nguoi ta) )?"
     r"(?:la|bang) (" + "|".join(sorted((re.escape(k) for k in FORMS), key=len, reverse=True)) + r")"
     r"(?= |$)")
 _MAX_WORDS = 12  # a longer message is about something else

@@ -46,6 +46,7 @@ def test_buttons_follow_and_an_officers_own_words_do_not() -> None:
     ("xưng hô với tôi là ông", "ông"), ("Gọi tôi là bà nhé", "bà"), ("gọi tôi là anh/chị", "anh/chị"),
     ("em gọi cô là cô thôi", "cô"),
     ("tôi tên là Lan", None), ("gọi cán bộ giúp tôi", None), ("gọi tôi là Nam", None),
+    ("cán bộ gọi tôi là bác", None),  # said of someone else, e.g. in a complaint
 ])
 def test_what_a_citizen_asks_to_be_called(message: str, form: str | None) -> None:
     assert asked_form(message) == form
