@@ -27,7 +27,7 @@ _WRITTEN = re.compile(r"(?<![\w/])([Aa])nh/([Cc])hị(?![\w/])")
 # "gọi tôi là bác", "cứ gọi mình là chú nhé", "xưng hô với tôi là ông", "em gọi bác bằng bác thôi"; at the
 # start of the message, so "cán bộ gọi tôi là bác" (a complaint, say) is not a request to the bot.
 _CALL_ME = re.compile(
-    r"^(?:(?:da|vang|em|admin|ban|oi|thi|cu|hay|con|chau|lam on|vui long) )*"
+    r"^(?:(?:da|vang|chao|xin|alo|em|admin|ban|oi|thi|cu|hay|con|chau|lam on|vui long) )*"
     r"(?:goi|xung ho voi|xung ho|xung) (?:(?:toi|minh|tao|bac|chu|co|ong|ba|em|anh|chi|nguoi ta) )?"
     r"(?:la|bang) (" + "|".join(sorted((re.escape(k) for k in FORMS), key=len, reverse=True)) + r")"
     r"(?= |$)")

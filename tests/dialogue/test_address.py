@@ -44,7 +44,7 @@ def test_buttons_follow_and_an_officers_own_words_do_not() -> None:
 @pytest.mark.parametrize(("message", "form"), [
     ("gọi tôi là bác", "bác"), ("goi toi la bac", "bác"), ("cứ gọi mình là chú nhé", "chú"),
     ("xưng hô với tôi là ông", "ông"), ("Gọi tôi là bà nhé", "bà"), ("gọi tôi là anh/chị", "anh/chị"),
-    ("em gọi cô là cô thôi", "cô"),
+    ("em gọi cô là cô thôi", "cô"), ("Chào em, gọi tôi là ông nhé", "ông"),
     ("tôi tên là Lan", None), ("gọi cán bộ giúp tôi", None), ("gọi tôi là Nam", None),
     ("cán bộ gọi tôi là bác", None),  # said of someone else, e.g. in a complaint
 ])
