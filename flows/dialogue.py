@@ -28,7 +28,7 @@ from bot.services import Services
 from bot.templates import text
 from flows import engine, wishes
 from flows.context import MAX_BUTTONS, Context, action_of, chunk_buttons, hand_to_staff, payload
-from flows.courtesy import opening
+from flows.courtesy import opening, request_text
 from flows.generate import FLOW_NAMES
 from flows.interruptions import PATTERNS, SIDE_QUESTIONS, control_word, interrupts, may_be_a_request
 from flows.loader import flow_for_procedure
@@ -383,7 +383,7 @@ def by_intent(ctx: Context, heard: Understanding) -> list[Reply]:
             answers_expected = True
     # "làm giấy khai sinh" answering "lệ phí thủ tục nào ạ?" names the procedure asked about, no wish
     if (heard.procedure and not heard.from_button and not answers_expected and intent not in NOT_A_WISH
-            and wishes.wants_to_submit(_request(heard.text))):
+            and wishes.wants_to_submit(request_text(heard.text))):
         intent = "submit_dossier"  # "e muốn đăng ký khai sinh cho con": start it, do not describe it
         heard.confidence = max(heard.confidence, CONFIDENT)
     if heard.procedure and (heard.confidence < CONFIDENT or intent in VAGUE):
@@ -424,12 +424,6 @@ def by_intent(ctx: Context, heard: Understanding) -> list[Reply]:
     return not_understood(ctx)
 
 
-def _request(message: str) -> str:
-    """The message without the greeting, thanks or apology in front of it."""
-    split = opening(message)
-    return split.request if split.courtesy and split.request else message
-
-
 def without_nlu(ctx: Context) -> list[Reply]:
     """The NLU is down and no question is pending (the degraded mode): read the request locally.
 
@@ -438,7 +432,7 @@ def without_nlu(ctx: Context) -> list[Reply]:
     (`flows.wishes`). Anything else gets the "busy" menu.
     """
     message = ctx.turn.inbound.text
-    request = _request(message)
+    request = request_text(message)
     split = opening(message)
     ctx.reading["outcome"] = "degraded"
     if split.only_courtesy and split.courtesy[-1] == "thank":
@@ -451,11 +445,12 @@ def without_nlu(ctx: Context) -> list[Reply]:
     if control_word(request) == "request_human":
         ctx.intent = "request_human"
         return start_flow(ctx, "handoff")
-    procedure = wishes.procedure_named(request, ctx.turn.services.settings.data_dir) if request else None
-    if procedure is None:
+    named = wishes.procedure_named(request, ctx.turn.services.settings.data_dir) if request else None
+    if named is None:
         return [menu(text("dialogue.nlu_down"))]
+    procedure, score = named
     heard = Understanding("ask_procedure", CONFIDENT, {"procedure": procedure}, text=message)
-    ctx.reading["procedure"] = (procedure, 1.0)
+    ctx.reading["procedure"] = (procedure, score)
     if wishes.wants_to_submit(request):
         ctx.intent = "submit_dossier"
         return submit_dossier(ctx, heard)

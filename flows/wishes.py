@@ -70,7 +70,7 @@ def _index(data_dir: str) -> ProcedureIndex:
     return ProcedureIndex.load(Path(data_dir))
 
 
-def procedure_named(message: str, data_dir: Path) -> str | None:
-    """The one procedure the message clearly names, by the same matcher the NLU's linker uses."""
+def procedure_named(message: str, data_dir: Path) -> tuple[str, float] | None:
+    """The one procedure the message clearly names (code, score), by the matcher the NLU's linker uses."""
     match = _index(str(data_dir)).link(message)
-    return match.code if match else None
+    return (match.code, match.score) if match else None
