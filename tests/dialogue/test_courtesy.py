@@ -195,3 +195,14 @@ def test_naming_the_procedure_the_bot_asked_about_is_no_wish_to_submit(chat: Cha
     chat.say("phí bao nhiêu vậy?")  # which procedure? is asked
     replies = chat.say("làm giấy khai sinh")
     assert chat.state().get("active") is None and "phí" in texts(replies).lower()
+
+
+@pytest.mark.rasa
+@pytest.mark.parametrize("message", ["Cảm ơn em, cho hỏi lệ phí bao nhiêu?",
+                                     "cam on em, cho hoi le phi bao nhieu?"])
+def test_real_nlu_inside_a_flow_thanks_then_a_question_is_answered(real_chat: Chat, message: str) -> None:
+    real_chat.say("em muốn đăng ký khai sinh cho con")
+    real_chat.press("consent:yes", "Đồng ý")
+    assert active_step(real_chat).id == "applicant_name"
+    replies = real_chat.say(message)
+    assert "phí" in texts(replies).lower() and active_step(real_chat).id == "applicant_name"
