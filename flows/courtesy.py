@@ -32,9 +32,10 @@ COURTESY: dict[tuple[str, ...], str] = {
 }
 # Who the courtesy is said by or to, and the particles around it ("e chào ad ạ", "alo ad ơi").
 SPEAKERS = frozenset(("em", "toi", "minh", "chau", "con", "tao", "da", "vang", "a", "oi", "day"))
-ADDRESSEES = frozenset((
-    "admin", "em", "anh", "chi", "ban", "bac", "oi", "a", "nhe", "nha", "nhieu", "bot", "trung", "tam",
-    "moi", "nguoi", "ca", "shop", "page", "ak", "nhiu", "ha",
+# Whole phrases only: "trung tâm" is taken, "tạm trú" after "cảm ơn ad" is not.
+ADDRESSEES: frozenset[tuple[str, ...]] = frozenset(tuple(p.split()) for p in (
+    "admin", "em", "anh", "chi", "ban", "bac", "oi", "a", "nhe", "nha", "nhieu", "bot", "trung tam",
+    "moi nguoi", "ca nha", "shop", "page", "ak", "nhiu", "ha",
 ))
 # What is left of a message that was only courtesy: punctuation, emoji.
 _EMPTY = re.compile(r"^[\W_]*$")
@@ -61,6 +62,14 @@ def _courtesy_at(tokens: list[str], k: int) -> tuple[str, int] | None:
         if kind is not None:
             return kind, size
     return None
+
+
+def _addressee_at(tokens: list[str], k: int) -> int:
+    """How many tokens an addressee or particle takes at token k (0: none)."""
+    for size in (2, 1):
+        if k + size <= len(tokens) and tuple(tokens[k:k + size]) in ADDRESSEES:
+            return size
+    return 0
 
 
 def opening(message: str) -> Opening:
@@ -92,10 +101,10 @@ def opening(message: str) -> Opening:
             break
         kinds.append(hit[0])
         k += hit[1]
-        while k < len(tokens) and tokens[k] in ADDRESSEES and _courtesy_at(tokens, k) is None:
+        while k < len(tokens) and (size := _addressee_at(tokens, k)) and _courtesy_at(tokens, k) is None:
             if k > 0 and owner[k] != owner[k - 1] and _punctuated(text, found, owner[k - 1]):
                 break  # "Chào ad, e muốn ...": after the comma "e" is the requester, not the addressee
-            k += 1
+            k += size
         # the courtesy ends at a word boundary
         while k < len(tokens) and k > 0 and owner[k] == owner[k - 1]:
             k += 1

@@ -30,6 +30,8 @@ KHAI_SINH, KHAI_TU, KET_HON = "1.001193", "1.000656", "1.000894"
     ("dạ em chào anh chị ạ! Tôi muốn đăng ký kết hôn", ("greet",), "Tôi muốn đăng ký kết hôn"),
     ("tks ad, xin lỗi làm phiền, phí khai sinh bao nhiêu", ("thank", "apology", "apology"),
      "phí khai sinh bao nhiêu"),
+    ("cam on ad tam tru can gi", ("thank",), "tam tru can gi"),  # "tạm" is not "trung tâm"
+    ("Em chào Trung tâm, e muốn làm tạm trú", ("greet",), "e muốn làm tạm trú"),
     ("chào em ạ", ("greet",), ""),
     ("em cảm ơn ad nhiều nhé 😊", ("thank",), ""),
     ("đăng ký khai sinh", (), "đăng ký khai sinh"),
