@@ -83,7 +83,11 @@ class Collect(StepKind):
               now: datetime) -> bool:
         if fold(inbound.text) in SKIP_WORDS:
             return step.optional
-        return bool(inbound.text.strip()) and validate(now, step, inbound.text.strip())[0]
+        if not inbound.text.strip():
+            return False
+        ok, value, _, _ = validate(now, step, inbound.text.strip())
+        # An answer a cross-field check refuses is not taken by itself: the turn reads it like any other.
+        return ok and failing(flow, {**active.get("slots", {}), step.id: value}, now, changed=step.id) is None
 
 
 KIND = Collect()
