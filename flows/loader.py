@@ -22,6 +22,10 @@ File format (one flow per file, named after it):
         none: Không có             # answer allowed when the law allows it
       - confirm
       - submit
+    checks:                        # cross-field rules (flows.checks), after the steps
+      - id: tuoi_nam
+        require: age(husband_birth_date) >= 20
+        say: Nam phải từ đủ 20 tuổi ...
 """
 
 from __future__ import annotations
