@@ -82,3 +82,22 @@ def test_form_files_are_checked(tmp_path: Path) -> None:
 def test_every_form_names_its_legal_source() -> None:
     for form in load_forms():
         assert any(w in form.citation for w in ("Thông tư", "Nghị định", "Quyết định")), form.name
+
+
+def test_person_fields_follow_the_naming_convention() -> None:
+    """<person>_name, _id_number, _birth_date, _sex, _address: what reading a CCCD's QR code fills."""
+    from flows.steps import Collect
+
+    kinds = {"_name": "person_name", "_id_number": "id_number", "_birth_date": "date", "_address": "address"}
+    for flow in load_flows().values():
+        collected = {s.id: s for s in flow.steps if isinstance(s, Collect)}
+        for slot, step in collected.items():
+            if step.kind in ("person_name", "id_number"):
+                suffix = "_name" if step.kind == "person_name" else "_id_number"
+                assert slot.endswith(suffix), (flow.name, slot)
+                assert slot.removesuffix(suffix) + "_name" in collected, (flow.name, slot)
+            for suffix, kind in kinds.items():
+                if slot.endswith(suffix) and suffix != "_name":
+                    assert step.kind == kind, (flow.name, slot, step.kind)
+            if slot.endswith("_sex"):
+                assert step.kind == "choice" and set(step.options) == {"Nam", "Nữ"}, (flow.name, slot)
