@@ -53,6 +53,7 @@ run: setup
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/motcua flows check
 
 # Headless Chromium for the staff-console browser tests (Debian packages; skipped when already there).
 browser:

@@ -7,7 +7,8 @@ PostgreSQL: two web processes and a separate `motcua worker`), the real NLU serv
 replies and a local stand-in CDN for the photos (the set-up of benchmarks/webhooks.py).
 All citizens start at once; each answers the bot's question as soon as its first reply to the previous
 message reached the Zalo stand-in: the khai sinh button, consent, names, ID numbers, a phone number, choices
-by button, dates, the place of birth, a photo of the birth certificate, "none" buttons, the confirmation.
+by button, dates, places and addresses, a photo of the birth certificate, the confirmation (the whole
+official form: tờ khai đăng ký khai sinh, data/forms/to_khai_khai_sinh.yml).
 Reported: processed turns per second divided by the NLU server's own parse rate (measured right before and
 right after the backend's run, the mean is the reference; target >= 1.5), NLU parses per turn (target
 <= 0.3), dossiers submitted, and the CPU milliseconds each process used per turn.
@@ -49,6 +50,9 @@ MIDDLE = ["Thị", "Văn", "Minh", "Thu", "Quang", "Ngọc", "Hữu", "Thanh"]
 LAST = ["Hoa", "Lan", "Nam", "Hùng", "Mai", "Khang", "An", "Bình", "Phúc", "Trang"]
 PLACES = ["Trạm Y tế xã Tiên Lãng, thành phố Hải Phòng", "Bệnh viện Phụ sản Hà Nội",
           "Bệnh viện đa khoa tỉnh Thái Bình", "Trung tâm Y tế huyện Gia Lâm, Hà Nội"]
+ADDRESSES = ["Số 5 ngõ 10 đường Lê Lợi, xã Hòa Bình, tỉnh Phú Thọ", "Thôn Đông, xã Tân Lập, thành phố Hà Nội",
+             "Tổ dân phố 3, phường Láng, thành phố Hà Nội"]
+HOMETOWNS = ["xã Tiên Lãng, thành phố Hải Phòng", "xã Hòa Bình, tỉnh Phú Thọ", "xã Vũ Thư, tỉnh Hưng Yên"]
 
 
 def pressed(raw: str) -> str:
@@ -73,21 +77,34 @@ def script(n: int, cdn: str) -> list[tuple[str, str]]:
         ("text", name(0)),
         ("text", id_number(0)),
         ("text", f"09{(1, 3, 4, 6, 8)[n % 5]}{(n * 7919) % 10_000_000:07d}"),
+        ("text", ADDRESSES[n % len(ADDRESSES)]),
         choose("Mẹ"),
+        choose("Trẻ sinh ra bình thường"),
         ("text", name(1)),
-        choose("Nam" if n % 2 else "Nữ"),
         ("text", f"{1 + n % 27:02d}/{1 + n % 10:02d}/2026"),
+        choose("Nam" if n % 2 else "Nữ"),
+        ("text", "Kinh"),
+        ("text", "Việt Nam"),
         ("text", PLACES[n % len(PLACES)]),
+        ("text", HOMETOWNS[n % len(HOMETOWNS)]),
         ("text", name(0)),
+        ("text", f"{1 + n % 27:02d}/0{1 + n % 9}/199{n % 10}"),
+        ("text", "Kinh"),
+        ("text", "Việt Nam"),
+        ("text", ADDRESSES[n % len(ADDRESSES)]),
         ("text", id_number(1)),
+        choose("Đã xác định được cha"),
         ("text", name(2)),
+        ("text", f"{1 + n % 27:02d}/0{1 + n % 9}/198{n % 10}"),
+        ("text", "Kinh"),
+        ("text", "Việt Nam"),
+        ("text", ADDRESSES[n % len(ADDRESSES)]),
         ("text", id_number(2)),
         choose("Đã đăng ký kết hôn"),
+        choose("Không cần"),
+        choose("Có Giấy chứng sinh"),
         ("image", f"{cdn}/giay-chung-sinh-{n}.png"),
         ("text", pressed("/done")),
-        ("text", pressed("/none")),
-        ("text", pressed("/none")),
-        ("text", pressed("/none")),
         choose("submit"),
     ]
 

@@ -116,6 +116,9 @@ def _register() -> None:
     main.add_command(catalog)
 
     from bot.pipeline.commands import chat_command, worker_command
+    from flows.cli import flows as flows_group
+
+    main.add_command(flows_group)
 
     main.add_command(worker_command)
     main.add_command(chat_command)

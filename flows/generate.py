@@ -52,14 +52,18 @@ def _lower_first(label: str) -> str:
 
 
 def _ask(field: dict[str, Any]) -> str:
+    """A whole question from a label. A label that ends in a word waiting for its object ("Chỗ ở đăng
+    ký thường trú là", "Tạm trú đến ngày") gets one ("... là gì", "... ngày nào") instead of "... là ạ."."""
     label = _lower_first(str(field.get("label") or field["name"]))
     kind = field.get("kind", "text")
+    open_end = fold(label).rsplit(" ", 1)[-1] in ("la", "ngay")
     if kind == "choice":
-        ask = f"Anh/Chị chọn giúp em: {label} ạ."
+        topic = label[:-3].rstrip() if fold(label).endswith(" la") else label
+        ask = f"{topic[:1].upper()}{topic[1:]}: anh/chị chọn một trong các mục dưới đây ạ."
     elif kind == "date":
-        ask = f"Anh/Chị cho em biết {label} ạ (ví dụ 15/10/2026)."
+        ask = f"Anh/Chị cho em biết {label}{' nào' if open_end else ''} ạ (ví dụ 15/10/2026)."
     else:
-        ask = f"Anh/Chị cho em biết {label} ạ."
+        ask = f"Anh/Chị cho em biết {label}{' gì' if open_end else ''} ạ."
     if field.get("hint"):
         ask += f" {str(field['hint']).rstrip('.')}."
     elif field.get("required") is False:

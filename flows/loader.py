@@ -22,6 +22,10 @@ File format (one flow per file, named after it):
         none: Không có             # answer allowed when the law allows it
       - confirm
       - submit
+    checks:                        # cross-field rules (flows.checks), after the steps
+      - id: tuoi_nam
+        require: age(husband_birth_date) >= 20
+        say: Nam phải từ đủ 20 tuổi ...
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from flows.actions import ACTIONS
 from flows.steps import (
     CONTENT_TYPES,
     Action,
+    Check,
     Collect,
+    Comparison,
     Condition,
     Confirm,
     ConsentStep,
@@ -49,6 +55,7 @@ from flows.steps import (
     Say,
     Step,
     Submit,
+    Term,
 )
 
 # Value kinds a collect step may use: flows.validators kinds plus the engine's dossier_code.
@@ -64,6 +71,12 @@ _COND = re.compile(
         |(?P<slot>[a-z][a-z0-9_]*)\s*(?:(?P<op>==|!=|not\s+in|in)\s*(?P<rhs>.+))?)\s*$""",
     re.VERBOSE,
 )
+
+
+_TERM = re.compile(
+    r"^\s*(?:age\(\s*(?P<age>[a-z][a-z0-9_]*)\s*\)|(?P<today>today)|(?P<num>\d+)|(?P<slot>[a-z][a-z0-9_]*))\s*$"
+)
+_COMPARE = re.compile(r"^(?P<left>.+?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<right>.+)$")
 
 
 class FlowError(ValueError):
@@ -91,6 +104,70 @@ def parse_condition(text: str, where: str) -> Condition:
     if isinstance(value, list | dict) or value is None:
         raise FlowError(f"{where}: {op} needs one value in {text!r}")
     return Condition(slot, op, (str(value),))
+
+
+def _term(text: str, where: str) -> Term:
+    m = _TERM.match(text)
+    if not m:
+        raise FlowError(f"{where}: cannot read {text!r}; write age(slot), a date slot, today or a number")
+    if m.group("age"):
+        return Term("age", slot=m.group("age"))
+    if m.group("today"):
+        return Term("today")
+    if m.group("num"):
+        return Term("number", number=int(m.group("num")))
+    return Term("slot", slot=m.group("slot"))
+
+
+def parse_comparison(text: str, where: str) -> Comparison:
+    """`age(husband_birth_date) >= 20`, `stay_until > stay_from`, `death_date <= today`."""
+    m = _COMPARE.match(str(text).strip())
+    if not m:
+        raise FlowError(f"{where}: cannot read {text!r}; write e.g. age(wife_birth_date) >= 18")
+    left, right = _term(m.group("left"), where), _term(m.group("right"), where)
+    numeric = {left.kind in ("age", "number"), right.kind in ("age", "number")}
+    if numeric != {True} and numeric != {False}:
+        raise FlowError(f"{where}: {text!r} compares a number of years with a date")
+    if left.kind in ("number", "today") and right.kind in ("number", "today"):
+        raise FlowError(f"{where}: {text!r} compares no answer")
+    return Comparison(left, m.group("op"), right)
+
+
+def _conditions(raw: Any, where: str) -> tuple[Condition, ...]:
+    items = raw if isinstance(raw, list) else [raw]
+    return tuple(parse_condition(item, where) for item in items)
+
+
+def parse_checks(raw: Any, source: str) -> tuple[Check, ...]:
+    """The `checks:` list: each has an id, a `say` (what the citizen is told) and either `require:`
+    (a comparison, optionally under `if:`) or `refuse:` (conditions that may not all hold)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise FlowError(f"{source}: checks must be a list")
+    checks: list[Check] = []
+    for n, item in enumerate(raw, 1):
+        where = f"{source}: check {n}"
+        if not isinstance(item, dict):
+            raise FlowError(f"{where}: a check is a mapping with id, say and require or refuse")
+        _check_keys(item, {"id", "if", "require", "refuse", "say"}, where)
+        cid = str(item.get("id") or "")
+        if not _SLOT.match(cid):
+            raise FlowError(f"{where}: id {cid!r} must be lower_case_with_underscores")
+        where = f"{source}: check {cid}"
+        if not item.get("say"):
+            raise FlowError(f"{where}: `say:` is missing (what the citizen is told when it fails)")
+        if ("require" in item) == ("refuse" in item):
+            raise FlowError(f"{where}: write either `require:` (a comparison) or `refuse:` (conditions)")
+        if "refuse" in item:
+            if "if" in item:
+                raise FlowError(f"{where}: `refuse:` already lists its conditions; drop `if:`")
+            checks.append(Check(cid, str(item["say"]), when=_conditions(item["refuse"], where)))
+            continue
+        when = _conditions(item["if"], where) if "if" in item else ()
+        require = parse_comparison(item["require"], where)
+        checks.append(Check(cid, str(item["say"]), when=when, require=require))
+    return tuple(checks)
 
 
 def _count(raw: Any, where: str) -> tuple[int, int]:
@@ -270,7 +347,7 @@ def parse_flow(data: Any, source: str) -> Flow:
     """Build and check one flow from its parsed YAML."""
     if not isinstance(data, dict):
         raise FlowError(f"{source}: a flow file is a mapping with flow, title and steps")
-    _check_keys(data, {"flow", "title", "procedure", "steps"}, source)
+    _check_keys(data, {"flow", "title", "procedure", "steps", "checks"}, source)
     name = str(data.get("flow") or "")
     if not _SLOT.match(name):
         raise FlowError(f"{source}: `flow:` must be a lower_case name, not {name!r}")
@@ -286,9 +363,11 @@ def parse_flow(data: Any, source: str) -> Flow:
     builder = _Builder(source)
     builder.build(data.get("steps"), (), "steps")
     flow = Flow(
-        name=name, title=str(data["title"]), steps=tuple(builder.steps), procedure=procedure, source=source
+        name=name, title=str(data["title"]), steps=tuple(builder.steps), procedure=procedure, source=source,
+        checks=parse_checks(data.get("checks"), source),
     )
     _check_flow(flow)
+    _check_checks(flow)
     return flow
 
 
@@ -323,6 +402,32 @@ def _check_flow(flow: Flow) -> None:
         first_data = next((i for i, t in enumerate(types) if t in ("collect", "documents")), None)
         if first_data is not None and first_data < types.index("consent"):
             raise FlowError(f"{flow.source}: consent must come before the first collect/document step")
+
+
+def _check_checks(flow: Flow) -> None:
+    """Every slot a check names is collected, with the right kind and existing options."""
+    collected = {s.id: s for s in flow.steps if isinstance(s, Collect)}
+    seen: set[str] = set()
+    for check in flow.checks:
+        where = f"{flow.source}: check {check.id}"
+        if check.id in seen:
+            raise FlowError(f"{where}: id used twice")
+        seen.add(check.id)
+        for slot in check.slots:
+            if slot not in collected:
+                raise FlowError(f"{where}: {slot!r} is not collected by any step of this flow")
+        for cond in check.when:
+            step = collected[cond.slot]
+            unknown = [v for v in cond.values if step.kind == "choice" and v not in step.options]
+            if unknown:
+                raise FlowError(
+                    f"{where}: compares {cond.slot} with {unknown}, "
+                    f"not one of its options {list(step.options)}"
+                )
+        if check.require:
+            for term in (check.require.left, check.require.right):
+                if term.slot and collected[term.slot].kind != "date":
+                    raise FlowError(f"{where}: {term} needs {term.slot} to be of type date")
 
 
 def load_file(path: Path) -> Flow:

@@ -132,12 +132,58 @@ class Action(Step):
 
 
 @dataclass(frozen=True)
+class Term:
+    """One side of a cross-field comparison: `age(slot)` (full years until today), a date slot,
+    `today`, or a whole number."""
+
+    kind: str  # age | slot | today | number
+    slot: str = ""
+    number: int = 0
+
+    def __str__(self) -> str:
+        shown = {"age": f"age({self.slot})", "slot": self.slot, "today": "today"}
+        return shown.get(self.kind, str(self.number))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    left: Term
+    op: str  # < <= > >= == !=
+    right: Term
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return tuple(t.slot for t in (self.left, self.right) if t.slot)
+
+    def __str__(self) -> str:
+        return f"{self.left} {self.op} {self.right}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule across answers (`checks:` of a flow file): ages, dates in order, answers that exclude each
+    other. Tried when one of its slots is answered and all of them are known; a failing answer is refused
+    with `say` and asked again."""
+
+    id: str
+    say: str
+    when: tuple[Condition, ...] = ()  # the check applies only when these hold
+    require: Comparison | None = None  # None: the combination in `when` itself is refused
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        own = self.require.slots if self.require else ()
+        return tuple(dict.fromkeys((*(c.slot for c in self.when), *own)))
+
+
+@dataclass(frozen=True)
 class Flow:
     name: str
     title: str
     steps: tuple[Step, ...]
     procedure: str | None = None  # national procedure code for dossier flows
     source: str = ""  # file it was loaded from, for error messages
+    checks: tuple[Check, ...] = ()  # cross-field rules (flows.checks)
 
     def index(self, step_id: str) -> int:
         for i, step in enumerate(self.steps):

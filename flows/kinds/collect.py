@@ -8,6 +8,7 @@ from typing import Any
 from bot.dossier import find_code
 from bot.messages import Button, Inbound, Reply
 from bot.templates import text
+from flows.checks import failing
 from flows.context import NEXT, Answer, Context, chunk_buttons, jsonable, payload
 from flows.kinds.base import Action, StepKind
 from flows.steps import Collect as CollectStep
@@ -33,8 +34,14 @@ def validate(now: datetime, step: CollectStep, raw: str) -> tuple[bool, Any, str
 
 
 def store(ctx: Context, step: CollectStep, value: Any, display: str) -> Answer:
-    active = ctx.active
+    """Keep the answer, unless with the other answers it breaks one of the flow's checks: then the
+    citizen reads why and is asked the same question again."""
+    active, flow = ctx.active, ctx.flow
     assert active is not None
+    if flow is not None and flow.checks:
+        broken = failing(flow, {**active["slots"], step.id: value}, ctx.now, changed=step.id)
+        if broken is not None:
+            return Answer(False, hint=broken.say)
     active["slots"][step.id] = value
     active["display"][step.id] = display
     return Answer(True, then=NEXT)
@@ -76,7 +83,11 @@ class Collect(StepKind):
               now: datetime) -> bool:
         if fold(inbound.text) in SKIP_WORDS:
             return step.optional
-        return bool(inbound.text.strip()) and validate(now, step, inbound.text.strip())[0]
+        if not inbound.text.strip():
+            return False
+        ok, value, _, _ = validate(now, step, inbound.text.strip())
+        # An answer a cross-field check refuses is not taken by itself: the turn reads it like any other.
+        return ok and failing(flow, {**active.get("slots", {}), step.id: value}, now, changed=step.id) is None
 
 
 KIND = Collect()

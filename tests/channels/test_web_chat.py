@@ -42,15 +42,18 @@ def visitor_of(app: Flask, client: FlaskClient) -> str:
 
 
 def at_document_step(app: Flask, client: FlaskClient, flow: str = "giam_ho",
-                     step: str = "giay_to_chung_minh") -> str:
-    """Put the client's conversation at a document step (the state as flows.engine keeps it)."""
+                     step: str = "giay_to_chung_minh", slots: dict | None = None) -> str:
+    """Put the client's conversation at a document step (the state as flows.engine keeps it), with the
+    answers its `if:` branch needs (giam_ho asks this document of a giám hộ đương nhiên)."""
+    if slots is None:
+        slots = {"guardianship_type": "Giám hộ đương nhiên"} if flow == "giam_ho" else {}
     user_id = visitor_of(app, client)
     with app.extensions["motcua"].sessions() as session:
         conv = session.query(Conversation).filter_by(channel="web", user_id=user_id).one_or_none()
         if conv is None:
             conv = Conversation(channel="web", user_id=user_id, state={}, profile={})
             session.add(conv)
-        conv.state = {"active": {"flow": flow, "step": step, "slots": {}, "display": {}, "docs": {},
+        conv.state = {"active": {"flow": flow, "step": step, "slots": dict(slots), "display": {}, "docs": {},
                                  "history": [], "invalid": 0}}
         session.commit()
     return user_id

@@ -166,6 +166,29 @@ VALID = {
     "text": "Nội dung theo yêu cầu của hồ sơ",
 }
 DATES = {"past": "15/10/2020", "future": "15/10/2027", "any": "20/11/2026"}
+# Dates the flows' cross-field checks accept: adults are of age, a child is born after its parents (the
+# conversations run on 24/11/2026), a later date follows an earlier one.
+SLOT_DATES = {
+    "child_birth_date": "15/10/2026", "ward_birth_date": "15/10/2015", "current_expiry_date": "30/11/2026",
+    "absence_from": "01/12/2026", "absence_to": "01/06/2027", "registration_date": "20/10/2005",
+    "original_registration_date": "20/10/2005", "other_party_birth_date": "15/10/2020",
+}
+
+
+TEXTS = {"ethnicity": "Kinh", "nationality": "Việt Nam", "hometown": "xã Hòa Bình, tỉnh Phú Thọ",
+         "birth_place": "Bệnh viện đa khoa tỉnh Phú Thọ"}
+
+
+def text_for(step: Any) -> str:
+    return next((v for k, v in TEXTS.items() if step.id.endswith(k)), VALID[step.kind])
+
+
+def date_for(step: Any) -> str:
+    if step.id in SLOT_DATES:
+        return SLOT_DATES[step.id]
+    if step.id.endswith("_birth_date"):
+        return "15/10/1990" if step.id in ("mother_birth_date", "father_birth_date") else "15/10/2000"
+    return DATES[str(step.rules.get("when", "any"))]
 
 
 def active_step(chat: Chat) -> Any:
@@ -187,8 +210,8 @@ def answer_step(chat: Chat, step: Any, *, choose: dict[str, str] | None = None) 
         if step.kind == "choice":
             return chat.say(choose.get(step.id, step.options[0]))
         if step.kind == "date":
-            return chat.say(DATES[str(step.rules.get("when", "any"))])
-        return chat.say(VALID[step.kind])
+            return chat.say(date_for(step))
+        return chat.say(text_for(step))
     if step.type == "documents":
         replies = chat.upload("/giay.png" if "jpeg" in step.accept or "png" in step.accept else "/ban-ve.pdf")
         if step.max_count > 1:

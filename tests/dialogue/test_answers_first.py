@@ -86,7 +86,7 @@ def test_the_birth_place_is_the_answer_not_a_question_about_fees(chat: Chat, nlu
     assert "lệ phí" not in texts(replies).lower()
     place = chat.state()["active"]["slots"]["child_birth_place"]
     assert place == "Trạm Y tế xã Tiên Lãng, thành phố Hải Phòng"
-    assert active_step(chat).id == "mother_name" and "họ và tên mẹ" in texts(replies).lower()
+    assert active_step(chat).id == "child_hometown" and "quê quán" in texts(replies).lower()
 
 
 @pytest.mark.parametrize(("step_id", "answer", "stored"), [
@@ -94,7 +94,7 @@ def test_the_birth_place_is_the_answer_not_a_question_about_fees(chat: Chat, nlu
     ("applicant_name", "nguyễn văn phí", "Nguyễn Văn Phí"),  # "phí" is a fee word and a given name
     ("applicant_id_number", "001090001234", "001090001234"),
     ("phone", "0912 345 678", "+84912345678"),
-    ("child_full_name", "Lê Hoàng Bảo Hân", "Lê Hoàng Bảo Hân"),
+    ("child_name", "Lê Hoàng Bảo Hân", "Lê Hoàng Bảo Hân"),
     ("child_birth_date", "15/10/2026", "2026-10-15"),
     ("child_birth_place", "Bệnh viện Phụ sản Hà Nội, phường Láng Hạ, quận Đống Đa", None),
     ("child_birth_place", "Bệnh viện đa khoa tỉnh Thái Bình", None),

@@ -137,7 +137,15 @@ def test_complete_submission_with_documents_correction_and_receipt(chat: Chat) -
     start_khai_sinh(chat)
     complete(chat, until="relationship")
     chat.say("Người được ủy quyền")  # branch: the authorization letter is asked for later
-    complete(chat, until="giay_chung_sinh")
+    complete(chat, until="birth_proof")
+    chat.say("Không có (sinh ngoài cơ sở y tế)")  # the alternative proof replaces the birth certificate ...
+    assert active_step(chat).id == "van_ban_cua_nguoi"
+    refused = chat.press("/none")  # ... but cannot be skipped as well
+    assert active_step(chat).id == "van_ban_cua_nguoi" and "Không áp dụng" not in texts(refused)
+    chat.say("quay lại")
+    assert active_step(chat).id == "birth_proof"
+    chat.say("Có Giấy chứng sinh")
+    assert active_step(chat).id == "giay_chung_sinh"
     wrong = chat.upload("/note.txt")
     assert "JPEG" in texts(wrong) and active_step(chat).id == "giay_chung_sinh"
     small = chat.upload("/tiny.png")
@@ -145,25 +153,20 @@ def test_complete_submission_with_documents_correction_and_receipt(chat: Chat) -
     got = chat.upload("/giay.png", "/ban-ve.pdf")
     assert "2 tệp" in texts(got) and "/done" in payloads(got)
     chat.say("xong")
-    assert active_step(chat).id == "van_ban_cua_nguoi"
-    chat.press("/none")
-    assert active_step(chat).id == "van_ban_uy_quyen"
+    assert active_step(chat).id == "van_ban_uy_quyen"  # no abandoned-child report, no surrogacy letter
     chat.upload("/giay.png")
     chat.say("xong")
-    assert active_step(chat).id == "bien_ban_ve_viec"
-    chat.say("không áp dụng")
-    chat.press("/none")
     assert active_step(chat).id == "confirm"
     summary = chat.say("ok nhưng khoan")  # not an answer: the summary comes again with the hint
-    assert "Ngày sinh của bé: 15/10/2020" in texts(summary)
+    assert "Ngày sinh của bé: 15/10/2026" in texts(summary)
     # correct one field without starting over
     edit = chat.say("sửa ngày sinh của bé")
     assert "ngày sinh" in texts(edit).lower()
-    summary = chat.say("16/10/2020")
-    assert "Ngày sinh của bé: 16/10/2020" in texts(summary) and active_step(chat).id == "confirm"
+    summary = chat.say("16/10/2026")
+    assert "Ngày sinh của bé: 16/10/2026" in texts(summary) and active_step(chat).id == "confirm"
     fields = chat.press('/choose{"value":"edit"}')
-    assert "4. Quan hệ với bé" in texts(fields)  # numbered, for platforms that cut button titles
-    chat.say("4")
+    assert "5. Quan hệ với bé" in texts(fields)  # numbered, for platforms that cut button titles
+    chat.say("5")
     summary = chat.say("Mẹ")
     assert active_step(chat).id == "confirm"
     assert "Văn bản ủy quyền" not in texts(summary)  # the branch no longer applies
@@ -172,16 +175,12 @@ def test_complete_submission_with_documents_correction_and_receipt(chat: Chat) -
     [dossier] = dossiers(chat)
     assert CODE.match(dossier.code) and dossier.code in texts(receipt)
     assert dossier.status == "received" and dossier.procedure_code == KHAI_SINH
-    assert dossier.applicant["child_birth_date"] == "2020-10-16"
+    assert dossier.applicant["child_birth_date"] == "2026-10-16"
     assert dossier.applicant["relationship"] == "Mẹ" and dossier.phone == "+84912345678"
     assert dossier.appointment_date == date(2026, 11, 25)  # 1 working day, received Tuesday morning
     items = [(d.item, d.file_id is not None, d.not_applicable) for d in dossier.documents]
     assert items.count(("Giấy chứng sinh", True, False)) == 2
-    assert (
-        "Văn bản của người làm chứng xác nhận việc sinh, hoặc giấy cam đoan về việc sinh",
-        False,
-        True,
-    ) in items
+    assert not any(i[0].startswith("Văn bản của người làm chứng") for i in items)  # the branch not taken
     assert not any(i[0] == "Văn bản ủy quyền" for i in items)
 
 

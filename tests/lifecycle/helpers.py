@@ -26,7 +26,10 @@ def draft_state(file_ids: list[int], updated: datetime, *,
     """A conversation state waiting at a documents step of a real flow, holding `file_ids`."""
     return {
         "disclosed": True,
-        "active": {"flow": FLOW, "step": STEP, "slots": {"ho_ten": "Nguyễn Văn An"}, "display": {},
+        "active": {"flow": FLOW, "step": STEP, "display": {},
+                   # the list-registration branch, where this document is asked
+                   "slots": {"ho_ten": "Nguyễn Văn An",
+                             "registration_mode": "Theo danh sách (cơ quan, tổ chức, nhiều người)"},
                    "docs": {"giay_to_khac": {"files": file_ids, "none": False}},
                    "pending_files": pending or [], "history": [], "invalid": 0, "said": [],
                    "started_at": updated.isoformat(), "updated_at": updated.isoformat()},
