@@ -46,6 +46,7 @@ from flows.steps import (
     Documents,
     Flow,
     Handoff,
+    NotifyStep,
     Say,
     Step,
     Submit,
@@ -285,11 +286,20 @@ def parse_flow(data: Any, source: str) -> Flow:
             )
     builder = _Builder(source)
     builder.build(data.get("steps"), (), "steps")
+    _imply_notify(builder.steps)
     flow = Flow(
         name=name, title=str(data["title"]), steps=tuple(builder.steps), procedure=procedure, source=source
     )
     _check_flow(flow)
     return flow
+
+
+def _imply_notify(steps: list[Step]) -> None:
+    """A flow that submits a dossier asks, before its confirmation, how the citizen wants to be told."""
+    types = [s.type for s in steps]
+    if "submit" in types and "confirm" in types and "notify" not in types:
+        confirm = types.index("confirm")
+        steps.insert(confirm, NotifyStep(id="notify", type="notify", when=steps[confirm].when))
 
 
 def _check_flow(flow: Flow) -> None:
