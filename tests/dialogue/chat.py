@@ -194,6 +194,8 @@ def answer_step(chat: Chat, step: Any, *, choose: dict[str, str] | None = None) 
         if step.max_count > 1:
             replies = chat.say("xong")
         return replies
+    if step.type == "notify":
+        return chat.press('/choose{"value":"%s"}' % choose.get("notify", "none"), "Thông báo")
     if step.type == "confirm":
         return chat.press('/choose{"value":"submit"}', "Nộp hồ sơ")
     raise AssertionError(f"cannot answer step {step.id} ({step.type})")
