@@ -195,7 +195,8 @@ def answer_step(chat: Chat, step: Any, *, choose: dict[str, str] | None = None) 
             replies = chat.say("xong")
         return replies
     if step.type == "notify":
-        return chat.press('/choose{"value":"%s"}' % choose.get("notify", "none"), "Thông báo")
+        value = choose.get("notify", "none")
+        return chat.press('/choose{"value":"' + value + '"}', "Thông báo")
     if step.type == "confirm":
         return chat.press('/choose{"value":"submit"}', "Nộp hồ sơ")
     raise AssertionError(f"cannot answer step {step.id} ({step.type})")
