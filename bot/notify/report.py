@@ -21,10 +21,15 @@ FREE_REPLY_WINDOW = timedelta(hours=48)  # Zalo: replies to a citizen message wi
 FREE_REPLIES = 8  # ... up to 8 per citizen message (channels.md §1.6)
 
 
-def for_dossier(session: Session, dossier_id: int) -> list[Notification]:
-    """The dossier's notifications, newest first (the dossier page)."""
-    return list(session.scalars(select(Notification).where(Notification.dossier_id == dossier_id)
-                                .order_by(Notification.id.desc())))
+def for_dossier(session: Session, dossier_id: int) -> list[tuple[Notification, datetime | None]]:
+    """The dossier's notifications, newest first, each with when the platform said it was delivered (ZNS
+    receipts; the chat's delivery receipts on its outbox item)."""
+    rows = session.execute(
+        select(Notification, OutboxMessage.delivered_at)
+        .outerjoin(OutboxMessage, and_(Notification.channel == "chat",
+                                       OutboxMessage.id == Notification.outbox_id))
+        .where(Notification.dossier_id == dossier_id).order_by(Notification.id.desc())).all()
+    return [(n, n.delivered_at or chat_delivered) for n, chat_delivered in rows]
 
 
 def silent(session: Session, now: datetime, days: int) -> list[tuple[Dossier, datetime]]:

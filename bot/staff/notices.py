@@ -7,6 +7,7 @@ from flask import render_template
 
 from bot.db import utcnow
 from bot.notify import report
+from bot.notify.channels import describe
 from bot.staff.views import app_settings, bp, db, me
 
 
@@ -18,4 +19,4 @@ def notifications() -> str:
     month = report.this_month(session, settings, now) if me().is_admin else None
     return render_template("staff/notifications.html", silent=report.silent(session, now,
                                                                                settings.notify_silent_days),
-                           days=settings.notify_silent_days, month=month)
+                           days=settings.notify_silent_days, month=month, channels=describe(settings))

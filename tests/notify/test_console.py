@@ -79,6 +79,7 @@ def test_citizens_told_nothing_after_the_result_is_listed_for_a_call(
     assert listed == [silent_code]
     page = _staff(app, "officer").get("/staff/notifications").get_data(as_text=True)
     assert silent_code in page and told_code not in page and 'id="month"' not in page
+    assert "zns on; sms on" in page  # which channels are on, for every officer
 
 
 def test_admins_see_the_months_counts_and_cost(
