@@ -9,21 +9,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.consent import record
-from bot.models import Conversation, NotificationPreference
+from bot.models import ConsentRecord, Conversation, NotificationPreference
 
 CHOICES = ("chat", "zalo", "sms", "none")
 BASIS = "consent"
 
 
 def current(session: Session, conversation_id: int | None) -> str | None:
-    """The conversation's choice, or None when the citizen never chose."""
+    """The conversation's choice, or None when the citizen never chose or withdrew the consent behind it
+    (an erasure withdraws every consent of the conversation)."""
     if conversation_id is None:
         return None
     row = session.get(NotificationPreference, conversation_id)
-    return row.choice if row else None
+    if row is None or row.choice == "none":
+        return row.choice if row else None
+    granted = session.scalars(
+        select(ConsentRecord.granted)
+        .where(ConsentRecord.conversation_id == conversation_id,
+               ConsentRecord.purpose == f"notify:{row.choice}")
+        .order_by(ConsentRecord.at.desc(), ConsentRecord.id.desc()).limit(1)).first()
+    return row.choice if granted else None
 
 
 def choose(session: Session, conversation: Conversation, choice: str,

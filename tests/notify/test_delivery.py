@@ -241,3 +241,19 @@ def test_failed_everywhere_is_failed_with_the_platform_errors(
     assert row.state == "failed"
     assert [(t["channel"], t["error"].split(":")[0]) for t in row.tries] == [
         ("zns", "permanent -131"), ("sms", "permanent 146")]
+
+
+def test_an_erasure_withdraws_the_choice(n_services: Services, esms_server: EsmsStandIn) -> None:
+    from bot.consent import erase
+
+    dossier_id = _citizen(n_services, "web", "sms")
+    with transaction(n_services.sessions) as session:
+        dossier = session.get(Dossier, dossier_id)
+        assert dossier is not None
+        conversation = session.get(Conversation, dossier.conversation_id)
+        assert conversation is not None
+        erase(session, n_services.settings, conversation, utcnow())
+    _change(n_services, dossier_id, "processing")
+    _send_all(n_services)
+    assert esms_server.sends() == []
+    assert [n.state for n in _notifications(n_services)] == ["none"]
