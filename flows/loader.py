@@ -22,6 +22,9 @@ File format (one flow per file, named after it):
         none: Không có             # answer allowed when the law allows it
       - confirm
       - submit
+
+A flow that submits a dossier gets one step the file does not write: `notify` (how the citizen wants to be
+told of status changes, flows/kinds/notify.py), just before its confirm.
 """
 
 from __future__ import annotations
