@@ -87,6 +87,19 @@ class Settings:
     chat_upload_quota_mb: int = 100
     maintenance_interval_minutes: int = 60  # embedded default: how often the data-lifecycle jobs run
     orphan_grace_minutes: int = 60  # a file with no row is swept only when older than this
+    # Notifications after the chat window closes (bot/notify): Zalo ZNS, then SMS. Off without settings.
+    zalo_zns_base: str = "https://business.openapi.zalo.me"
+    zalo_zns_template_id: str = ""  # the approved status-update template; per-status ids in data/agency.yml
+    sms_provider: str = ""  # esms | "" (off)
+    sms_api_base: str = "https://rest.esms.vn"
+    sms_api_key: str = ""
+    sms_secret_key: str = ""
+    sms_brandname: str = ""
+    sms_unicode: bool = False  # False: SMS without diacritics (160 characters a part instead of 70)
+    price_zns: int = 0  # VND per ZNS message, for the admins' monthly cost
+    price_sms: int = 0  # VND per SMS part
+    price_zalo_proactive: int = 0  # VND per Zalo message outside the free replies
+    notify_silent_days: int = 3  # a result ready this many days without any notification reaching the citizen
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:
@@ -139,6 +152,18 @@ class Settings:
             chat_upload_quota_mb=_env_int("CHAT_UPLOAD_QUOTA_MB", cls.chat_upload_quota_mb),
             maintenance_interval_minutes=max(1, _env_int("MAINTENANCE_INTERVAL_MINUTES", 60)),
             orphan_grace_minutes=max(1, _env_int("ORPHAN_GRACE_MINUTES", 60)),
+            zalo_zns_base=(_env("ZALO_ZNS_BASE") or cls.zalo_zns_base).rstrip("/"),
+            zalo_zns_template_id=_env("ZALO_ZNS_TEMPLATE_ID"),
+            sms_provider=_env("SMS_PROVIDER").lower(),
+            sms_api_base=(_env("SMS_API_BASE") or cls.sms_api_base).rstrip("/"),
+            sms_api_key=_env("SMS_API_KEY"),
+            sms_secret_key=_env("SMS_SECRET_KEY"),
+            sms_brandname=_env("SMS_BRANDNAME"),
+            sms_unicode=_env_bool("SMS_UNICODE", False),
+            price_zns=_env_int("PRICE_ZNS", 0),
+            price_sms=_env_int("PRICE_SMS", 0),
+            price_zalo_proactive=_env_int("PRICE_ZALO_PROACTIVE", 0),
+            notify_silent_days=max(1, _env_int("NOTIFY_SILENT_DAYS", 3)),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

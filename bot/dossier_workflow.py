@@ -1,8 +1,8 @@
 """How a dossier moves between statuses, and the citizen notification each move sends.
 
 The console and the integration API both call `change_status`, so a change made in either place has the
-same effect: the new status, a history row, an audit entry and a message to the citizen on their channel
-(through the outbox, under the messaging-window policy).
+same effect: the new status, a history row, an audit entry and a notification to the citizen (bot/notify:
+the chat through the outbox under the messaging-window policy, then Zalo ZNS or SMS as the citizen chose).
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ def change_status(
 
     `actor` is `staff:<username>`, `api` or `citizen`; `items` lists what to add (supplement_requested).
     """
+    from bot.notify.plan import notify
     from bot.transcript import enqueue
 
     note = (note or "").strip() or None
@@ -148,8 +149,9 @@ def change_status(
         now=now,
     )
     conversation = session.get(Conversation, dossier.conversation_id) if dossier.conversation_id else None
+    # Every status change is a notification: the chat while its window is open, then ZNS / SMS as chosen.
+    notify(session, dossier, conversation, notification(dossier, officer_note), now)
     if conversation is not None:
-        enqueue(session, conversation, notification(dossier, officer_note), purpose="notification")
         staff_id = staff.id if staff else None
         question = (satisfaction.after_return(session, conversation, dossier, staff_id, now)
                     if status == "returned" else None)

@@ -31,6 +31,7 @@ from flows.context import MAX_BUTTONS, Context, action_of, chunk_buttons, hand_t
 from flows.courtesy import opening, request_text
 from flows.generate import FLOW_NAMES
 from flows.interruptions import PATTERNS, SIDE_QUESTIONS, control_word, interrupts, may_be_a_request
+from flows.kinds import notify as notice
 from flows.loader import flow_for_procedure
 from flows.steps import Step
 from flows.turn import Needs, Turn
@@ -132,6 +133,9 @@ def route(ctx: Context) -> list[Reply]:
         return [*replies, satisfaction.answer(ctx.turn.session, ctx.turn.conversation, action[1], ctx.now)]
     if not action and (form := asked_form(inbound.text)):  # "gọi tôi là bác": in any state
         return replies + call_me(ctx, form)
+    wanted = None if action else notice.requested(inbound.text)  # "dừng thông báo", "báo qua SMS"
+    if wanted and (ctx.step is None or ctx.step.type != "notify"):
+        return [*replies, *notice.change(ctx, wanted)]
     if ctx.active is not None and ctx.step is not None:
         return replies + in_flow(ctx, action)
     if ctx.active is not None:  # a flow whose step vanished (flow file edited): start clean

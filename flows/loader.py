@@ -26,6 +26,9 @@ File format (one flow per file, named after it):
       - id: tuoi_nam
         require: age(husband_birth_date) >= 20
         say: Nam phải từ đủ 20 tuổi ...
+
+A flow that submits a dossier gets one step the file does not write: `notify` (how the citizen wants to be
+told of status changes, flows/kinds/notify.py), just before its confirm.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from flows.steps import (
     Documents,
     Flow,
     Handoff,
+    NotifyStep,
     Say,
     Step,
     Submit,
@@ -362,6 +366,7 @@ def parse_flow(data: Any, source: str) -> Flow:
             )
     builder = _Builder(source)
     builder.build(data.get("steps"), (), "steps")
+    _imply_notify(builder.steps)
     flow = Flow(
         name=name, title=str(data["title"]), steps=tuple(builder.steps), procedure=procedure, source=source,
         checks=parse_checks(data.get("checks"), source),
@@ -369,6 +374,14 @@ def parse_flow(data: Any, source: str) -> Flow:
     _check_flow(flow)
     _check_checks(flow)
     return flow
+
+
+def _imply_notify(steps: list[Step]) -> None:
+    """A flow that submits a dossier asks, before its confirmation, how the citizen wants to be told."""
+    types = [s.type for s in steps]
+    if "submit" in types and "confirm" in types and "notify" not in types:
+        confirm = types.index("confirm")
+        steps.insert(confirm, NotifyStep(id="notify", type="notify", when=steps[confirm].when))
 
 
 def _check_flow(flow: Flow) -> None:

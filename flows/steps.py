@@ -20,7 +20,7 @@ CONTENT_TYPES = {
 }
 
 # Step types that wait for the citizen's answer; the others run and move on.
-WAITING = ("consent", "collect", "documents", "confirm")
+WAITING = ("consent", "collect", "documents", "notify", "confirm")
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,11 @@ class Documents(Step):
     @property
     def content_types(self) -> tuple[str, ...]:
         return tuple(CONTENT_TYPES[a] for a in self.accept)
+
+
+@dataclass(frozen=True)
+class NotifyStep(Step):
+    """How the citizen wants to hear about the dossier (implied before the confirmation)."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from bot.models.dossier import Dossier, DossierDocument, DossierSequence, Dossie
 from bot.models.event import InboundEvent
 from bot.models.insight import NluExample, NluModelRecord, SatisfactionRating
 from bot.models.lifecycle import MaintenanceLease
+from bot.models.notification import Notification, NotificationPreference
 from bot.models.outbox import OutboxMessage
 from bot.models.staff import AuditLog, StaffSession, StaffUser
 
@@ -25,6 +26,8 @@ __all__ = [
     "Message",
     "NluExample",
     "NluModelRecord",
+    "Notification",
+    "NotificationPreference",
     "OutboxMessage",
     "SatisfactionRating",
     "StaffSession",

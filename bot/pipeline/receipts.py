@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import Conversation, OutboxMessage
+from bot.models import Conversation, Notification, OutboxMessage
 from bot.pipeline.store import lists_id
 
 OB = OutboxMessage
@@ -23,10 +23,11 @@ SEEN_EVENTS = ("user_seen_message", "read")
 
 def apply_receipt(session: Session, channel: str, user_id: str, detail: dict[str, Any], now: datetime) -> int:
     """Mark our sent messages the receipt covers delivered (and seen); returns how many rows changed."""
+    told = _notifications(session, channel, detail, now)
     conversation_id = session.scalar(select(Conversation.id).where(
         Conversation.channel == channel, Conversation.user_id == user_id))
     if conversation_id is None:
-        return 0
+        return told
     sent = and_(OB.conversation_id == conversation_id, OB.status == "sent")
     reach = []
     ids = [str(i) for i in detail.get("message_ids") or () if i]
@@ -46,9 +47,23 @@ def apply_receipt(session: Session, channel: str, user_id: str, detail: dict[str
     values = {"delivered_at": func.coalesce(OB.delivered_at, at)}
     if seen:
         values["seen_at"] = at
-    return int(session.execute(
+    return told + int(session.execute(
         update(OB).where(sent, or_(*reach), column.is_(None)).values(values)
         .execution_options(synchronize_session=False)
+    ).rowcount or 0)
+
+
+def _notifications(session: Session, channel: str, detail: dict[str, Any], now: datetime) -> int:
+    """A Zalo receipt naming a ZNS message we sent (its msg_id [U]: ZNS receipts share the OA's webhook):
+    that notification was delivered. The recipient of a ZNS may have no conversation with the OA."""
+    ids = [str(i) for i in detail.get("message_ids") or () if i]
+    if channel != "zalo" or not ids:
+        return 0
+    at = from_ms(detail.get("at_ms")) or now
+    return int(session.execute(
+        update(Notification).where(Notification.channel == "zns", Notification.state == "sent",
+                                   Notification.platform_id.in_(ids))
+        .values(state="delivered", delivered_at=at).execution_options(synchronize_session=False)
     ).rowcount or 0)
 
 

@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from bot.notify import sender as notifications
+from bot.notify.channels import describe
 from bot.pipeline import dispatcher, worker
 from bot.pipeline.store import EVENTS, OUTBOX, Wakeup
 from bot.services import Services
@@ -30,6 +32,7 @@ class Runner:
         self.dispatchers = dispatchers
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._notifier: notifications.Sender | None = None
 
     def start(self) -> Runner:
         if self.processors:
@@ -40,8 +43,11 @@ class Runner:
             self._spawn(f"motcua-worker-{n}", self._process_step, EVENTS)
         for n in range(self.dispatchers):
             self._spawn(f"motcua-dispatcher-{n}", self._dispatch_step, OUTBOX)
+        if self.dispatchers:
+            self._spawn("motcua-notifier", self._notify_step, OUTBOX)
         log.info("pipeline started: %d processor(s), %d dispatcher(s), channels %s",
                  self.processors, self.dispatchers, ",".join(self.connectors))
+        log.info("%s", describe(self.services.settings))
         return self
 
     def _spawn(self, name: str, step: Callable[[PlatformSession], int], wakeup: Wakeup) -> None:
@@ -54,6 +60,11 @@ class Runner:
 
     def _dispatch_step(self, http: PlatformSession) -> int:
         return dispatcher.dispatch_once(self.services, self.connectors, http)
+
+    def _notify_step(self, http: PlatformSession) -> int:
+        if self._notifier is None:
+            self._notifier = notifications.Sender(self.services)
+        return notifications.dispatch_once(self.services, http, self._notifier)
 
     def _loop(self, step: Callable[[PlatformSession], int], wakeup: Wakeup) -> None:
         http = http_session()

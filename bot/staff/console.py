@@ -16,6 +16,7 @@ from bot.staff import (  # noqa: F401 (their routes register on `bp`)
     dossier_views,
     escalations,
     failed_events,
+    notices,
     review,
 )
 from bot.staff.outgoing import bp as outgoing_bp

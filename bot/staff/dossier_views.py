@@ -22,6 +22,7 @@ from bot.dossier import applicant_fields, is_overdue, local_zone, normalised_pho
 from bot.dossier_workflow import InvalidTransition, allowed_next, change_status, overdue_clause
 from bot.models import Conversation, Dossier, DossierDocument, Message
 from bot.models.dossier import STATUSES
+from bot.notify import report
 from bot.numbers import query_int
 from bot.staff import audit, files
 from bot.staff.escalations import message_json
@@ -140,6 +141,7 @@ def dossier(code: str) -> str:
         messages=messages,
         applicant=applicant_fields(item.applicant),
         next_statuses=allowed_next(item.status),
+        notifications=report.for_dossier(session, item.id),
         overdue=is_overdue(item, local_today(utcnow())),
     )
 

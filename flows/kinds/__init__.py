@@ -5,6 +5,7 @@
 | consent   | consent    | yes   | the purpose and the consent question; skipped once given         |
 | collect   | collect    | yes   | one typed value, checked by its validator                        |
 | documents | documents  | yes   | photos / PDFs for one checklist item                             |
+| notify    | notify     | yes   | how to be told of status changes (implied before confirm)        |
 | confirm   | confirm    | yes   | the summary; submit or correct one field                         |
 | say       | say        | no    | a message, then on                                               |
 | submit    | submit     | no    | the dossier and its receipt                                      |
@@ -14,7 +15,7 @@
 
 from __future__ import annotations
 
-from flows.kinds import action, collect, confirm, consent, documents, handoff, say, submit
+from flows.kinds import action, collect, confirm, consent, documents, handoff, notify, say, submit
 from flows.kinds.base import StepKind
 from flows.steps import WAITING, Step
 
@@ -22,6 +23,7 @@ KINDS: dict[str, StepKind] = {
     "consent": consent.KIND,
     "collect": collect.KIND,
     "documents": documents.KIND,
+    "notify": notify.KIND,
     "confirm": confirm.KIND,
     "say": say.KIND,
     "submit": submit.KIND,

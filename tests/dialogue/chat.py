@@ -217,6 +217,9 @@ def answer_step(chat: Chat, step: Any, *, choose: dict[str, str] | None = None) 
         if step.max_count > 1:
             replies = chat.say("xong")
         return replies
+    if step.type == "notify":
+        value = choose.get("notify", "none")
+        return chat.press('/choose{"value":"' + value + '"}', "Thông báo")
     if step.type == "confirm":
         return chat.press('/choose{"value":"submit"}', "Nộp hồ sơ")
     raise AssertionError(f"cannot answer step {step.id} ({step.type})")
