@@ -171,8 +171,11 @@ def notification(dossier: Dossier, note: str | None) -> Reply:
 
     items = "\n".join(f"- {item}" for item in dossier.supplement_items or ())
     pickup = result_pickup(dossier.procedure_code, Catalog.load()) if dossier.status == "result_ready" else ""
+    key = f"staff.notify_{dossier.status}"
+    if dossier.status == "received" and dossier.accepted_at != dossier.updated_at:
+        key = "staff.notify_received_again"  # back after a supplement, not the acceptance itself
     body = text(
-        f"staff.notify_{dossier.status}",
+        key,
         code=shown_code(dossier),
         reference=dossier.code,
         official_code=dossier.official_code or "",
