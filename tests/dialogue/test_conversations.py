@@ -21,7 +21,7 @@ from .chat import Chat, active_step, answer_step, button, complete, payloads, te
 
 pytestmark = pytest.mark.rasa  # every conversation here runs on the real NLU server
 
-CODE = re.compile(r"^TN-[0-9A-Z]{4}-[0-9A-Z]{4}$")  # the online reference: the official code comes at acceptance
+CODE = re.compile(r"^TN-[0-9A-Z]{4}-[0-9A-Z]{4}$")  # the online reference; the official code: at acceptance
 FLOWS = load_flows()
 
 # (flow, what a citizen types to start it)

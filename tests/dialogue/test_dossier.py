@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from bot.agency import Agency
 from bot.db import transaction
-from bot.dossier_workflow import change_status
 from bot.document import accept_upload
 from bot.dossier import (
     DocumentEntry,
@@ -30,6 +29,7 @@ from bot.dossier import (
     receipt,
     submit,
 )
+from bot.dossier_workflow import change_status
 from bot.models import Dossier, DossierSequence, DossierStatusChange
 from bot.services import Services
 from bot.transcript import conversation_for
@@ -164,7 +164,8 @@ def test_submission_records_status_history_phone_and_documents(services: Service
     with services.sessions() as s:
         d = s.get(Dossier, dossier_id)
         assert d is not None
-        assert (d.status, d.phone, d.channel, d.user_id) == ("waiting_acceptance", "+84912345678", "zalo", "owner")
+        assert (d.status, d.phone, d.channel, d.user_id) == (
+            "waiting_acceptance", "+84912345678", "zalo", "owner")
         assert d.procedure_name == "Đăng ký khai sinh"
         assert (d.processing_value, d.processing_unit) == (3, "working_day")
         assert d.applicant == {"phone": "+84 912.345.678", "x": "y"}

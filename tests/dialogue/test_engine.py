@@ -296,7 +296,8 @@ def test_status_lookup_by_code_by_list_and_for_strangers(
     # The officer accepts: the official code and the date; the chat finds the dossier by either code.
     with owner.services.sessions() as session, session.begin():
         row = session.get(Dossier, dossier.id)
-        change_status(session, row, "received", None, "staff:can_bo", owner.now, appointment=date(2026, 11, 26))
+        change_status(session, row, "received", None, "staff:can_bo", owner.now,
+                      appointment=date(2026, 11, 26))
         official = row.official_code
     assert official.startswith("000.00.12.H62-261124-")
     nlu.add(f"tra cứu hồ sơ {official}", "check_status", dossier_code=official)

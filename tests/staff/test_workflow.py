@@ -227,7 +227,8 @@ def test_acceptance_takes_the_one_stop_systems_code_and_date(app: Flask) -> None
     _waiting(app)
     dossier = _change(app, REF, "received", official_code=" 000.00.12.h62-261130-0042 ",
                       appointment=date(2026, 12, 4))
-    assert (dossier.official_code, dossier.appointment_date) == ("000.00.12.H62-261130-0042", date(2026, 12, 4))
+    assert dossier.official_code == "000.00.12.H62-261130-0042"
+    assert dossier.appointment_date == date(2026, 12, 4)
     # Addressable by either code from now on.
     assert _change(app, "000.00.12.H62-261130-0042", "processing").status == "processing"
     assert _change(app, REF, "late", "Chờ xác minh", appointment=date(2026, 12, 8)).status == "late"
@@ -254,7 +255,7 @@ def test_no_date_beyond_the_holiday_list_is_computed_at_acceptance(app: Flask) -
     _waiting(app)
     # 03/02/2027 16:30, the eve of the unconfirmed Tết 2027: the computed date is after the list.
     eve = datetime(2027, 2, 3, 9, 30, tzinfo=UTC)
-    with pytest.raises(InvalidTransition, match="03/02/2027.*ngày hẹn"):
+    with pytest.raises(InvalidTransition, match=r"03/02/2027.*ngày hẹn"):
         _change(app, REF, "received", now=eve)
     dossier = _change(app, REF, "received", now=eve, appointment=date(2027, 2, 11))
     assert dossier.appointment_date == date(2027, 2, 11)
@@ -278,7 +279,8 @@ def test_a_supplement_before_acceptance_goes_back_to_waiting(app: Flask) -> None
     with pytest.raises(InvalidTransition):
         _change(app, REF, "received", actor=CITIZEN)
     dossier = _change(app, REF, "waiting_acceptance", "Đã bổ sung", actor=CITIZEN)
-    assert (dossier.status, dossier.official_code, dossier.appointment_date) == ("waiting_acceptance", None, None)
+    assert (dossier.status, dossier.official_code) == ("waiting_acceptance", None)
+    assert dossier.appointment_date is None
     assert "chờ cán bộ tiếp nhận" in Reply.from_dict(_outbox(app)[-1].reply).text
 
 
