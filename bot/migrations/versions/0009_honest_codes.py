@@ -4,9 +4,11 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04 07:40:00
 
-`dossier.code` keeps the value citizens were given (old rows keep their old codes); `official_code` is
-the one-stop code an officer gives at acceptance. `appointment_date` becomes optional: nothing is
-promised before acceptance. Statuses are strings, so the new ones need no schema change.
+`dossier.code` keeps the value citizens were given; `official_code` is the one-stop code an officer
+gives at acceptance. Dossiers submitted before this revision were given their code and date at
+submission and officers have worked with them since: they count as accepted (official_code = code,
+accepted_at = received_at), so nothing changes for them. `appointment_date` becomes optional: nothing
+is promised before acceptance. Statuses are strings, so the new ones need no schema change.
 """
 
 from collections.abc import Sequence
@@ -31,6 +33,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('processing_unit', sa.String(length=12), nullable=True))
         batch_op.alter_column('appointment_date', existing_type=sa.Date(), nullable=True)
         batch_op.create_unique_constraint(batch_op.f('uq_dossier_official_code'), ['official_code'])
+    op.execute("UPDATE dossier SET official_code = code, accepted_at = received_at")
 
 
 def downgrade() -> None:
