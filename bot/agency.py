@@ -35,6 +35,8 @@ UNITS = ("working_day", "day", "hour", "month")
 WORKING_HOURS_PER_DAY = 8
 # Safety bound for searches over the calendar: no agency closes for more than a year.
 _MAX_SCAN_DAYS = 400
+# Officers are warned this many days before the trusted holiday list ends (data/agency.yml).
+HOLIDAY_WARNING_DAYS = 60
 
 Interval = tuple[time, time]
 
@@ -226,15 +228,16 @@ class Agency:
     def appointment_date(self, received_at: datetime, duration_value: float | int, unit: str) -> date:
         """The date the result is due (the date printed on the receipt).
 
-        - The count starts at `counting_start()`: a dossier received at or after the cut-off
-          (15:00) or on a weekend/holiday counts as received on the next working day.
-        - "working_day": that many working days after the start day (the start day itself is
-          not counted, as for periods in days under the Civil Code); fractions round up, so
-          1.5 working days is 2. A value of 0 or a fraction below 1 means "the same day".
-        - "hour": up to one working day (8 h) is handled the same day; longer durations become
-          working days, rounded up.
-        - "day": calendar days after the start day; a due date on a weekend or holiday moves to
-          the next working day, because nothing is handed out while the office is closed.
+        One cut-off rule: the count starts at `counting_start()` (the reception day before the
+        cut-off, else the next working day) and that start day is the first day of the period. So a
+        1-working-day dossier received Monday 14:59 is due Monday, one received at 15:00 or 16:30 is
+        due Tuesday ("nộp sau 15 giờ thì trả kết quả trong ngày làm việc tiếp theo"); the cut-off and
+        an extra day are never both applied.
+        - "working_day": the n-th working day counting the start day as the first; fractions round
+          up (1.5 is 2), a value below 1 means the start day itself.
+        - "hour": up to one working day (8 h) is the start day; longer becomes working days.
+        - "day": the n-th calendar day counting the start day; a due date on a weekend or holiday
+          moves to the next working day, because nothing is handed out while the office is closed.
         - "month": calendar months after the start day (day clamped to the month's end), then
           moved to a working day like "day".
         """
@@ -250,14 +253,52 @@ class Agency:
         start = self.counting_start(received_at)
         if unit == "hour":
             days = 0 if duration_value <= WORKING_HOURS_PER_DAY else duration_value / WORKING_HOURS_PER_DAY
-            return self.add_working_days(start, _whole_days(days))
+            return self.add_working_days(start, max(_whole_days(days) - 1, 0))
         if unit == "working_day":
-            return self.add_working_days(start, _whole_days(duration_value))
+            return self.add_working_days(start, max(_whole_days(duration_value) - 1, 0))
         if unit == "day":
-            due = start + timedelta(days=math.ceil(duration_value))
+            due = start + timedelta(days=max(math.ceil(duration_value) - 1, 0))
         else:
             due = _add_months(start, math.ceil(duration_value))
         return self.add_working_days(due, 0)
+
+    # ----------------------------------------------------------------------------------------
+    # How far the holiday list can be trusted
+
+    def list_ends(self, today: date) -> date:
+        """The last day the holiday list is known to be right, seen from `today`.
+
+        That is the end of the last year listed, or the day before the first holiday still marked
+        `confirmed: false` (an expected break not yet announced), whichever comes first. A date after
+        it could fall on a holiday nobody has listed, so the bot does not promise it.
+        """
+        years = [d.year for d in self.holidays]
+        end = date(max(years), 12, 31) if years else today - timedelta(days=1)
+        pending = [d for d, h in self.holidays.items() if not h.confirmed and d >= today]
+        if pending:
+            end = min(end, min(pending) - timedelta(days=1))
+        return end
+
+    def can_promise(self, due: date, today: date) -> bool:
+        """Whether a computed date lies inside the trusted holiday list (see `list_ends`)."""
+        return due <= self.list_ends(today)
+
+    def promised_date(self, received_at: datetime, duration_value: float | int, unit: str,
+                      today: date) -> date | None:
+        """`appointment_date`, or None when that date lies beyond the trusted holiday list."""
+        due = self.appointment_date(received_at, duration_value, unit)
+        return due if self.can_promise(due, today) else None
+
+    def holiday_warning(self, today: date) -> str | None:
+        """A note for officers when the trusted holiday list ends within HOLIDAY_WARNING_DAYS."""
+        end = self.list_ends(today)
+        if (end - today).days > HOLIDAY_WARNING_DAYS:
+            return None
+        pending = sorted(d for d, h in self.holidays.items() if not h.confirmed and d >= today)
+        if pending and pending[0] - timedelta(days=1) == end:
+            return text("staff.holidays_unconfirmed", end=end.strftime("%d/%m/%Y"),
+                        holiday=self.holidays[pending[0]].name, day=pending[0].strftime("%d/%m/%Y"))
+        return text("staff.holidays_run_out", end=end.strftime("%d/%m/%Y"))
 
     # ----------------------------------------------------------------------------------------
     # Citizen-facing answer

@@ -1,24 +1,30 @@
-"""Dossiers: submission with a national-format code, the receipt, and status lookup with privacy.
+"""Dossiers: submission with the bot's own reference, the receipt, and status lookup with privacy.
 
-The code is `<agency code>-<yyMMdd>-<NNNN>` (NĐ 61/2018, TT 01/2018/TT-VPCP): a daily sequence per
-agency, drawn from one `DossierSequence` row with an atomic `UPDATE ... RETURNING`, so concurrent
-submissions on SQLite and PostgreSQL never share a number. Details of a dossier go only to the
-citizen who submitted it (same channel and user); anyone else holding a code learns status and date.
+Two codes, never confused. At submission the bot gives a pre-registration reference ("mã tiếp nhận
+trực tuyến", `TN-XXXX-XXXX`: random Crockford base-32 with a Luhn mod 32 check character), which cannot
+look like or collide with the one-stop system's codes. The official dossier code `<agency
+code>-<yyMMdd>-<NNNN>` (NĐ 61/2018, TT 01/2018/TT-VPCP) exists only once an officer accepts the dossier
+(bot.dossier_workflow): given by the one-stop system or drawn here from a daily `DossierSequence` row
+with an atomic `UPDATE ... RETURNING`, so concurrent acceptances never share a number. Lookup accepts
+both. Details of a dossier go only to the citizen who submitted it (same channel and user); anyone else
+holding a code learns status and date.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from stdnum import luhn
 
 from bot.agency import Agency, local_today
 from bot.db import utcnow
@@ -32,11 +38,9 @@ from bot.models import (
     StoredFile,
 )
 from bot.numbers import narrow
-from bot.templates import text
+from bot.templates import has, text
 
 log = logging.getLogger(__name__)
-
-
 
 def local_zone() -> ZoneInfo:
     """The agency's time zone (data/agency.yml), for dates citizens and officers read."""
@@ -49,6 +53,14 @@ CLOSED_STATUSES = ("result_ready", "returned", "rejected", "withdrawn")
 # Dossier.applicant: {field id: value, LABELS_KEY: {field id: label as asked}}; "_" keys are not fields.
 LABELS_KEY = "_labels"
 _SEQUENCE_ATTEMPTS = 5
+# The online reference: "TN" (tiếp nhận) and 8 characters of Crockford's base 32 (no I, L, O, U), the
+# last a Luhn mod 32 check character, shown as TN-XXXX-XXXX. No day group of six digits, so it can
+# never be read as, or collide with, an official `<agency>-<yyMMdd>-<NNNN>` code.
+REFERENCE_PREFIX = "TN"
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_REFERENCE_ATTEMPTS = 10
+_REFERENCE = re.compile(r"(?<![\w.])TN\s*[-–]?\s*([0-9A-Z]{4})\s*[-–]?\s*([0-9A-Z]{4})(?!\w)", re.IGNORECASE)
+_READ_AS = str.maketrans("ILO", "110")  # what people type for the letters the alphabet leaves out
 # <agency code: groups of letters/digits joined by dots>-<yyMMdd>-<NNNN>, spaces and case tolerated.
 _CODE = re.compile(
     r"(?<![\w.])(?P<agency>[A-Za-z0-9]{1,6}(?:\s*\.\s*[A-Za-z0-9]{1,6}){0,5})"
@@ -78,25 +90,29 @@ class DocumentEntry:
 class StatusView:
     """What a status lookup may show: everything for the owner, status and date for anyone else."""
 
-    code: str
+    code: str  # the code to show: the official one once accepted, else the online reference
     status: str
     status_label: str
-    appointment_date: date
+    appointment_date: date | None
     overdue: bool
     owner: bool
+    reference: str = ""
+    estimated_date: date | None = None
     procedure_name: str | None = None
     received_at: datetime | None = None
     note: str | None = None
     supplement_items: tuple[str, ...] = field(default_factory=tuple)
 
     def replies(self) -> list[Reply]:
-        appointment = self.appointment_date.strftime("%d/%m/%Y")
+        appointment = date_line(self.appointment_date, self.estimated_date, self.status)
         if not self.owner:
             body = text("dossier.status_public", code=self.code, status=self.status_label,
                         appointment=appointment)
         else:
             lines = [text("dossier.status_owner", code=self.code, procedure=self.procedure_name or "",
                           status=self.status_label, appointment=appointment)]
+            if self.reference and self.reference != self.code:
+                lines.append(text("dossier.status_reference", reference=self.reference))
             if self.supplement_items:
                 items = "\n".join(f"- {i}" for i in self.supplement_items)
                 lines.append(text("dossier.status_supplement_items", items=items))
@@ -112,16 +128,57 @@ class StatusView:
 # Codes
 
 
-def find_code(message: str) -> str | None:
-    """The first dossier code in a message, normalised (upper case, no spaces); None when there is none."""
+def find_official_code(message: str) -> tuple[int, str] | None:
+    """(position, normalised code) of the first official `<agency>-<yyMMdd>-<NNNN>` code in a message."""
     for m in _CODE.finditer(narrow(message or "")):
         day = m.group("day")
         month, dom = int(day[2:4]), int(day[4:6])
         agency = re.sub(r"\s+", "", m.group("agency")).upper()
         if not (1 <= month <= 12 and 1 <= dom <= 31) or not any(ch.isalpha() for ch in agency):
             continue
-        return f"{agency}-{day}-{m.group('seq')}"
+        return m.start(), f"{agency}-{day}-{m.group('seq')}"
     return None
+
+
+def find_reference(message: str) -> tuple[int, str] | None:
+    """(position, normalised reference) of the first online reference whose check character is right."""
+    for m in _REFERENCE.finditer(narrow(message or "")):
+        body = (m.group(1) + m.group(2)).upper().translate(_READ_AS)
+        if all(ch in REFERENCE_ALPHABET for ch in body) and luhn.is_valid(body, alphabet=REFERENCE_ALPHABET):
+            return m.start(), f"{REFERENCE_PREFIX}-{body[:4]}-{body[4:]}"
+    return None
+
+
+def find_code(message: str) -> str | None:
+    """The first dossier code in a message, official code or online reference, normalised; else None."""
+    found = [f for f in (find_official_code(message), find_reference(message)) if f is not None]
+    return min(found)[1] if found else None
+
+
+def new_reference(session: Session) -> str:
+    """A fresh online reference, unused in the database (34 random bits: a clash is retried, not expected)."""
+    for _ in range(_REFERENCE_ATTEMPTS):
+        body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(7))
+        body += luhn.calc_check_digit(body, alphabet=REFERENCE_ALPHABET)
+        reference = f"{REFERENCE_PREFIX}-{body[:4]}-{body[4:]}"
+        if session.scalar(select(Dossier.id).where(Dossier.code == reference)) is None:
+            return reference
+    raise RuntimeError("could not draw an unused dossier reference")
+
+
+def shown_code(dossier: Dossier) -> str:
+    """The code to show the citizen and officers: the official one once accepted, else the reference."""
+    return dossier.official_code or dossier.code
+
+
+def find_dossier(session: Session, code: str) -> Dossier | None:
+    """The dossier with this online reference or official code (as typed or found in a message)."""
+    normalised = find_code(code) or (code or "").strip().upper()
+    if not normalised:
+        return None
+    return session.scalars(
+        select(Dossier).where(or_(Dossier.code == normalised, Dossier.official_code == normalised))
+    ).first()
 
 
 def next_sequence(session: Session, agency_code: str, day: date) -> int:
@@ -153,6 +210,12 @@ def next_sequence(session: Session, agency_code: str, day: date) -> int:
 
 def make_code(prefix: str, day: date, number: int) -> str:
     return f"{prefix}-{day:%y%m%d}-{number:04d}"
+
+
+def official_code(session: Session, agency: Agency, now: datetime) -> str:
+    """The next official dossier code of the acceptance day, for an officer who does not give one."""
+    day = agency.local(now).date()
+    return make_code(agency.dossier_code_prefix, day, next_sequence(session, agency.dossier_code_prefix, day))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -218,7 +281,8 @@ def submit(
     agency: Agency,
     catalog: CatalogLike,
 ) -> Dossier:
-    """Create the dossier (status received, history row, appointment date) in the caller's transaction.
+    """Create the dossier waiting for acceptance (online reference, no official code, no promised date,
+    an estimate only inside the trusted holiday list) with its history row, in the caller's transaction.
 
     `documents` are DocumentEntry objects or mappings with the same keys (item, file_id, not_applicable).
     Raises SubmissionError for an unknown procedure, one without processing time, or a foreign file.
@@ -226,12 +290,10 @@ def submit(
     documents = [d if isinstance(d, DocumentEntry) else DocumentEntry(**d) for d in documents]
     procedure = _procedure(catalog, procedure_code)
     value, unit = processing_time(procedure)
-    appointment = agency.appointment_date(now, value, unit)
+    estimate = agency.promised_date(now, value, unit, local_today(now))
     files = _own_files(session, conversation, documents)
-    day = agency.local(now).date()
-    number = next_sequence(session, agency.dossier_code_prefix, day)
     dossier = Dossier(
-        code=make_code(agency.dossier_code_prefix, day, number),
+        code=new_reference(session),
         procedure_code=procedure_code,
         procedure_name=procedure_name(procedure),
         conversation_id=conversation.id,
@@ -239,10 +301,13 @@ def submit(
         user_id=conversation.user_id,
         applicant=dict(applicant),
         phone=normalised_phone(applicant.get("phone")),
-        status="received",
+        status="waiting_acceptance",
         supplement_items=[],
         received_at=now,
-        appointment_date=appointment,
+        appointment_date=None,
+        estimated_date=estimate,
+        processing_value=float(value),
+        processing_unit=unit,
         updated_at=now,
     )
     for entry in documents:
@@ -250,7 +315,8 @@ def submit(
             DossierDocument(item=entry.item[:200], file=files.get(entry.file_id) if entry.file_id else None,
                             not_applicable=entry.not_applicable, supplement=entry.supplement, created_at=now)
         )
-    dossier.history.append(DossierStatusChange(status="received", note=None, actor="citizen", created_at=now))
+    dossier.history.append(DossierStatusChange(status="waiting_acceptance", note=None, actor="citizen",
+                                                  created_at=now))
     session.add(dossier)
     session.flush()
     log.info("dossier %s submitted (procedure %s, %d documents, conversation %s)", dossier.code,
@@ -305,8 +371,19 @@ def _documents_text(dossier: Dossier) -> str:
     return "\n".join(lines) if lines else text("dossier.receipt_no_documents")
 
 
+def date_line(appointment: date | None, estimate: date | None = None, status: str = "") -> str:
+    """The date line of a receipt or status: the promised date, else a labelled estimate, else who sets it."""
+    if appointment is not None:
+        return text("dossier.date_appointment", appointment=appointment.strftime("%d/%m/%Y"))
+    if status in CLOSED_STATUSES:
+        return text("dossier.date_closed")
+    if status == "waiting_acceptance" and estimate is not None:
+        return text("dossier.date_estimate", estimate=estimate.strftime("%d/%m/%Y"))
+    return text("dossier.date_by_officer")
+
+
 def receipt(dossier: Dossier, catalog: CatalogLike | None = None) -> list[Reply]:
-    """The chat receipt: code, procedure, documents received, appointment date, how to ask for the status."""
+    """The chat receipt: the online reference, procedure, documents sent, an estimate (or none), what next."""
     name = dossier.procedure_name
     if not name and catalog is not None:
         try:
@@ -319,14 +396,40 @@ def receipt(dossier: Dossier, catalog: CatalogLike | None = None) -> list[Reply]
         code=dossier.code,
         procedure=name or dossier.procedure_code,
         documents=_documents_text(dossier),
-        appointment=dossier.appointment_date.strftime("%d/%m/%Y"),
+        appointment=date_line(dossier.appointment_date, dossier.estimated_date, dossier.status),
     )
     return [Reply.say(body), Reply.say(text("dossier.receipt_how_to_check", code=dossier.code))]
 
 
+def result_pickup(procedure_code: str, catalog: CatalogLike | None = None) -> str:
+    """How the citizen gets the result of this procedure, for the result-ready notice.
+
+    A text written for the procedure (`dossier.pickup_<code>`, from its catalogue entry: e.g. both
+    spouses sign for a marriage) wins; a result that is only a database update (cư trú) is not
+    collected at all; otherwise the catalogue's result document, collected at the centre.
+    """
+    key = f"dossier.pickup_{procedure_code.replace('.', '_')}"
+    if has(key):
+        return text(key)
+    result = ""
+    if catalog is not None:
+        try:
+            procedure = catalog.get(procedure_code)
+        except KeyError:
+            procedure = None
+        result = str(getattr(procedure, "result", "") or "") if procedure is not None else ""
+    if result.startswith("Cập nhật thông tin trong Cơ sở dữ liệu"):
+        return text("dossier.pickup_database")
+    first = result.split(";")[0].strip().rstrip(".")
+    if first and len(first) <= 120:
+        return text("dossier.pickup_document", result=first, agency=Agency.load().name)
+    return text("dossier.pickup_default", agency=Agency.load().name)
+
+
 def is_overdue(dossier: Dossier, today: date) -> bool:
-    """Derived, never stored: the appointment date has passed and the centre has not finished."""
-    return dossier.status not in CLOSED_STATUSES and dossier.appointment_date < today
+    """Derived, never stored: a promised date has passed and the centre has not finished."""
+    return (dossier.status not in CLOSED_STATUSES and dossier.appointment_date is not None
+            and dossier.appointment_date < today)
 
 
 def is_owner(dossier: Dossier, conversation: Conversation | None) -> bool:
@@ -336,20 +439,21 @@ def is_owner(dossier: Dossier, conversation: Conversation | None) -> bool:
 
 def lookup(session: Session, code: str, conversation: Conversation | None, *,
            now: datetime | None = None) -> StatusView | None:
-    """The status of dossier `code` as `conversation` may see it; None for an unknown code."""
-    normalised = find_code(code) or (code or "").strip().upper()
-    dossier = session.scalars(select(Dossier).where(Dossier.code == normalised)).first()
+    """The status of the dossier with this reference or official code as `conversation` may see it."""
+    dossier = find_dossier(session, code)
     if dossier is None:
         return None
     owner = is_owner(dossier, conversation)
     day = local_today(now or utcnow())
     view = StatusView(
-        code=dossier.code,
+        code=shown_code(dossier),
         status=dossier.status,
         status_label=status_label(dossier.status),
         appointment_date=dossier.appointment_date,
         overdue=is_overdue(dossier, day),
         owner=owner,
+        reference=dossier.code,
+        estimated_date=dossier.estimated_date,
     )
     if not owner:
         return view
@@ -381,6 +485,7 @@ def list_replies(dossiers: Sequence[Dossier], today: date) -> list[Reply]:
         status = status_label(d.status)
         if is_overdue(d, today):
             status = f"{status} ({text('dossier.overdue_short')})"
-        lines.append(text("dossier.list_item", code=d.code, procedure=d.procedure_name or d.procedure_code,
-                          status=status, appointment=d.appointment_date.strftime("%d/%m/%Y")))
+        when = date_line(d.appointment_date, d.estimated_date, d.status)
+        lines.append(text("dossier.list_item", code=shown_code(d),
+                          procedure=d.procedure_name or d.procedure_code, status=status, appointment=when))
     return [Reply.say("\n".join(lines))]

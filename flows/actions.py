@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.agency import local_today
 from bot.consent import erase
-from bot.dossier import dossiers_of, list_replies, lookup
+from bot.dossier import dossiers_of, find_code, list_replies, lookup, shown_code
 from bot.dossier_workflow import CITIZEN, change_status
 from bot.messages import Button, Reply
 from bot.models import DossierDocument
@@ -23,7 +23,12 @@ from flows.steps import Action
 log = logging.getLogger(__name__)
 
 SUPPLEMENT_STATUS = "supplement_requested"
-AFTER_SUPPLEMENT = "received"  # back at the top of the officers' queue, the new documents flagged
+
+
+def after_supplement(dossier: Any) -> str:
+    """Back at the top of the officers' queue, the new documents flagged: `received` again (the date is
+    recomputed) when an officer had accepted the dossier, else still waiting for acceptance."""
+    return "received" if dossier.official_code else "waiting_acceptance"
 
 
 def list_own_dossiers(ctx: Context, step: Action) -> Answer:
@@ -36,7 +41,7 @@ def list_own_dossiers(ctx: Context, step: Action) -> Answer:
     if not own:
         return Answer(True)
     listing = list_replies(own, local_today(ctx.now))
-    buttons = [Button(d.code, payload("choose", value=d.code)) for d in own[:5]]
+    buttons = [Button(shown_code(d), payload("choose", value=shown_code(d))) for d in own[:5]]
     return Answer(True, [*listing, *chunk_buttons(text("dialogue.status_own_list"), buttons)])
 
 
@@ -51,7 +56,10 @@ def show_status(ctx: Context, step: Action) -> Answer:
 
 
 def _own_dossier(ctx: Context, code: str) -> Any:
-    return next((d for d in dossiers_of(ctx.turn.session, ctx.turn.conversation) if d.code == code), None)
+    """The citizen's own dossier with this online reference or official code."""
+    wanted = find_code(code) or code.strip().upper()
+    return next((d for d in dossiers_of(ctx.turn.session, ctx.turn.conversation)
+                 if wanted in (d.code, d.official_code)), None)
 
 
 def _waiting_dossier(ctx: Context) -> tuple[str, Any, Answer | None]:
@@ -79,10 +87,10 @@ def supplement_pick(ctx: Context, step: Action) -> Answer:
         ctx.end_flow()
         return Answer(False, [Reply.say(text("dialogue.supplement_none"))])
     if len(waiting) == 1:
-        active["slots"]["dossier_code"] = waiting[0].code
-        active["display"]["dossier_code"] = waiting[0].code
+        active["slots"]["dossier_code"] = shown_code(waiting[0])
+        active["display"]["dossier_code"] = shown_code(waiting[0])
         return Answer(True)
-    buttons = [Button(d.code, payload("choose", value=d.code)) for d in waiting[:10]]
+    buttons = [Button(shown_code(d), payload("choose", value=shown_code(d))) for d in waiting[:10]]
     return Answer(True, chunk_buttons(text("dialogue.supplement_which"), buttons))
 
 
@@ -100,7 +108,8 @@ def supplement_attach(ctx: Context, step: Action) -> Answer:
     """Attach the uploaded files, flagged as a supplement, and send the dossier back to the officers.
 
     The status change goes through bot.dossier_workflow like an officer's: `received` again (top of the
-    officers' queue), a history row and an audit entry, and the citizen's notification with the date.
+    officers' queue, the appointment recomputed from now), a history row and an audit entry, and the
+    citizen's notification with the date.
     """
     code, dossier, refused = _waiting_dossier(ctx)
     if refused is not None:
@@ -118,7 +127,7 @@ def supplement_attach(ctx: Context, step: Action) -> Answer:
             )
         )
     note = text("dialogue.supplement_history_note", count=len(files))
-    change_status(session, dossier, AFTER_SUPPLEMENT, note, CITIZEN, ctx.now)
+    change_status(session, dossier, after_supplement(dossier), note, CITIZEN, ctx.now)
     log.info("supplement dossier=%s files=%d", dossier.id, len(files))
     return Answer(True, [Reply.say(text("dialogue.supplement_done", code=code, count=len(files)))])
 

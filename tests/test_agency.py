@@ -104,44 +104,116 @@ def test_add_working_days(agency: Agency) -> None:
 # Appointment dates
 
 
+# One cut-off rule: the reception day counts as the first day of the period when the dossier arrives
+# before 15:00, else the next working day does; the cut-off and an extra day are never both applied.
 @pytest.mark.parametrize(("received", "value", "unit", "due"), [
-    # Before / at the 15:00 cut-off on the last day before Tết 2026.
-    (local(2026, 2, 13, 14, 59), 1, "working_day", date(2026, 2, 23)),
-    (local(2026, 2, 13, 15, 0), 1, "working_day", date(2026, 2, 24)),
+    # A 1-day civil-status dossier on an ordinary Monday: 14:59 the same day, 15:00 and 16:30 Tuesday.
+    (local(2026, 3, 2, 14, 59), 1, "working_day", date(2026, 3, 2)),
+    (local(2026, 3, 2, 15, 0), 1, "working_day", date(2026, 3, 3)),
+    (local(2026, 3, 2, 16, 30), 1, "working_day", date(2026, 3, 3)),
+    # On a Friday: after the cut-off the next working day is Monday.
+    (local(2026, 3, 6, 14, 59), 1, "working_day", date(2026, 3, 6)),
+    (local(2026, 3, 6, 15, 0), 1, "working_day", date(2026, 3, 9)),
+    (local(2026, 3, 6, 16, 30), 1, "working_day", date(2026, 3, 9)),
+    (local(2026, 3, 6, 16, 30), 3, "working_day", date(2026, 3, 11)),
+    # The Friday before Tết 2026 (break 14–22/02): after the cut-off, the first day after Tết.
+    (local(2026, 2, 13, 14, 59), 1, "working_day", date(2026, 2, 13)),
+    (local(2026, 2, 13, 15, 0), 1, "working_day", date(2026, 2, 23)),
+    (local(2026, 2, 13, 16, 30), 1, "working_day", date(2026, 2, 23)),
+    (local(2026, 2, 13, 14, 59), 2, "working_day", date(2026, 2, 23)),
+    (local(2026, 2, 13, 16, 30), 2, "working_day", date(2026, 2, 24)),
+    # The last day before Tết 2027 (expected break 04–10/02, a Wednesday).
+    (local(2027, 2, 3, 14, 59), 1, "working_day", date(2027, 2, 3)),
+    (local(2027, 2, 3, 15, 0), 1, "working_day", date(2027, 2, 11)),
+    (local(2027, 2, 3, 16, 30), 1, "working_day", date(2027, 2, 11)),
+    (local(2027, 2, 3, 10, 0), 3, "working_day", date(2027, 2, 12)),
     # Received on a Saturday: counted from Monday.
-    (local(2026, 3, 7, 9, 0), 3, "working_day", date(2026, 3, 12)),
+    (local(2026, 3, 7, 9, 0), 3, "working_day", date(2026, 3, 11)),
     # Received on a Sunday evening, UTC date still Sunday.
-    (local(2026, 3, 8, 20, 0), 1, "working_day", date(2026, 3, 10)),
-    # An ordinary week (thường trú, 7 working days).
-    (local(2026, 4, 6, 10, 0), 7, "working_day", date(2026, 4, 15)),
+    (local(2026, 3, 8, 20, 0), 1, "working_day", date(2026, 3, 9)),
+    # An ordinary week (thường trú, 7 working days): Monday is day 1, the next Tuesday day 7.
+    (local(2026, 4, 6, 10, 0), 7, "working_day", date(2026, 4, 14)),
     # Giỗ Tổ compensatory Monday and the 30/4–1/5 break.
-    (local(2026, 4, 24, 10, 0), 1, "working_day", date(2026, 4, 28)),
-    (local(2026, 4, 29, 10, 0), 1, "working_day", date(2026, 5, 4)),
+    (local(2026, 4, 24, 16, 0), 1, "working_day", date(2026, 4, 28)),
+    (local(2026, 4, 29, 16, 0), 1, "working_day", date(2026, 5, 4)),
     # After the cut-off before Quốc khánh (1–2/9/2026 off): counts from 3/9.
-    (local(2026, 8, 31, 16, 0), 1, "working_day", date(2026, 9, 4)),
-    # Tết 2027 (expected break 04–10/02).
-    (local(2027, 2, 3, 10, 0), 1, "working_day", date(2027, 2, 11)),
-    (local(2027, 2, 3, 10, 0), 3, "working_day", date(2027, 2, 15)),
+    (local(2026, 8, 31, 16, 0), 1, "working_day", date(2026, 9, 3)),
     # Make-up Saturday 10/01/2026 is a working day.
-    (local(2026, 1, 9, 10, 0), 1, "working_day", date(2026, 1, 10)),
+    (local(2026, 1, 9, 16, 0), 1, "working_day", date(2026, 1, 10)),
     # Tết Dương lịch 2026: 1/1 and the swapped 2/1 off.
-    (local(2025, 12, 31, 10, 0), 1, "working_day", date(2026, 1, 5)),
-    # Fractions round up; less than one day is the same day (or the next after the cut-off).
+    (local(2025, 12, 31, 16, 0), 1, "working_day", date(2026, 1, 5)),
+    # Fractions round up; less than one day is the start day.
     (local(2026, 3, 10, 10, 0), 0.5, "working_day", date(2026, 3, 10)),
     (local(2026, 3, 10, 16, 0), 0.5, "working_day", date(2026, 3, 11)),
-    (local(2026, 3, 10, 10, 0), 1.5, "working_day", date(2026, 3, 12)),
-    # Hours: up to a working day is the same day; longer becomes working days.
+    (local(2026, 3, 10, 10, 0), 1.5, "working_day", date(2026, 3, 11)),
+    (local(2026, 3, 10, 10, 0), 0, "working_day", date(2026, 3, 10)),
+    # Hours: up to a working day is the start day; longer becomes working days.
     (local(2026, 3, 10, 10, 0), 4, "hour", date(2026, 3, 10)),
     (local(2026, 3, 10, 16, 0), 4, "hour", date(2026, 3, 11)),
-    (local(2026, 3, 10, 10, 0), 16, "hour", date(2026, 3, 12)),
-    # Calendar days (GPXD: 15 "Ngày"): a due date on Sunday moves to Monday.
+    (local(2026, 3, 10, 10, 0), 16, "hour", date(2026, 3, 11)),
+    # Calendar days (GPXD: 15 "Ngày"), day 1 the start day; a due date on Saturday moves to Monday.
     (local(2026, 3, 2, 10, 0), 20, "day", date(2026, 3, 23)),
-    (local(2026, 3, 2, 10, 0), 15, "day", date(2026, 3, 17)),
+    (local(2026, 3, 2, 10, 0), 15, "day", date(2026, 3, 16)),
     # Calendar months, clamped to the end of a short month, then to a working day.
     (local(2026, 1, 30, 10, 0), 1, "month", date(2026, 3, 2)),
 ])
 def test_appointment_date(agency: Agency, received: datetime, value: float, unit: str, due: date) -> None:
     assert agency.appointment_date(received, value, unit) == due
+
+
+def test_the_cutoff_and_an_extra_day_are_never_both_applied(agency: Agency) -> None:
+    """Whatever the hour, a 1-day dossier is due within one working day after the day it arrives."""
+    for hour, minute in ((7, 30), (14, 59), (15, 0), (16, 30), (23, 59)):
+        received = local(2026, 3, 2, hour, minute)
+        due = agency.appointment_date(received, 1, "working_day")
+        assert due <= agency.next_working_day(date(2026, 3, 2))
+
+
+# --------------------------------------------------------------------------------------------
+# How far the holiday list is trusted
+
+
+@pytest.mark.parametrize(("today", "ends"), [
+    (date(2026, 12, 4), date(2027, 2, 3)),    # Tết 2027 still "confirmed: false": trusted until the eve
+    (date(2026, 8, 1), date(2026, 8, 31)),    # the adjacent Quốc khánh day 1/9/2026 unconfirmed
+])
+def test_list_ends_before_the_first_unconfirmed_holiday(agency: Agency, today: date, ends: date) -> None:
+    assert agency.list_ends(today) == ends
+    assert agency.can_promise(ends, today) and not agency.can_promise(ends + timedelta(days=1), today)
+
+
+def test_no_date_is_promised_beyond_the_list(agency: Agency) -> None:
+    today = date(2026, 12, 4)
+    # 7 working days from 28/01/2027 end after the unconfirmed Tết 2027 break: not promised.
+    assert agency.appointment_date(local(2027, 1, 28, 9, 0), 7, "working_day") == date(2027, 2, 12)
+    assert agency.promised_date(local(2027, 1, 28, 9, 0), 7, "working_day", today) is None
+    assert agency.promised_date(local(2026, 12, 4, 9, 0), 1, "working_day", today) == date(2026, 12, 4)
+
+
+@pytest.mark.parametrize(("today", "warns"), [
+    (date(2026, 12, 4), False),   # 61 days before 03/02/2027
+    (date(2026, 12, 5), True),    # 60 days
+    (date(2027, 2, 3), True),
+])
+def test_officers_are_warned_60_days_before_the_list_ends(agency: Agency, today: date, warns: bool) -> None:
+    warning = agency.holiday_warning(today)
+    assert (warning is not None) is warns
+    if warning:
+        assert "03/02/2027" in warning and "confirmed: false" in warning
+
+
+def test_a_fully_confirmed_list_runs_out_at_the_end_of_its_last_year(tmp_path: Path) -> None:
+    agency = Agency.load(write(tmp_path, holidays=[{"date": "2027-09-02", "name": "Quốc khánh"}]))
+    assert agency.list_ends(date(2027, 10, 1)) == date(2027, 12, 31)
+    assert agency.holiday_warning(date(2027, 10, 1)) is None
+    warning = agency.holiday_warning(date(2027, 11, 1))
+    assert warning is not None and "31/12/2027" in warning
+    assert agency.promised_date(local(2027, 12, 30, 9, 0), 3, "working_day", date(2027, 12, 30)) is None
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    # No list at all: no date can be promised.
+    assert Agency.load(write(empty, holidays=[])).promised_date(
+        local(2027, 12, 30, 9, 0), 1, "working_day", date(2027, 12, 30)) is None
 
 
 def test_cutoff_is_read_in_local_time(agency: Agency) -> None:
@@ -237,7 +309,7 @@ def test_saturday_morning_opening_is_not_a_working_day(tmp_path: Path) -> None:
     saturday = local(2026, 3, 7, 9, 0)
     assert agency.is_open(saturday)
     assert not agency.is_working_day(date(2026, 3, 7))
-    assert agency.appointment_date(saturday, 1, "working_day") == date(2026, 3, 10)
+    assert agency.appointment_date(saturday, 1, "working_day") == date(2026, 3, 9)
     assert "Thứ Bảy" in agency.office_text()
     assert agency.dossier_code_prefix == "000.00.01.H01"
 

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from bot.agency import local_today
 from bot.db import utcnow
-from bot.dossier import LABELS_KEY, is_overdue, local_zone, status_label
+from bot.dossier import LABELS_KEY, find_dossier, is_overdue, local_zone, shown_code, status_label
 from bot.dossier_workflow import InvalidTransition, change_status
 from bot.models import Dossier, DossierDocument
 from bot.models.dossier import STATUSES
@@ -83,13 +83,17 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _summary(d: Dossier, now: datetime) -> dict[str, Any]:
     return {
-        "code": d.code,
+        "code": shown_code(d),
+        "reference": d.code,
+        "official_code": d.official_code,
         "procedure_code": d.procedure_code,
         "procedure_name": d.procedure_name,
         "status": d.status,
         "status_label": status_label(d.status),
         "received_at": _iso(d.received_at),
-        "appointment_date": d.appointment_date.isoformat(),
+        "appointment_date": d.appointment_date.isoformat() if d.appointment_date else None,
+        "estimated_date": d.estimated_date.isoformat() if d.estimated_date else None,
+        "accepted_at": _iso(d.accepted_at),
         "updated_at": _iso(d.updated_at),
         "overdue": is_overdue(d, local_today(now)),
     }
@@ -173,7 +177,8 @@ def list_dossiers() -> Response | tuple[Response, int]:
 
 
 def _find(code: str) -> Dossier | None:
-    return db().scalars(select(Dossier).where(Dossier.code == code)).first()
+    """By the online reference or the official code."""
+    return find_dossier(db(), code)
 
 
 @bp.get("/dossiers/<code>")
@@ -204,8 +209,22 @@ def set_status(code: str) -> Response | tuple[Response, int]:
     if items is not None and (not isinstance(items, list)
                               or not all(isinstance(i, str) and is_storable(i) for i in items)):
         return _error(422, "items must be a list of strings")
+    official = payload.get("official_code")
+    if official is not None and not (isinstance(official, str) and is_storable(official)):
+        return _error(422, "official_code must be a string")
+    raw_date = payload.get("appointment_date")
+    appointment = None
+    if raw_date is not None:
+        try:
+            is_day = isinstance(raw_date, str) and len(raw_date) == 10
+            appointment = date.fromisoformat(raw_date) if is_day else None
+        except ValueError:
+            appointment = None
+        if appointment is None:
+            return _error(422, "appointment_date must be an ISO 8601 date (YYYY-MM-DD)")
     try:
-        change_status(session, dossier, payload["status"], note, "api", utcnow(), items=items)
+        change_status(session, dossier, payload["status"], note, "api", utcnow(), items=items,
+                      official_code=official, appointment=appointment)
     except InvalidTransition as exc:
         session.rollback()
         return _error(422, str(exc))

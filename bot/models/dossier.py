@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db import Base, UTCDateTime, utcnow
 
 # Status codes; Vietnamese labels live in data/templates.
+# "waiting_acceptance": submitted through the bot, no officer has accepted it yet (no official code, no
+# appointment). "received": accepted by an officer, with the official code and the appointment date.
+# "late": the appointment was missed or will be, the officer gave a new date and the apology slip went out.
 STATUSES = (
-    "received", "processing", "supplement_requested", "result_ready", "returned", "rejected", "withdrawn",
+    "waiting_acceptance", "received", "processing", "supplement_requested", "fee_requested", "suspended",
+    "late", "result_ready", "returned", "rejected", "withdrawn",
 )
 
 
@@ -20,7 +24,10 @@ class Dossier(Base):
     __tablename__ = "dossier"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)  # <agency code>-<yyMMdd>-<NNNN>
+    # The bot's own pre-registration reference ("mã tiếp nhận trực tuyến", e.g. TN-4F7K-2Q9V), given at
+    # submission; the official dossier code comes only from an officer's acceptance.
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    official_code: Mapped[str | None] = mapped_column(String(40), unique=True)  # <agency>-<yyMMdd>-<NNNN>
     procedure_code: Mapped[str] = mapped_column(String(20), index=True)
     # Name as shown on the receipt, kept with the dossier so it reads the same if the catalogue changes.
     procedure_name: Mapped[str] = mapped_column(String(300), default="")
@@ -31,12 +38,20 @@ class Dossier(Base):
     user_id: Mapped[str] = mapped_column(String(100), index=True)
     applicant: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # collected fields
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # +84..., for staff search
-    status: Mapped[str] = mapped_column(String(24), default="received", index=True)
+    status: Mapped[str] = mapped_column(String(24), default="waiting_acceptance", index=True)
     status_note: Mapped[str | None] = mapped_column(Text)
     # What the officer asked the citizen to add (status supplement_requested); read by the supplement flow.
     supplement_items: Mapped[list[str]] = mapped_column(JSON, default=list)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    appointment_date: Mapped[date] = mapped_column(Date)
+    # The date promised to the citizen: set at acceptance (computed or given by the officer), moved by a
+    # reschedule or a supplement; None while nobody has promised one.
+    appointment_date: Mapped[date | None] = mapped_column(Date)
+    # Shown before acceptance, labelled as an estimate; None when beyond the trusted holiday list.
+    estimated_date: Mapped[date | None] = mapped_column(Date)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The procedure's processing time when submitted, so acceptance and supplements can recompute the date.
+    processing_value: Mapped[float | None] = mapped_column(Float)
+    processing_unit: Mapped[str | None] = mapped_column(String(12))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     documents: Mapped[list[DossierDocument]] = relationship(

@@ -17,7 +17,7 @@ import yaml
 
 from bot.agency import Agency
 from bot.config import DATA_DIR
-from bot.dossier import status_label
+from bot.dossier import shown_code, status_label
 from bot.models import Dossier
 from bot.templates import text
 
@@ -30,10 +30,11 @@ SMS_UNICODE_PART = 70
 def fields(dossier: Dossier, agency: Agency | None = None) -> dict[str, str]:
     """The facts every channel's notification is built from."""
     return {
-        "code": dossier.code,
+        "code": shown_code(dossier),
         "status": status_label(dossier.status),
         "procedure": dossier.procedure_name or "",
-        "appointment": dossier.appointment_date.strftime("%d/%m/%Y"),
+        # No date before an officer accepts (or beyond the trusted holiday list): nothing is promised.
+        "appointment": dossier.appointment_date.strftime("%d/%m/%Y") if dossier.appointment_date else "",
         "centre": (agency or Agency.load()).name,
     }
 

@@ -1,8 +1,11 @@
-"""Dossiers in the console: list with filters and search, the dossier page, status changes, documents."""
+"""Dossiers in the console: list with filters and search, the dossier page, status changes (acceptance
+with the official code and date, reschedules), documents, and the holiday-list warning on every page."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from flask import (
     abort,
@@ -16,9 +19,17 @@ from flask import (
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
-from bot.agency import local_today
+from bot.agency import Agency, local_today
 from bot.db import utcnow
-from bot.dossier import applicant_fields, is_overdue, local_zone, normalised_phone, status_label
+from bot.dossier import (
+    applicant_fields,
+    find_dossier,
+    is_overdue,
+    local_zone,
+    normalised_phone,
+    shown_code,
+    status_label,
+)
 from bot.dossier_workflow import InvalidTransition, allowed_next, change_status, overdue_clause
 from bot.models import Conversation, Dossier, DossierDocument, Message
 from bot.models.dossier import STATUSES
@@ -28,9 +39,26 @@ from bot.staff import audit, files
 from bot.staff.escalations import message_json
 from bot.staff.views import app_settings, bp, db, me
 
+log = logging.getLogger(__name__)
+
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000  # (page - 1) * PAGE_SIZE stays a small OFFSET on every database
 DATE_RANGE = (date(1900, 1, 1), date(2999, 12, 31))  # what a "from"/"to" filter can mean
+
+
+_warned_on: set[date] = set()
+
+
+@bp.app_context_processor
+def _holiday_banner() -> dict[str, Any]:
+    """The banner when the trusted holiday list ends within 60 days; logged once a day per process."""
+    today = local_today(utcnow())
+    warning = Agency.load().holiday_warning(today)
+    if warning and today not in _warned_on:
+        _warned_on.add(today)
+        log.warning("holiday list in data/agency.yml is trusted only until %s: update it",
+                    Agency.load().list_ends(today))
+    return {"holiday_warning": warning}
 
 
 # ---------------------------------------------------------------- dossiers
@@ -75,11 +103,8 @@ def dossiers() -> str:
     q = args.get("q", "").strip()[:60]
     if q:
         phone = normalised_phone(q)
-        query = query.where(
-            or_(Dossier.code.ilike(f"%{q}%"), Dossier.phone == phone)
-            if phone
-            else Dossier.code.ilike(f"%{q}%")
-        )
+        by_code = or_(Dossier.code.ilike(f"%{q}%"), Dossier.official_code.ilike(f"%{q}%"))
+        query = query.where(or_(by_code, Dossier.phone == phone) if phone else by_code)
     page = query_int(args, "page", 1, low=1, high=MAX_PAGE)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
@@ -109,10 +134,18 @@ def dossiers() -> str:
 
 
 def _dossier(code: str) -> Dossier:
-    dossier = db().scalars(select(Dossier).where(Dossier.code == code)).first()
+    """The dossier by its online reference (the page's address) or its official code."""
+    dossier = db().scalars(select(Dossier).where(Dossier.code == code)).first() or find_dossier(db(), code)
     if dossier is None:
         abort(404)
     return dossier
+
+
+def _suggested_date(item: Dossier, now: datetime) -> date | None:
+    """What acceptance would promise now; None beyond the trusted holiday list (the officer gives it)."""
+    if item.status != "waiting_acceptance" or item.processing_value is None or not item.processing_unit:
+        return None
+    return Agency.load().promised_date(now, item.processing_value, item.processing_unit, local_today(now))
 
 
 @bp.get("/dossiers/<code>")
@@ -143,6 +176,9 @@ def dossier(code: str) -> str:
         next_statuses=allowed_next(item.status),
         notifications=report.for_dossier(session, item.id),
         overdue=is_overdue(item, local_today(utcnow())),
+        shown_code=shown_code(item),
+        suggested_date=_suggested_date(item, utcnow()),
+        list_ends=Agency.load().list_ends(local_today(utcnow())),
     )
 
 
@@ -150,25 +186,32 @@ def dossier(code: str) -> str:
 def dossier_status(code: str) -> Response:
     session = db()
     item = _dossier(code)
-    items = [line for line in (request.form.get("items") or "").splitlines() if line.strip()]
+    form = request.form
+    items = [line for line in (form.get("items") or "").splitlines() if line.strip()]
+    raw_date = (form.get("appointment") or "").strip()
+    appointment = _parse_date(raw_date) if raw_date else None
+    if raw_date and appointment is None:
+        return redirect(url_for("staff.dossier", code=item.code))
     try:
         change_status(
             session,
             item,
-            request.form.get("status", ""),
-            request.form.get("note"),
+            form.get("status", ""),
+            form.get("note"),
             audit.actor_name(me()),
             utcnow(),
             items=items,
             staff=me(),
+            official_code=(form.get("official_code") or "")[:80] or None,
+            appointment=appointment,
         )
     except InvalidTransition as exc:
         session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for("staff.dossier", code=code))
+        return redirect(url_for("staff.dossier", code=item.code))
     session.commit()
     flash(f"Đã chuyển hồ sơ sang “{status_label(item.status)}” và báo cho công dân.", "ok")
-    return redirect(url_for("staff.dossier", code=code))
+    return redirect(url_for("staff.dossier", code=item.code))
 
 
 @bp.get("/files/<name>")

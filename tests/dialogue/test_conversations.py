@@ -21,7 +21,7 @@ from .chat import Chat, active_step, answer_step, button, complete, payloads, te
 
 pytestmark = pytest.mark.rasa  # every conversation here runs on the real NLU server
 
-CODE = re.compile(r"^000\.00\.12\.H62-261124-\d{4}$")  # agency prefix, the day (24/11/2026), sequence
+CODE = re.compile(r"^TN-[0-9A-Z]{4}-[0-9A-Z]{4}$")  # the online reference; the official code: at acceptance
 FLOWS = load_flows()
 
 # (flow, what a citizen types to start it)
@@ -112,10 +112,12 @@ def test_a_citizen_submits_a_dossier_in_the_chat(chat: Chat, flow: str, opener: 
     receipt = chat.press(button(summary, "Nộp hồ sơ"))
     dossier = dossier_of(chat)
     assert CODE.match(dossier.code) and dossier.code in texts(receipt)
-    assert dossier.procedure_code == procedure and dossier.status == "received"
+    assert dossier.procedure_code == procedure and dossier.status == "waiting_acceptance"
     assert dossier.phone == "+84987654321" and dossier.applicant["applicant_name"] == "Nguyễn Thị Lan"
-    assert dossier.appointment_date >= date(2026, 11, 24)
-    assert dossier.appointment_date.strftime("%d/%m/%Y") in texts(receipt)
+    assert dossier.appointment_date is None and "000.00.12.H62" not in texts(receipt)
+    if dossier.estimated_date is not None:
+        assert dossier.estimated_date >= date(2026, 11, 24)
+        assert dossier.estimated_date.strftime("%d/%m/%Y") in texts(receipt) and "dự kiến" in texts(receipt)
     expected = [s.label for s in FLOWS[flow].steps if s.type == "documents" and s.applies(dossier.applicant)]
     assert sorted(d.item for d in dossier.documents) == sorted(expected)  # one photo per checklist item
     assert all(d.file_id is not None for d in dossier.documents)
@@ -135,7 +137,7 @@ def test_status_help_and_transparency_with_the_real_nlu(chat: Chat, real_service
     complete(chat)
     code = dossier_of(chat).code
     status = chat.say(f"cho em hỏi hồ sơ {code} đến đâu rồi")
-    assert code in texts(status) and "Mới tiếp nhận" in texts(status)
+    assert code in texts(status) and "Chờ tiếp nhận" in texts(status)
     who = chat.say("bạn là người hay máy?")
     assert "không phải người thật" in texts(who)
     fee = chat.say("làm khai sinh mất bao lâu?")
@@ -202,11 +204,11 @@ def test_an_officer_asks_for_documents_and_the_citizen_supplements_them(chat: Ch
     done = chat.say("xong")
     assert "chuyển lại cho cán bộ" in texts(done) and chat.state().get("active") is None
     dossier = dossier_of(chat)
-    assert dossier.status == "received"
+    assert dossier.status == "waiting_acceptance"  # asked before acceptance: back to the officers' queue
     assert [d.supplement for d in dossier.documents].count(True) == 1
     with chat.services.sessions() as session:
         notices = session.scalars(
             select(OutboxMessage).where(OutboxMessage.purpose == "notification").order_by(OutboxMessage.id)
         ).all()
         sent = [Reply.from_dict(n.reply).text for n in notices]
-    assert len(sent) == 2 and "Ảnh rõ hơn" in sent[0] and "tiếp nhận lại" in sent[1]
+    assert len(sent) == 2 and "Ảnh rõ hơn" in sent[0] and "chờ cán bộ tiếp nhận" in sent[1]

@@ -1,8 +1,10 @@
-"""Dossier submission: national-format codes unique under concurrency, appointment dates through the
-agency calendar, the receipt, and status lookup that shows details only to the owner."""
+"""Dossier submission: the bot's own online reference (never an official-looking code), an honest
+estimate through the agency calendar, official codes unique under concurrency at acceptance, the
+receipt, and status lookup by either code that shows details only to the owner."""
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +20,7 @@ from bot.dossier import (
     SubmissionError,
     dossiers_of,
     find_code,
+    find_official_code,
     is_overdue,
     list_replies,
     lookup,
@@ -26,13 +29,15 @@ from bot.dossier import (
     receipt,
     submit,
 )
+from bot.dossier_workflow import change_status
 from bot.models import Dossier, DossierSequence, DossierStatusChange
 from bot.services import Services
 from bot.transcript import conversation_for
 
 from .test_document import pdf, png
 
-PREFIX = "000.00.12.H62"
+PREFIX = "000.00.12.H62"  # the shipped data/agency.yml's, used by acceptance (bot.dossier_workflow)
+REFERENCE = re.compile(r"^TN-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
 OFFICE_HOURS = [["07:30", "11:30"], ["13:30", "17:00"]]
 AGENCY = Agency.from_dict(
     {
@@ -102,21 +107,39 @@ def make(session, user: str, now: datetime, *, channel: str = "zalo", documents=
     )
 
 
+def accept(session, dossier: Dossier, now: datetime, **given):  # type: ignore[no-untyped-def]
+    """An officer's acceptance, as the console and the API make it."""
+    return change_status(session, dossier, "received", None, "api", now, **given)
+
+
 # ------------------------------------------------------------------------------------------ codes
 
 
-def test_codes_follow_the_national_format_and_reset_daily(services: Services) -> None:
+def test_submission_gives_an_online_reference_and_no_official_code(services: Services) -> None:
     with transaction(services.sessions) as s:
-        first = make(s, "u1", vn(2026, 11, 27, 9))
-        second = make(s, "u2", vn(2026, 11, 27, 16))
+        dossiers = [make(s, f"u{i}", vn(2026, 11, 27, 9)) for i in range(20)]
+    codes = [d.code for d in dossiers]
+    assert all(REFERENCE.match(c) for c in codes), codes
+    assert len(set(codes)) == len(codes)
+    for d in dossiers:
+        assert (d.status, d.official_code, d.appointment_date) == ("waiting_acceptance", None, None)
+        assert find_code(f"tra cứu hồ sơ {d.code}") == d.code
+        assert find_official_code(d.code) is None, "a reference must never read as a one-stop code"
+        assert not d.code.startswith(PREFIX)
+
+
+def test_acceptance_gives_official_codes_that_reset_daily(services: Services) -> None:
+    with transaction(services.sessions) as s:
+        ds = [make(s, f"u{i}", vn(2026, 11, 27, 8)) for i in range(4)]
+        accept(s, ds[0], vn(2026, 11, 27, 9))
+        accept(s, ds[1], vn(2026, 11, 27, 16))
         # 23:30 in Vietnam on the 27th is still the 27th, although it is the 27th 16:30 UTC
-        third = make(s, "u3", vn(2026, 11, 27, 23, 30))
+        accept(s, ds[2], vn(2026, 11, 27, 23, 30))
         # 00:30 on the 28th in Vietnam is the 27th 17:30 UTC: a new day, a new sequence
-        next_day = make(s, "u4", vn(2026, 11, 28, 0, 30))
-    assert first.code == f"{PREFIX}-261127-0001"
-    assert second.code == f"{PREFIX}-261127-0002"
-    assert third.code == f"{PREFIX}-261127-0003"
-    assert next_day.code == f"{PREFIX}-261128-0001"
+        accept(s, ds[3], vn(2026, 11, 28, 0, 30))
+    assert [d.official_code for d in ds] == [
+        f"{PREFIX}-261127-0001", f"{PREFIX}-261127-0002", f"{PREFIX}-261127-0003", f"{PREFIX}-261128-0001"]
+    assert all(REFERENCE.match(d.code) for d in ds), "the reference stays what the citizen was given"
     assert make_code("H26", date(2027, 1, 5), 12345) == "H26-270105-12345"
 
 
@@ -141,8 +164,10 @@ def test_submission_records_status_history_phone_and_documents(services: Service
     with services.sessions() as s:
         d = s.get(Dossier, dossier_id)
         assert d is not None
-        assert (d.status, d.phone, d.channel, d.user_id) == ("received", "+84912345678", "zalo", "owner")
+        assert (d.status, d.phone, d.channel, d.user_id) == (
+            "waiting_acceptance", "+84912345678", "zalo", "owner")
         assert d.procedure_name == "Đăng ký khai sinh"
+        assert (d.processing_value, d.processing_unit) == (3, "working_day")
         assert d.applicant == {"phone": "+84 912.345.678", "x": "y"}
         assert [(x.item, x.file_id is not None, x.not_applicable) for x in d.documents] == [
             ("Giấy chứng sinh", True, False),
@@ -150,7 +175,7 @@ def test_submission_records_status_history_phone_and_documents(services: Service
             ("Văn bản ủy quyền", False, True),
         ]
         history = s.scalars(select(DossierStatusChange).where(DossierStatusChange.dossier_id == d.id)).all()
-        assert [(h.status, h.actor) for h in history] == [("received", "citizen")]
+        assert [(h.status, h.actor) for h in history] == [("waiting_acceptance", "citizen")]
 
 
 def test_files_of_another_conversation_are_refused(services: Services) -> None:
@@ -182,9 +207,11 @@ def test_unknown_procedure_or_missing_time_is_a_submission_error(services: Servi
 # -------------------------------------------------------------------------------------- concurrency
 
 
-def test_concurrent_submissions_get_distinct_sequential_codes(services: Services) -> None:
+def test_concurrent_acceptances_get_distinct_sequential_official_codes(services: Services) -> None:
     threads_count = 24
     now = vn(2026, 12, 1, 10)
+    with transaction(services.sessions) as s:
+        ids = [make(s, f"citizen-{i}", vn(2026, 12, 1, 8)).id for i in range(threads_count)]
     barrier = threading.Barrier(threads_count)
     codes: list[str] = []
     errors: list[BaseException] = []
@@ -194,7 +221,9 @@ def test_concurrent_submissions_get_distinct_sequential_codes(services: Services
         try:
             barrier.wait(timeout=30)
             with transaction(services.sessions) as s:  # each thread: its own session and transaction
-                code = make(s, f"citizen-{i}", now).code
+                dossier = s.get(Dossier, ids[i])
+                accept(s, dossier, now)
+                code = dossier.official_code
             with lock:
                 codes.append(code)
         except BaseException as exc:  # reported by the assertion below
@@ -228,20 +257,40 @@ def test_processing_time_prefers_online_then_in_person() -> None:
     assert processing_time(in_person_only) == (4, "working_day")
 
 
+# 3 working days, the start day counting as the first (one cut-off rule, bot.agency.appointment_date).
 @pytest.mark.parametrize(
     ("received", "expected"),
     [
-        (vn(2026, 11, 27, 9), date(2026, 12, 2)),  # Friday morning: Mon, Tue, Wed
-        (vn(2026, 11, 27, 14, 59), date(2026, 12, 2)),
-        (vn(2026, 11, 27, 15, 0), date(2026, 12, 3)),  # after 15:00 counts from Monday
-        (vn(2026, 11, 28, 10), date(2026, 12, 3)),  # Saturday
-        (vn(2027, 2, 3, 10), date(2027, 2, 15)),  # before Tết: Thu 4 - Wed 10 Feb are holidays
-        (vn(2027, 2, 5, 9), date(2027, 2, 16)),  # during Tết: counts from Thu 11 Feb
+        (vn(2026, 11, 27, 9), date(2026, 12, 1)),  # Friday morning: Fri, Mon, Tue
+        (vn(2026, 11, 27, 14, 59), date(2026, 12, 1)),
+        (vn(2026, 11, 27, 15, 0), date(2026, 12, 2)),  # at 15:00 counts from Monday
+        (vn(2026, 11, 27, 16, 30), date(2026, 12, 2)),
+        (vn(2026, 11, 28, 10), date(2026, 12, 2)),  # Saturday
+        (vn(2027, 2, 3, 10), date(2027, 2, 12)),  # before Tết: Thu 4 - Wed 10 Feb are holidays
+        (vn(2027, 2, 5, 9), date(2027, 2, 15)),  # during Tết: counts from Thu 11 Feb
     ],
 )
-def test_appointment_through_agency_calendar(services: Services, received: datetime, expected: date) -> None:
+def test_estimate_through_agency_calendar(services: Services, received: datetime, expected: date) -> None:
     with transaction(services.sessions) as s:
-        assert make(s, "cal", received).appointment_date == expected
+        dossier = make(s, "cal", received)
+        assert (dossier.estimated_date, dossier.appointment_date) == (expected, None)
+
+
+def test_no_estimate_beyond_the_holiday_list(services: Services) -> None:
+    """The test agency lists holidays up to 2027: nothing is promised for 2028."""
+    with transaction(services.sessions) as s:
+        dossier = make(s, "far", vn(2027, 12, 30, 9))
+        assert dossier.estimated_date is None
+        body = receipt(dossier, CATALOG)[0].text
+    assert "cán bộ sẽ báo" in body and "2028" not in body
+
+
+def test_acceptance_counts_from_the_acceptance_moment(services: Services) -> None:
+    with transaction(services.sessions) as s:
+        dossier = make(s, "acc", vn(2026, 11, 27, 9))
+        accept(s, dossier, vn(2026, 11, 30, 16, 30))  # Monday after the cut-off: Tue, Wed, Thu
+        assert dossier.appointment_date == date(2026, 12, 3)
+        assert dossier.accepted_at is not None and dossier.status == "received"
 
 
 @pytest.mark.parametrize(
@@ -269,7 +318,7 @@ def test_same_day_procedure_from_the_real_catalogue(
             agency=AGENCY,
             catalog=Catalog.load(),
         )
-        assert dossier.appointment_date == expected
+        assert dossier.estimated_date == expected
 
 
 # ----------------------------------------------------------------------------------------- receipt
@@ -290,10 +339,12 @@ def test_receipt_has_code_procedure_documents_date_and_how_to_check(services: Se
         )
         replies = receipt(dossier, CATALOG)
     body = "\n".join(r.text for r in replies)
-    assert dossier.code in replies[0].text
+    assert dossier.code in replies[0].text and "Mã tiếp nhận trực tuyến" in replies[0].text
+    assert PREFIX not in body, "no official-looking code before an officer accepts"
     assert "Đăng ký khai sinh" in body and "Giấy chứng sinh: 1 tệp" in body
     assert "Giấy ủy quyền: không có" in body
-    assert "02/12/2026" in body
+    assert "chờ cán bộ tiếp nhận" in body
+    assert "dự kiến: 01/12/2026" in body and "Ngày hẹn trả kết quả: 01/12/2026" not in body
     assert f"tra cứu hồ sơ {dossier.code}" in body
     assert all(len(r.text) < 2000 for r in replies)
 
@@ -310,6 +361,12 @@ def test_receipt_has_code_procedure_documents_date_and_how_to_check(services: Se
         ("000. 00. 12. H62-261127-0004.", "000.00.12.H62-261127-0004"),
         ("H26-231010-0001", "H26-231010-0001"),
         ("hồ sơ 000.00.06.H56-231027-0361 đâu rồi", "000.00.06.H56-231027-0361"),
+        # The online reference: spaces, case and the letters people type for 0 and 1 tolerated.
+        ("tra cứu hồ sơ TN-4F7K-2Q9V", "TN-4F7K-2Q9V"),
+        ("tn 4f7k 2q9v", "TN-4F7K-2Q9V"),
+        ("TN4F7K2Q9V nhé", "TN-4F7K-2Q9V"),
+        ("hồ sơ TN-4F7K-2Q9V, mã 000.00.12.H62-261127-0004", "TN-4F7K-2Q9V"),
+        ("mã 000.00.12.H62-261127-0004 (TN-4F7K-2Q9V)", "000.00.12.H62-261127-0004"),
     ],
 )
 def test_find_code(message: str, code: str) -> None:
@@ -325,6 +382,9 @@ def test_find_code(message: str, code: str) -> None:
         "ngày 15-10-2026",
         "12-261127-0004",
         "xin chào",
+        "TN-4F7K-2Q9W",  # wrong check character: a typo, not another dossier
+        "TN-4F7K-2Q9",
+        "ATN-4F7K-2Q9V",
     ],
 )
 def test_find_code_ignores_other_numbers(message: str) -> None:
@@ -334,19 +394,22 @@ def test_find_code_ignores_other_numbers(message: str) -> None:
 def test_lookup_details_only_for_the_owner(services: Services) -> None:
     with transaction(services.sessions) as s:
         dossier = make(s, "owner", vn(2026, 11, 27, 9))
+        accept(s, dossier, vn(2026, 11, 27, 9, 30), appointment=date(2026, 12, 2))
         dossier.status = "supplement_requested"
         dossier.status_note = "Ảnh giấy chứng sinh bị mờ"
         dossier.supplement_items = ["Giấy chứng sinh (ảnh rõ)"]
-        code = dossier.code
+        code, reference = dossier.official_code, dossier.code
     today = vn(2026, 11, 30, 9)
     with transaction(services.sessions) as s:
         owner = lookup(s, code.lower().replace("-", " - "), conversation_for(s, "zalo", "owner"), now=today)
+        by_reference = lookup(s, reference.lower(), conversation_for(s, "zalo", "owner"), now=today)
         stranger = lookup(s, code, conversation_for(s, "zalo", "stranger"), now=today)
         other_channel = lookup(s, code, conversation_for(s, "facebook", "owner"), now=today)
         nobody = lookup(s, code, None, now=today)
         unknown = lookup(s, f"{PREFIX}-261127-0999", conversation_for(s, "zalo", "owner"), now=today)
     assert unknown is None
     assert owner is not None and owner.owner
+    assert by_reference == owner and owner.code == code and owner.reference == reference
     assert owner.procedure_name == "Đăng ký khai sinh" and owner.note == "Ảnh giấy chứng sinh bị mờ"
     assert owner.supplement_items == ("Giấy chứng sinh (ảnh rõ)",)
     text = owner.replies()[0].text
@@ -362,7 +425,9 @@ def test_lookup_details_only_for_the_owner(services: Services) -> None:
 
 def test_overdue_is_derived(services: Services) -> None:
     with transaction(services.sessions) as s:
-        d = make(s, "late", vn(2026, 11, 27, 9))  # due 02/12/2026
+        d = make(s, "late", vn(2026, 11, 27, 9))
+        assert not is_overdue(d, date(2027, 1, 1)), "no promised date, nothing to be late for"
+        accept(s, d, vn(2026, 11, 27, 9), appointment=date(2026, 12, 2))
         assert not is_overdue(d, date(2026, 12, 2))
         assert is_overdue(d, date(2026, 12, 3))
         for status, overdue in [
@@ -379,7 +444,10 @@ def test_overdue_is_derived(services: Services) -> None:
         code = d.code
     with transaction(services.sessions) as s:
         view = lookup(s, code, None, now=vn(2026, 12, 3, 8))
-        assert view is not None and view.overdue and "quá ngày hẹn" in view.replies()[0].text
+        assert view is not None and view.overdue
+        shown = view.replies()[0].text
+        assert "quá ngày hẹn" in shown and "xin lỗi" in shown
+        assert "ngày hẹn mới" not in shown, "no new date is promised unless an officer set one"
 
 
 def test_dossiers_of_lists_own_newest_first(services: Services) -> None:
@@ -391,5 +459,5 @@ def test_dossiers_of_lists_own_newest_first(services: Services) -> None:
         own = dossiers_of(s, conversation_for(s, "zalo", "me"))
         assert [d.code for d in own] == [newer.code, older.code]
         listing = list_replies(own, date(2026, 11, 28))[0].text
-        assert newer.code in listing and older.code in listing and "Mới tiếp nhận" in listing
+        assert newer.code in listing and older.code in listing and "Chờ tiếp nhận" in listing
         assert "chưa thấy" in list_replies([], date(2026, 11, 28))[0].text

@@ -14,6 +14,7 @@ from bot.agency import Agency
 from bot.catalog.store import Catalog
 from bot.consent import has_consent
 from bot.dossier import SubmissionError, processing_time
+from bot.dossier_workflow import change_status
 from bot.messages import Reply
 from bot.models import AuditLog, ConsentRecord, Conversation, Dossier, Message, OutboxMessage
 from bot.templates import text
@@ -23,7 +24,7 @@ from flows.loader import load_flows
 from .chat import Chat, ScriptedNLU, active_step, answer_step, button, complete, payloads, texts
 
 KHAI_SINH = "1.001193"
-CODE = re.compile(r"^000\.00\.12\.H62-\d{6}-\d{4}$")
+CODE = re.compile(r"^TN-[0-9A-Z]{4}-[0-9A-Z]{4}$")  # the online reference; the official code comes later
 FLOWS = load_flows()
 DOSSIER_FLOWS = sorted(name for name, flow in FLOWS.items() if flow.procedure)
 
@@ -174,10 +175,13 @@ def test_complete_submission_with_documents_correction_and_receipt(chat: Chat) -
     assert chat.state().get("active") is None
     [dossier] = dossiers(chat)
     assert CODE.match(dossier.code) and dossier.code in texts(receipt)
-    assert dossier.status == "received" and dossier.procedure_code == KHAI_SINH
+    assert dossier.status == "waiting_acceptance" and dossier.procedure_code == KHAI_SINH
+    assert dossier.official_code is None and "000.00.12.H62" not in texts(receipt)
     assert dossier.applicant["child_birth_date"] == "2026-10-16"
     assert dossier.applicant["relationship"] == "Mẹ" and dossier.phone == "+84912345678"
-    assert dossier.appointment_date == date(2026, 11, 25)  # 1 working day, received Tuesday morning
+    # No promise before acceptance; the estimate: 1 working day, received Tuesday morning before 15:00.
+    assert dossier.appointment_date is None and dossier.estimated_date == date(2026, 11, 24)
+    assert "dự kiến: 24/11/2026" in texts(receipt)
     items = [(d.item, d.file_id is not None, d.not_applicable) for d in dossier.documents]
     assert items.count(("Giấy chứng sinh", True, False)) == 2
     assert not any(i[0].startswith("Văn bản của người làm chứng") for i in items)  # the branch not taken
@@ -206,7 +210,8 @@ def test_every_procedure_flow_can_be_completed(
     receipt = complete(chat)
     [dossier] = dossiers(chat)
     assert dossier.procedure_code == flow.procedure and dossier.code in texts(receipt)
-    assert dossier.appointment_date >= date(2026, 11, 24)
+    assert dossier.appointment_date is None and dossier.status == "waiting_acceptance"
+    assert dossier.estimated_date is None or dossier.estimated_date >= date(2026, 11, 24)
 
 
 def test_side_questions_cancel_and_handoff_inside_a_flow(chat: Chat, nlu: ScriptedNLU) -> None:
@@ -276,17 +281,30 @@ def test_status_lookup_by_code_by_list_and_for_strangers(
     nlu.add(f"hồ sơ {dossier.code} xong chưa", "check_status", dossier_code=dossier.code)
     nlu.add("tra cứu hồ sơ", "check_status")
     mine = owner.say(f"hồ sơ {dossier.code} xong chưa")
-    assert "Đăng ký khai sinh" in texts(mine) and "Mới tiếp nhận" in texts(mine)
+    assert "Đăng ký khai sinh" in texts(mine) and "Chờ tiếp nhận" in texts(mine)
     listed = owner.say("tra cứu hồ sơ")
     assert dossier.code in texts(listed)
     chosen = owner.press(button(listed, dossier.code))
-    assert "25/11/2026" in texts(chosen) and owner.state().get("active") is None
+    assert "dự kiến: 24/11/2026" in texts(chosen) and owner.state().get("active") is None
     stranger = make_chat("stranger")
     theirs = stranger.say(f"hồ sơ {dossier.code} xong chưa")
-    assert "Mới tiếp nhận" in texts(theirs) and "Đăng ký khai sinh" not in texts(theirs)
+    assert "Chờ tiếp nhận" in texts(theirs) and "Đăng ký khai sinh" not in texts(theirs)
     stranger.say("tra cứu hồ sơ")
     unknown = stranger.say("000.00.12.H62-261124-0999")
     assert "không tìm thấy" in texts(unknown)
+    # The officer accepts: the official code and the date; the chat finds the dossier by either code.
+    with owner.services.sessions() as session, session.begin():
+        row = session.get(Dossier, dossier.id)
+        change_status(session, row, "received", None, "staff:can_bo", owner.now,
+                      appointment=date(2026, 11, 26))
+        official = row.official_code
+    assert official.startswith("000.00.12.H62-261124-")
+    nlu.add(f"tra cứu hồ sơ {official}", "check_status", dossier_code=official)
+    nlu.add(f"tra cứu hồ sơ {dossier.code}", "check_status")  # the NLU does not know the reference
+    for asked in (official, dossier.code):
+        found = owner.say(f"tra cứu hồ sơ {asked}")
+        assert official in texts(found) and "Đã tiếp nhận" in texts(found), asked
+        assert "Ngày hẹn trả kết quả: 26/11/2026" in texts(found) and dossier.code in texts(found)
 
 
 def test_supplement_puts_the_dossier_back_to_the_officer(
@@ -302,6 +320,7 @@ def test_supplement_puts_the_dossier_back_to_the_officer(
     with chat.services.sessions() as session, session.begin():
         row = session.get(Dossier, dossier.id)
         assert row is not None
+        change_status(session, row, "received", None, "api", chat.now, appointment=date(2026, 12, 1))
         row.status, row.supplement_items = "supplement_requested", ["Giấy chứng sinh bản rõ hơn"]
     consent = chat.say("em gửi bổ sung giấy tờ")
     assert "consent:yes" in payloads(consent)  # a new purpose: asked once
@@ -312,26 +331,30 @@ def test_supplement_puts_the_dossier_back_to_the_officer(
     done = chat.say("xong")
     assert "chuyển lại cho cán bộ" in texts(done)
     [dossier] = dossiers(chat)
-    # Back to "received" through bot.dossier_workflow.change_status: the top of the officers' queue.
+    # Back to "received" through bot.dossier_workflow.change_status: the top of the officers' queue,
+    # the date counted again from the supplement (1 working day, Tuesday morning: the same day).
     assert dossier.status == "received" and dossier.updated_at == chat.now
+    assert dossier.appointment_date == date(2026, 11, 24)
     assert [d.supplement for d in dossier.documents].count(True) == 1
     assert dossier.status_note is None  # the citizen's own note is history, not an officer's note
     change = dossier.history[-1]
     assert (change.status, change.actor, change.note) == (
         "received",
         "citizen",
-        "Công dân đã bổ sung 1 giấy tờ qua trò chuyện.",
+        "Công dân đã bổ sung 1 giấy tờ qua trò chuyện. · Ngày hẹn: 24/11/2026",
     )
     with chat.services.sessions() as session:
-        audit = session.scalars(select(AuditLog).where(AuditLog.action == "dossier.status")).one()
+        audit = session.scalars(select(AuditLog).where(AuditLog.action == "dossier.status")
+                                .order_by(AuditLog.id.desc())).first()
         notices = session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "notification")).all()
     assert (audit.actor, audit.object_id, audit.detail) == (
         "citizen",
         dossier.code,
         "supplement_requested -> received",
     )
-    [notice] = [Reply.from_dict(n.reply).text for n in notices]
-    assert dossier.code in notice and "tiếp nhận lại" in notice and "Ghi chú" not in notice
+    notice = [Reply.from_dict(n.reply).text for n in notices][-1]
+    assert dossier.official_code in notice and "tiếp nhận lại" in notice and "Ghi chú" not in notice
+    assert "24/11/2026" in notice
     again = chat.say("em gửi bổ sung giấy tờ")  # nothing is waiting any more
     assert "không có hồ sơ" in texts(again)
 

@@ -123,11 +123,17 @@ def add_dossier(
     phone: str = "+84912345678",
     procedure: str = "1.001193",
     applicant: dict[str, Any] | None = None,
+    reference: str | None = None,
 ) -> str:
+    """A dossier as the bot and an officer leave it. An accepted one (any status but waiting_acceptance)
+    carries `code` as its official code; its online reference is `reference` (default: `code` too, like
+    the dossiers submitted before the bot gave references). Returns the code to address it by."""
+    accepted = status != "waiting_acceptance"
     with transaction(app.extensions["motcua"].sessions) as session:
         conv = session.get(Conversation, conversation_id) if conversation_id else None
         dossier = Dossier(
-            code=code,
+            code=reference or code,
+            official_code=code if accepted else None,
             procedure_code=procedure,
             conversation_id=conversation_id,
             channel=conv.channel if conv else "zalo",
@@ -140,7 +146,10 @@ def add_dossier(
             },
             phone=phone,
             status=status,
-            appointment_date=appointment or local_today() + timedelta(days=5),
+            appointment_date=(appointment or local_today() + timedelta(days=5)) if accepted else None,
+            processing_value=1,
+            processing_unit="working_day",
+            accepted_at=utcnow() if accepted else None,
             supplement_items=[],
         )
         session.add(dossier)

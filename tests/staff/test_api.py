@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from bot.agency import local_today
 from bot.db import transaction, utcnow
 from bot.messages import Reply
 from bot.models import AuditLog, Dossier, DossierDocument, OutboxMessage
+from bot.models.dossier import STATUSES
 
 from .conftest import API_TOKEN, add_conversation, add_document, add_dossier, add_file, db
 
@@ -31,7 +33,7 @@ def test_list_with_status_and_since_filters(app: Flask, client: FlaskClient) -> 
     body = api(client, "GET", "/dossiers").get_json()
     assert body["count"] == 2
     assert [d["code"] for d in body["dossiers"]] == ["A-1", "A-2"]  # oldest change first
-    assert body["dossiers"][0]["status_label"] == "Mới tiếp nhận"
+    assert body["dossiers"][0]["status_label"] == "Đã tiếp nhận"
     assert [d["code"] for d in api(client, "GET", "/dossiers?status=processing").get_json()["dossiers"]] == [
         "A-2"
     ]
@@ -151,12 +153,39 @@ def test_openapi_document_is_served_and_matches_the_routes(app: Flask, client: F
         if r.rule.startswith("/api/v1") and r.endpoint != "api.unknown"
     }
     assert documented == served
-    assert spec["components"]["schemas"]["Status"]["enum"] == [
-        "received",
-        "processing",
-        "supplement_requested",
-        "result_ready",
-        "returned",
-        "rejected",
-        "withdrawn",
-    ]
+    assert spec["components"]["schemas"]["Status"]["enum"] == list(STATUSES)
+
+
+def test_the_one_stop_system_accepts_with_its_code_and_reschedules(app: Flask, client: FlaskClient) -> None:
+    conv = add_conversation(app, mode="bot", reason=None)
+    ref = add_dossier(app, conv, code="TN-4F7K-2Q9V", status="waiting_acceptance")
+    before = api(client, "GET", f"/dossiers/{ref}").get_json()
+    assert (before["status"], before["official_code"], before["appointment_date"]) == (
+        "waiting_acceptance", None, None)
+    assert before["reference"] == ref and before["status_label"] == "Chờ tiếp nhận"
+    url = f"/dossiers/{ref}/status"
+    bad = api(client, "POST", url, json={"status": "received", "appointment_date": "04/12/2026"})
+    assert bad.status_code == 422 and "ISO" in bad.get_json()["error"]
+    bad = api(client, "POST", url, json={"status": "received", "official_code": "HS-1"})
+    assert bad.status_code == 422 and "mẫu" in bad.get_json()["error"]
+    day = (local_today() + timedelta(days=7)).isoformat()
+    accept = {"status": "received", "official_code": "000.00.12.H62-261204-0042", "appointment_date": day}
+    resp = api(client, "POST", url, json=accept)
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert (body["code"], body["reference"], body["official_code"]) == (
+        "000.00.12.H62-261204-0042", ref, "000.00.12.H62-261204-0042")
+    assert body["appointment_date"] == day and body["accepted_at"]
+    # The official code addresses the dossier too; a reschedule needs a later date and the reason.
+    later = (local_today() + timedelta(days=9)).isoformat()
+    official = "/dossiers/000.00.12.H62-261204-0042/status"
+    refused = api(client, "POST", official, json={"status": "late", "appointment_date": later})
+    assert refused.status_code == 422 and "lý do" in refused.get_json()["error"]
+    moved = api(client, "POST", official,
+                json={"status": "late", "note": "Chờ xác minh", "appointment_date": later}).get_json()
+    assert (moved["status"], moved["appointment_date"]) == ("late", later)
+    with app.extensions["motcua"].sessions() as session:
+        sent = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        texts = [Reply.from_dict(o.reply).text for o in sent]
+    assert "Mã hồ sơ: 000.00.12.H62-261204-0042" in texts[0]
+    assert "PHIẾU XIN LỖI" in texts[1] and date.fromisoformat(later).strftime("%d/%m/%Y") in texts[1]

@@ -231,7 +231,7 @@ def test_dossier_page_documents_and_status_change(app: Flask, officer: Staff) ->
     code = add_dossier(app, conv)
     add_document(app, code, "Giấy chứng sinh", "abcdefgh1234.png", png(), "image/png")
     page = officer.get(f"/staff/dossiers/{code}").get_data(as_text=True)
-    assert "Giấy chứng sinh" in page and "001203012345" in page and "Mới tiếp nhận" in page
+    assert "Giấy chứng sinh" in page and "001203012345" in page and "Đã tiếp nhận" in page
     assert "/staff/files/abcdefgh1234.png" in page
     view = officer.get("/staff/files/abcdefgh1234.png")
     assert view.status_code == 200 and view.mimetype == "image/png" and view.data == png()
@@ -380,3 +380,56 @@ def test_conversation_page_shows_how_far_the_last_message_got(app: Flask, office
         stored.delivered_at = stored.seen_at = utcnow()
     page = officer.get(f"/staff/conversations/{conv}").get_data(as_text=True)
     assert "Tin nhắn gần nhất của Trung tâm: đã xem lúc" in page
+
+
+def test_officer_accepts_with_the_official_code_and_reschedules(app: Flask, officer: Staff) -> None:
+    conv = add_conversation(app)
+    ref = add_dossier(app, conv, code="TN-4F7K-2Q9V", status="waiting_acceptance")
+    page = officer.get(f"/staff/dossiers/{ref}").get_data(as_text=True)
+    assert "Chờ tiếp nhận" in page and 'id="accept-form"' in page and "chưa có mã hồ sơ chính thức" in page
+    day = local_today() + timedelta(days=6)
+    accept = {"status": "received", "official_code": "000.00.12.H62-261204-0007",
+              "appointment": day.isoformat()}
+    officer.post(f"/staff/dossiers/{ref}/status", accept)
+    with db(app) as session:
+        d = session.scalars(select(Dossier)).one()
+        assert (d.status, d.official_code) == ("received", "000.00.12.H62-261204-0007")
+        assert d.appointment_date == day
+    # The page answers to the official code too, and no longer offers the acceptance.
+    page = officer.get("/staff/dossiers/000.00.12.H62-261204-0007").get_data(as_text=True)
+    assert 'id="accept-form"' not in page and ref in page and day.strftime("%d/%m/%Y") in page
+    listing = officer.get("/staff/dossiers?q=261204-0007").get_data(as_text=True)
+    assert "000.00.12.H62-261204-0007" in listing
+    # A reschedule without a date is refused and said; with the date and reason the apology slip goes out.
+    page = officer.post(f"/staff/dossiers/{ref}/status", {"status": "late", "note": "Chờ xác minh"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "ngày hẹn mới" in page
+    page = officer.post(f"/staff/dossiers/{ref}/status", {"status": "late", "note": "Chờ xác minh",
+                                                          "appointment": "2026-99-01"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Ngày không hợp lệ" in page
+    later = day + timedelta(days=3)
+    officer.post(f"/staff/dossiers/{ref}/status", {"status": "late", "note": "Chờ xác minh",
+                                                   "appointment": later.isoformat()})
+    with db(app) as session:
+        d = session.scalars(select(Dossier)).one()
+        assert (d.status, d.appointment_date) == ("late", later)
+    accepted, slip = (Reply.from_dict(o.reply).text for o in _outbox(app))
+    assert "000.00.12.H62-261204-0007" in accepted and day.strftime("%d/%m/%Y") in accepted
+    assert "PHIẾU XIN LỖI" in slip and later.strftime("%d/%m/%Y") in slip
+
+
+def test_holiday_list_banner_60_days_before_it_runs_out(
+        app: Flask, officer: Staff, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from bot.staff import dossier_views
+
+    monkeypatch.setattr(dossier_views, "utcnow", lambda: datetime(2026, 11, 1, 3, 0, tzinfo=UTC))
+    assert 'id="holiday-warning"' not in officer.get("/staff/dossiers").get_data(as_text=True)
+    # 10/01/2027: 24 days before the unconfirmed Tết 2027 break.
+    monkeypatch.setattr(dossier_views, "utcnow", lambda: datetime(2027, 1, 10, 3, 0, tzinfo=UTC))
+    with caplog.at_level("WARNING"):
+        page = officer.get("/staff/dossiers").get_data(as_text=True)
+    assert 'id="holiday-warning"' in page and "03/02/2027" in page and "confirmed: false" in page
+    assert any("holiday list" in r.getMessage() for r in caplog.records)
