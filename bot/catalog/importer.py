@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.catalog import parse
+from bot.catalog import competence, parse
 from nlu.text import fold
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,9 @@ def name_fit(name: str, body: str) -> float:
     return len(words & content_words(body)) / len(words)
 
 
-def build_entry(raw: dict[str, Any], file_name: str) -> dict[str, Any]:
+def build_entry(raw: dict[str, Any], file_name: str, table: competence.Table | None = None) -> dict[str, Any]:
     """The catalogue entry for one raw page, with its anomalies."""
+    table = table or competence.load_table()
     sections = parse.split_sections(raw)
     anomalies: list[str] = []
     code = parse.normalize_space(raw.get("ma_thu_tuc")) or Path(file_name).stem
@@ -85,6 +86,12 @@ def build_entry(raw: dict[str, Any], file_name: str) -> dict[str, Any]:
         anomalies.append("no_documents")
     if not result:
         anomalies.append("no_result")
+    agency = competence.classify(raw, table)
+    if agency.source == "default":
+        anomalies.append("agency_unstated")
+    legal = parse.parse_legal_basis(sections.legal)
+    anomalies.extend(a for lb in legal for a in lb.anomalies)
+    page = " ".join([steps, sections.modes])
 
     return {
         "code": code,
@@ -100,7 +107,10 @@ def build_entry(raw: dict[str, Any], file_name: str) -> dict[str, Any]:
         "documents": [d.to_dict() for d in documents],
         "conditions": parse.none_if_empty(sections.conditions),
         "result": result,
-        "legal_basis": [lb.to_dict() for lb in parse.parse_legal_basis(sections.legal)],
+        "legal_basis": [lb.to_dict() for lb in legal],
+        "agency": agency.to_dict(),
+        "channels": competence.channels_of(page, any(m.mode == "online" for m in modes), table,
+                                           str(raw.get("linh_vuc") or "")),
         "anomalies": sorted(set(anomalies)),
         "source": {"file": f"{code}.json", "imported_from": SOURCE},
     }
@@ -132,6 +142,7 @@ def import_catalog(source: Path, catalog_dir: Path) -> ImportResult:
     out_dir = catalog_dir / "procedures"
     out_dir.mkdir(parents=True, exist_ok=True)
     result = ImportResult()
+    table = competence.load_table(catalog_dir.parent)
     agencies: dict[str, str] = {}  # code -> "Cơ quan thực hiện", only to tell namesakes apart
     for path in files:
         try:
@@ -140,7 +151,7 @@ def import_catalog(source: Path, catalog_dir: Path) -> ImportResult:
             raise ValueError(f"{path.name} is not a JSON procedure page ({exc})") from exc
         if not isinstance(raw, dict):
             raise ValueError(f"{path.name} is not a JSON procedure page (expected an object)")
-        entry = build_entry(raw, path.name)
+        entry = build_entry(raw, path.name, table)
         if entry["code"] in result.entries:
             raise ValueError(f"duplicate procedure code {entry['code']} in {path.name}")
         result.entries[entry["code"]] = entry
