@@ -121,6 +121,8 @@ def split_names(text: str | None) -> list[str]:
 
 def kind_of_name(name: str, table: Table) -> str:
     key = f" {folded(name)} "
+    if key.startswith(" bo "):
+        return OTHER  # a ministry ("Bộ Công an, Bộ Quốc phòng, Sở ...") is not the commune's police or tax office
     for kind in _ORDER:
         for phrase in (table.kinds.get(kind) or {}).get("match") or ():
             if f" {folded(str(phrase))} " in key:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.agency import Agency
 from bot.catalog import competence, parse
 from nlu.text import fold
 
@@ -167,7 +168,7 @@ def import_catalog(source: Path, catalog_dir: Path) -> ImportResult:
         if stale.stem not in result.entries:
             stale.unlink()
             result.removed += 1
-    _write_if_changed(catalog_dir / "import-report.md", report(result))
+    _write_if_changed(catalog_dir / "import-report.md", report(result, *_agency_settings(catalog_dir)))
     log.info("catalog import: %d entries, %d written, %d unchanged, %d removed",
              len(result.entries), result.written, result.unchanged, result.removed)
     return result
@@ -257,11 +258,44 @@ ANOMALY_HELP = {
     "no_documents": "empty document list",
     "no_modes": "no submission-mode rows could be read",
     "no_result": "no result document on the page",
+    "agency_unstated": "the page names no competent agency and its field is not in data/catalog/agencies.yml; "
+                       "taken as the commune's (the procedure is at \"Cấp xã\") — check with the officers",
+    "legal_number_odd": "a legal-basis number could not be cleaned into a known shape (e.g. \"24/2024\" without "
+                        "its type); shown as the portal gives it",
+}
+
+KIND_LABELS = {
+    "centre": "this centre (UBND xã)", "police": "police (Công an)", "tax": "tax", "customs": "customs",
+    "social_insurance": "social insurance", "treasury": "state treasury", "land_office": "land registration office",
+    "other": "other agency",
 }
 
 
-def report(result: ImportResult) -> str:
-    """The Markdown anomaly report: totals, parse rates, then every anomaly by code."""
+def routes_by_kind(entries: dict[str, dict[str, Any]], accepted: frozenset[str], hosted: frozenset[str],
+                   ) -> dict[str, Counter[str]]:
+    """kind -> Counter(route): how many procedures of each competent-agency kind this centre takes through
+    the bot, in person, or leaves to the other agency (the same rule as bot/catalog/routing.py)."""
+    out: dict[str, Counter[str]] = {}
+    for e in entries.values():
+        kind = e["agency"]["kind"]
+        receives = kind == competence.CENTRE or kind in hosted
+        route = "other_agency" if not receives else ("bot" if e["code"] in accepted else "in_person")
+        out.setdefault(kind, Counter())[route] += 1
+    return out
+
+
+def _agency_settings(catalog_dir: Path) -> tuple[frozenset[str], frozenset[str]]:
+    """accepted_procedures and hosted_desks of the agency file next to the catalogue (none if absent)."""
+    path = catalog_dir.parent / "agency.yml"
+    if not path.is_file():
+        return frozenset(), frozenset()
+    agency = Agency.load(path)
+    return agency.accepted_procedures, agency.hosted_desks
+
+
+def report(result: ImportResult, accepted: frozenset[str] = frozenset(), hosted: frozenset[str] = frozenset(),
+           ) -> str:
+    """The Markdown anomaly report: totals, parse rates, competent agencies, then every anomaly by code."""
     entries = result.entries
     counts = result.anomaly_counts
     flagged = [c for c, e in entries.items() if e["anomalies"]]
@@ -288,6 +322,22 @@ def report(result: ImportResult) -> str:
     one_page = sum("shared_page" in e["anomalies"] for e in shared)
     lines.append(f"- Display names shared by several codes: {len({e['short_name'] for e in shared})} names, "
                  f"{len(shared)} procedures ({one_page} of them `shared_page`)")
+    lines += ["", "## Competent agencies and where this centre takes them", "",
+              "Kind read from the portal's \"Cơ quan thực hiện\" (data/catalog/agencies.yml); routes from "
+              f"data/agency.yml (accepted_procedures, hosted_desks: {', '.join(sorted(hosted)) or 'none'}).", "",
+              "| competent agency | procedures | through the bot | in person at the centre | other agency |",
+              "| --- | --- | --- | --- | --- |"]
+    by_kind = routes_by_kind(entries, accepted, hosted)
+    totals: Counter[str] = Counter()
+    for kind in competence.KINDS:
+        c = by_kind.get(kind)
+        if not c:
+            continue
+        totals.update(c)
+        lines.append(f"| {KIND_LABELS[kind]} | {sum(c.values())} | {c['bot']} | {c['in_person']} | "
+                     f"{c['other_agency']} |")
+    lines.append(f"| **all** | {sum(totals.values())} | {totals['bot']} | {totals['in_person']} | "
+                 f"{totals['other_agency']} |")
     lines += ["", "## Anomalies by type", "", "| code | procedures | meaning |", "| --- | --- | --- |"]
     for code, _ in sorted(counts.items()):
         n = sum(code in e["anomalies"] for e in entries.values())
