@@ -261,7 +261,8 @@ def fee_value(mode: Mode) -> str:
     if mode.fee_text and _INTERNAL.match(mode.fee_text):
         return text("catalog.fee_unknown")
     if mode.curated and mode.fee_text and not re.fullmatch(r"[\d.,]+\s*(đồng|VNĐ|đ)?", mode.fee_text):
-        return _clip(amounts_for_circulars(mode.fee_text), 160)  # a curator's wording ("2.000 đồng/trang, ...") says more
+        # a curator's wording ("2.000 đồng/trang, ...") says more
+        return _clip(amounts_for_circulars(mode.fee_text), 160)
     if mode.fee_amount == 0:
         return text("catalog.fee_free")
     if mode.fee_amount is not None:
@@ -285,14 +286,15 @@ def _circulars(data_dir: str) -> tuple[tuple[re.Pattern[str], str], ...]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
     out = []
     for number, amount in ((raw or {}).get("circulars") or {}).items():
-        cited = (rf"(?:(?:được\s+)?thực hiện\s+)?theo(?:\s+quy định)?(?:\s+tại)?\s+(?:Thông tư|TT)(?:\s+số)?\s+"
-                 rf"{re.escape(str(number))}(?:\s+ngày\s+[\d/]+)?(?:\s+của\s+Bộ\s+Tài\s+chính)?")
+        cited = (r"(?:(?:được\s+)?thực hiện\s+)?theo(?:\s+quy định)?(?:\s+tại)?\s+"
+                 rf"(?:Thông tư|TT)(?:\s+số)?\s+{re.escape(str(number))}"
+                 r"(?:\s+ngày\s+[\d/]+)?(?:\s+của\s+Bộ\s+Tài\s+chính)?")
         out.append((re.compile(cited, re.IGNORECASE), str(amount)))
     return tuple(out)
 
 
 def amounts_for_circulars(note: str) -> str:
-    """A fee note citing a circular gets the amount instead ("... theo TT 281/2016/TT-BTC" -> "8.000 đồng/bản")."""
+    """A fee note citing a circular gets its amount: "... theo TT 281/2016/TT-BTC" -> "8.000 đồng/bản"."""
     for pattern, amount in _circulars(str(DATA_DIR)):
         note = pattern.sub(amount, note)
     return note
@@ -403,7 +405,8 @@ def channels(procedure: Procedure) -> str:
     return ", ".join(parts)
 
 
-def not_handled_here(procedure: Procedure, accepted: Any = None, *, asked_to_submit: bool = False) -> list[Reply]:
+def not_handled_here(procedure: Procedure, accepted: Any = None, *,
+                     asked_to_submit: bool = False) -> list[Reply]:
     """Where it is taken instead: another level, another agency (named, with its online channels and
     the offer of a checklist), or this centre in person (address and hours). Never "nộp tại Trung tâm"
     for a procedure of another agency."""

@@ -30,7 +30,8 @@ _ORDER = ("police", "tax", "customs", "social_insurance", "treasury", "land_offi
 _LEVELS = (("cap xa", 0), ("co so", 0), ("khu vuc", 1), ("cua khau", 1), ("cap huyen", 2), ("huyen", 2),
            ("tinh", 3), ("cuc", 4), ("bo ", 5))
 _CASE_FIXES = (
-    (re.compile(r"\bU[ỷỶ] ban\b"), "Ủy ban"), (re.compile(r"Ủy ban Nhân dân", re.IGNORECASE), "Ủy ban nhân dân"),
+    (re.compile(r"\bU[ỷỶ] ban\b"), "Ủy ban"),
+    (re.compile(r"Ủy ban Nhân dân", re.IGNORECASE), "Ủy ban nhân dân"),
     (re.compile(r"\bcấp (Xã|Tỉnh|Huyện)\b"), lambda m: f"cấp {m.group(1).lower()}"),
     (re.compile(r"\bBộ tài chính\b"), "Bộ Tài chính"), (re.compile(r"\bPhòng Tư Pháp\b"), "Phòng Tư pháp"),
     (re.compile(r"\bVăn phòng Đăng ký đất đai\b"), "Văn phòng đăng ký đất đai"),
@@ -72,7 +73,8 @@ class Table:
 
 def load_table(data_dir: Path | None = None) -> Table:
     """The table of `data_dir` (default data/); a data directory without one uses the project's."""
-    root = data_dir if data_dir is not None and (data_dir / "catalog" / "agencies.yml").is_file() else DATA_DIR
+    own = data_dir is not None and (data_dir / "catalog" / "agencies.yml").is_file()
+    root = data_dir if own and data_dir is not None else DATA_DIR
     return _table(str(root.resolve()))
 
 
@@ -82,7 +84,8 @@ def _table(data_dir: str) -> Table:
     kinds = {str(k): dict(v or {}) for k, v in (raw.get("kinds") or {}).items()}
     unknown = set(kinds) - set(KINDS)
     if unknown or OTHER not in kinds:
-        raise ValueError(f"agencies.yml: kinds must be among {KINDS} and include {OTHER!r}; got {sorted(unknown)}")
+        raise ValueError(f"agencies.yml: kinds must be among {KINDS} and include {OTHER!r}; "
+                         f"got {sorted(unknown)}")
     fields = {folded(str(k)): str(v) for k, v in (raw.get("fields") or {}).items()}
     bad = {v for v in fields.values() if v not in KINDS}
     if bad:
@@ -122,7 +125,7 @@ def split_names(text: str | None) -> list[str]:
 def kind_of_name(name: str, table: Table) -> str:
     key = f" {folded(name)} "
     if key.startswith(" bo "):
-        return OTHER  # a ministry ("Bộ Công an, Bộ Quốc phòng, Sở ...") is not the commune's police or tax office
+        return OTHER  # a ministry ("Bộ Công an, Bộ Quốc phòng, ...") is not the commune's police
     for kind in _ORDER:
         for phrase in (table.kinds.get(kind) or {}).get("match") or ():
             if f" {folded(str(phrase))} " in key:
@@ -152,9 +155,7 @@ def classify(raw: dict[str, Any], table: Table) -> Competence:
         if not names:
             continue
         kinds = [kind_of_name(n, table) for n in names]
-        if field in table.commune_fields:
-            kind = CENTRE
-        elif CENTRE in kinds:
+        if field in table.commune_fields or CENTRE in kinds:
             kind = CENTRE
         else:
             kind = next((k for k in kinds if k != OTHER), OTHER)

@@ -258,15 +258,17 @@ ANOMALY_HELP = {
     "no_documents": "empty document list",
     "no_modes": "no submission-mode rows could be read",
     "no_result": "no result document on the page",
-    "agency_unstated": "the page names no competent agency and its field is not in data/catalog/agencies.yml; "
-                       "taken as the commune's (the procedure is at \"Cấp xã\") — check with the officers",
-    "legal_number_odd": "a legal-basis number could not be cleaned into a known shape (e.g. \"24/2024\" without "
-                        "its type); shown as the portal gives it",
+    "agency_unstated": "the page names no competent agency and its field is not in "
+                       "data/catalog/agencies.yml; taken as the commune's (the procedure is at \"Cấp xã\") "
+                       "— check with the officers",
+    "legal_number_odd": "a legal-basis number could not be cleaned into a known shape (e.g. \"24/2024\" "
+                        "without its type); shown as the portal gives it",
 }
 
 KIND_LABELS = {
     "centre": "this centre (UBND xã)", "police": "police (Công an)", "tax": "tax", "customs": "customs",
-    "social_insurance": "social insurance", "treasury": "state treasury", "land_office": "land registration office",
+    "social_insurance": "social insurance", "treasury": "state treasury",
+    "land_office": "land registration office",
     "other": "other agency",
 }
 
@@ -322,9 +324,10 @@ def report(result: ImportResult, accepted: frozenset[str] = frozenset(), hosted:
     one_page = sum("shared_page" in e["anomalies"] for e in shared)
     lines.append(f"- Display names shared by several codes: {len({e['short_name'] for e in shared})} names, "
                  f"{len(shared)} procedures ({one_page} of them `shared_page`)")
+    desks = ", ".join(sorted(hosted)) or "none"
     lines += ["", "## Competent agencies and where this centre takes them", "",
               "Kind read from the portal's \"Cơ quan thực hiện\" (data/catalog/agencies.yml); routes from "
-              f"data/agency.yml (accepted_procedures, hosted_desks: {', '.join(sorted(hosted)) or 'none'}).", "",
+              f"data/agency.yml (accepted_procedures, hosted_desks: {desks}).", "",
               "| competent agency | procedures | through the bot | in person at the centre | other agency |",
               "| --- | --- | --- | --- | --- |"]
     by_kind = routes_by_kind(entries, accepted, hosted)

@@ -439,17 +439,19 @@ class LegalBasis:
 
 
 # A number as the portal's number cell should hold it: 68/2020/QH14, 118/2025/NĐ-CP, 2222/QĐ-BHXH.
-_WELL_FORMED = re.compile(r"\d+(?:\.\d+|\.?[a-z])?(?:/\d{4})?/(?:[A-ZĐ]+-)*(?:[A-ZĐ]+|TTg|QH1\d|UBTVQH1\d)(?:\d{2})?")
+_WELL_FORMED = re.compile(r"\d+(?:\.\d+|\.?[a-z])?(?:/\d{4})?/(?:[A-ZĐ]+-)*"
+                          r"(?:[A-ZĐ]+|TTg|QH1\d|UBTVQH1\d)(?:\d{2})?")
 # A year glued in front of the number: "Luật Cư trú 2020" + "68/2020/QH14" read as "202068/2020/QH14".
 _GLUED_YEAR = re.compile(r"^((?:19|20)\d{2})(\d{1,4}(?:/\d{4})?/.+)$")
 # Issuers that end a number; capitals after one are the next title's ("166/2016/NĐ-CP" + "LUẬT ...").
-_ISSUERS = sorted(("CP", "TTg", "BTC", "BCA", "BTP", "BXD", "BNNMT", "BNNPTNT", "BHXH", "BYT", "BCT", "BLĐTBXH",
-                   "BKHĐT", "BTNMT", "BGTVT", "NHNN", "BQP", "VPCP", "UBND", "HĐND", "BNV", "BVHTTDL", "BTTTT",
-                   "BGDĐT", "BNG", "VPQH", "CSXH", "BKHCN", "CTN", "TANDTC", "VKSNDTC", *(f"QH1{d}" for d in range(10)),
-                   *(f"UBTVQH1{d}" for d in range(10))), key=len, reverse=True)
+_ISSUERS = sorted(("CP", "TTg", "BTC", "BCA", "BTP", "BXD", "BNNMT", "BNNPTNT", "BHXH", "BYT", "BCT",
+                   "BLĐTBXH", "BKHĐT", "BTNMT", "BGTVT", "NHNN", "BQP", "VPCP", "UBND", "HĐND", "BNV",
+                   "BVHTTDL", "BTTTT", "BGDĐT", "BNG", "VPQH", "CSXH", "BKHCN", "CTN", "TANDTC", "VKSNDTC",
+                   *(f"QH1{d}" for d in range(10)), *(f"UBTVQH1{d}" for d in range(10))),
+                  key=len, reverse=True)
 # What is left of a title when an inline number was taken for the number cell ("Thông tư số").
-_TITLE_STUB = re.compile(r"^(?:(?:luật|nghị định|nghị quyết|thông tư|thông tư liên tịch|quyết định|văn bản) )?số$",
-                         re.IGNORECASE)
+_TITLE_STUB = re.compile(
+    r"^(?:(?:luật|nghị định|nghị quyết|thông tư|thông tư liên tịch|quyết định|văn bản) )?số$", re.IGNORECASE)
 
 
 def parse_legal_basis(text: str) -> list[LegalBasis]:
@@ -488,7 +490,7 @@ def parse_legal_basis(text: str) -> list[LegalBasis]:
         carry = ""
         number, carry = _split_issuer(number)
         year = _GLUED_YEAR.match(number)
-        if year and not _WELL_FORMED.fullmatch(number.split("/")[0] + "/x") and len(number.split("/")[0]) >= 5:
+        if year and len(number.split("/")[0]) >= 5:  # no real number cell starts with a year and 5+ digits
             title, number = f"{title} {year.group(1)}".strip(), year.group(2)
         number = re.sub(r"N[DĐ]-CP?$", "NĐ-CP", number)  # "ND-CP" typos and the portal's cut "NĐ-C"
         title = _space_after_numbers(title)
@@ -506,7 +508,7 @@ _LOWER_AFTER_ISSUER = re.compile(rf"(\d/(?:\d{{4}}/)?(?:[A-ZĐ]+-)*(?:{'|'.join(
 
 
 def _split_issuer(number: str) -> tuple[str, str]:
-    """'166/2016/NĐ-CPLU' -> ('166/2016/NĐ-CP', 'LU'): capitals after a known issuer belong to the next title."""
+    """'166/2016/NĐ-CPLU' -> ('166/2016/NĐ-CP', 'LU'): capitals after a known issuer start the next title."""
     head, sep, last = max(number.rpartition("-"), number.rpartition("/"), key=lambda p: len(p[0]))
     for issuer in _ISSUERS:
         rest = last[len(issuer):]
@@ -517,7 +519,8 @@ def _split_issuer(number: str) -> tuple[str, str]:
 
 def _space_after_numbers(title: str) -> str:
     """'Thông tư số 53/2025/TT-BCAngày 01/7/2025' -> '... 53/2025/TT-BCA ngày 01/7/2025'."""
-    return re.sub(r"(\d+/\d{4}/[A-ZĐ]+(?:-[A-ZĐ]+)*?(?:TTg)?)([Nn]gày|[Cc]ủa|[Vv]ề|[Qq]uy|[Ss]ửa|[Hh]ướng)", r"\1 \2", title)
+    return re.sub(r"(\d+/\d{4}/[A-ZĐ]+(?:-[A-ZĐ]+)*?(?:TTg)?)([Nn]gày|[Cc]ủa|[Vv]ề|[Qq]uy|[Ss]ửa|[Hh]ướng)",
+                  lambda m: f"{m.group(1)} {m.group(2).lower()}", title)
 
 
 def _unglue_number(entry: str) -> tuple[str, str]:

@@ -16,7 +16,6 @@ from bot.consent import has_consent
 from bot.dossier import SubmissionError, processing_time
 from bot.messages import Reply
 from bot.models import AuditLog, ConsentRecord, Conversation, Dossier, Message, OutboxMessage
-from bot.templates import text
 from flows.context import parse_payload, payload
 from flows.loader import load_flows
 
