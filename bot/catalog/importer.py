@@ -44,6 +44,7 @@ class ImportResult:
     written: int = 0
     unchanged: int = 0
     removed: int = 0
+    legal_repaired: Counter[str] = field(default_factory=Counter)  # code -> legal-basis entries mended
 
     @property
     def anomaly_counts(self) -> Counter[str]:
@@ -153,6 +154,10 @@ def import_catalog(source: Path, catalog_dir: Path) -> ImportResult:
         if not isinstance(raw, dict):
             raise ValueError(f"{path.name} is not a JSON procedure page (expected an object)")
         entry = build_entry(raw, path.name, table)
+        sections = parse.split_sections(raw)
+        repaired = sum(lb.repaired for lb in parse.parse_legal_basis(sections.legal))
+        if repaired:
+            result.legal_repaired[entry["code"]] = repaired
         if entry["code"] in result.entries:
             raise ValueError(f"duplicate procedure code {entry['code']} in {path.name}")
         result.entries[entry["code"]] = entry
@@ -311,6 +316,9 @@ def report(result: ImportResult, accepted: frozenset[str] = frozenset(), hosted:
         f"- Mode rows: {sum(len(e['modes']) for e in entries.values())}",
         f"- Documents: {sum(len(e['documents']) for e in entries.values())}",
         f"- Legal-basis entries: {sum(len(e['legal_basis']) for e in entries.values())}",
+        f"- Legal-basis entries repaired at import (a year glued to the number, a number cut or glued to the "
+        f"next title, a title quoting its own number): {sum(result.legal_repaired.values())} in "
+        f"{len(result.legal_repaired)} procedures; those still unclean are flagged `legal_number_odd`",
     ]
     for label, (ok, total) in parse_rates(entries).items():
         share = 100.0 * ok / total if total else 0.0

@@ -10,7 +10,7 @@ it could not read as anomaly codes instead of guessing silently.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nlu.procedures import tidy_name
@@ -427,6 +427,7 @@ _LEGAL_NUMBER = re.compile(
 class LegalBasis:
     title: str
     number: str
+    repaired: bool = field(default=False, compare=False)  # a cell border or number was mended at import
 
     @property
     def anomalies(self) -> tuple[str, ...]:
@@ -468,7 +469,7 @@ def parse_legal_basis(text: str) -> list[LegalBasis]:
         body = body[len(LEGAL_HEADER):]
     # "NĐ-CPsửa đổi ...": a next title in lower case glued to an issuer; its capital makes the border clear.
     body = _LOWER_AFTER_ISSUER.sub(lambda m: m.group(1) + m.group(2).upper(), body)
-    pieces: list[str] = []
+    pieces: list[tuple[str, bool]] = []
     pending = ""
     pos = 0
     for m in _LEGAL_NUMBER.finditer(body):
@@ -478,29 +479,31 @@ def parse_legal_basis(text: str) -> list[LegalBasis]:
         if _TITLE_STUB.match(title.strip()):
             pending = piece  # a title quoting its own number: not a cell border
             continue
+        pieces.append((piece, bool(pending)))
         pending = ""
-        pieces.append(piece)
     if pending and pieces:
-        pieces[-1] += pending
+        pieces[-1] = (pieces[-1][0] + pending, True)
     out: list[LegalBasis] = []
     seen: set[tuple[str, str]] = set()
     carry = ""
-    for piece in pieces:
+    for piece, merged in pieces:
+        repaired = merged or bool(carry)
         title, number = _unglue_number(carry + piece)
-        carry = ""
         number, carry = _split_issuer(number)
         year = _GLUED_YEAR.match(number)
         if year and len(number.split("/")[0]) >= 5:  # no real number cell starts with a year and 5+ digits
             title, number = f"{title} {year.group(1)}".strip(), year.group(2)
-        number = re.sub(r"N[DĐ]-CP?$", "NĐ-CP", number)  # "ND-CP" typos and the portal's cut "NĐ-C"
-        title = _space_after_numbers(title)
-        title = title[:1].upper() + title[1:]
+        mended = re.sub(r"N[DĐ]-CP?$", "NĐ-CP", number)  # "ND-CP" typos and the portal's cut "NĐ-C"
+        spaced = _space_after_numbers(title)
+        repaired = repaired or bool(carry) or bool(year and number == year.group(2)) or mended != number \
+            or spaced != title
+        title, number = spaced[:1].upper() + spaced[1:], mended
         if not title:
             continue
         key = (title, number)
         if key not in seen:
             seen.add(key)
-            out.append(LegalBasis(title=title, number=number))
+            out.append(LegalBasis(title=title, number=number, repaired=repaired))
     return out
 
 

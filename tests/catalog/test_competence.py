@@ -227,3 +227,4 @@ def test_import_report_counts_routes_by_agency() -> None:
     report = (DATA_DIR / "catalog" / "import-report.md").read_text(encoding="utf-8")
     assert "## Competent agencies and where this centre takes them" in report
     assert "| police (Công an) |" in report and "`agency_unstated`" in report
+    assert "Legal-basis entries repaired at import" in report
