@@ -73,7 +73,7 @@ def answer(intent: str, procedure: Procedure, accepted: Any = None) -> list[Repl
         raise ValueError(f"not a procedure question: {intent}")
     replies = builders[intent](procedure, accepted)
     if not handled_here(procedure, accepted):
-        replies.extend(not_handled_here(procedure, accepted))
+        replies.extend(not_handled_here(procedure, accepted, listed=intent == "ask_documents"))
     return replies
 
 
@@ -125,11 +125,13 @@ def _legal_lines(procedure: Procedure, limit: int = 2) -> list[str]:
 
 def documents(procedure: Procedure, accepted: Any = None) -> list[Reply]:
     """The document list, numbered, at most ITEMS_PER_MESSAGE per message; the curated checklist
-    (with upload / in person / in chat marks) when there is one."""
-    checklist = _checklist_items(procedure)
+    (with upload / in person / in chat marks where the chat takes the dossier) when there is one."""
+    in_chat = handled_here(procedure, accepted)
+    checklist = _checklist_items(procedure, marks=in_chat)
     if checklist:
         items: list[tuple[str | None, str]] = [(None, line) for line in checklist]
-        intro = text("catalog.documents_intro_checklist", name=procedure.short_name, count=len(items))
+        key = "catalog.documents_intro_checklist" if in_chat else "catalog.documents_intro_prepare"
+        intro = text(key, name=procedure.short_name, count=len(items))
     else:
         items = [(_group_label(d.group), _document_line(d)) for d in _paper_documents(procedure)]
         intro = text("catalog.documents_intro", name=procedure.short_name, count=len(items))
@@ -180,13 +182,15 @@ def _group_label(group: str | None) -> str | None:
     return group.rstrip(" :")
 
 
-def _checklist_items(procedure: Procedure) -> list[str]:
+def _checklist_items(procedure: Procedure, *, marks: bool = True) -> list[str]:
+    """Curated checklist lines; the 📷/🏢/✍️ marks only where the dossier is given in this chat."""
     out = []
     for item in procedure.checklist:
         if not isinstance(item, dict) or not item.get("name"):
             continue
         how = str(item.get("how") or "")
-        mark = text(f"catalog.how_{how}") + " " if how in ("upload", "in_person", "fill_in_chat") else ""
+        marked = marks and how in ("upload", "in_person", "fill_in_chat")
+        mark = text(f"catalog.how_{how}") + " " if marked else ""
         line = mark + _clip(str(item["name"]).rstrip(" .;:"), _ITEM_CHARS)
         if item.get("required") is False:
             line += f" ({text('catalog.documents_optional')})"
@@ -405,11 +409,11 @@ def channels(procedure: Procedure) -> str:
     return ", ".join(parts)
 
 
-def not_handled_here(procedure: Procedure, accepted: Any = None, *,
-                     asked_to_submit: bool = False) -> list[Reply]:
+def not_handled_here(procedure: Procedure, accepted: Any = None, *, asked_to_submit: bool = False,
+                     listed: bool = False) -> list[Reply]:
     """Where it is taken instead: another level, another agency (named, with its online channels and
     the offer of a checklist), or this centre in person (address and hours). Never "nộp tại Trung tâm"
-    for a procedure of another agency."""
+    for a procedure of another agency. `listed`: the documents were just listed, so no checklist offer."""
     lines = [text("catalog.submit_not_in_chat")] if asked_to_submit else []
     portal = Button(title=text("catalog.button_portal"), url=procedure.url)
     human = Button(title=text("catalog.button_human"), payload=payload("request_human"))
@@ -426,10 +430,11 @@ def not_handled_here(procedure: Procedure, accepted: Any = None, *,
             lines.append(text("catalog.other_online", channels=online))
         if any(m.mode == "in_person" for m in procedure.modes) or not online:
             lines.append(text("catalog.other_in_person", agency=agency_name(procedure)))
-        if procedure.checklist or _paper_documents(procedure):
+        offer = not listed and bool(procedure.checklist or _paper_documents(procedure))
+        if offer:
             lines.append(text("catalog.other_checklist"))
         lines.append(text("catalog.details_link", url=procedure.url))
-        return [Reply.say(_fit(lines), checklist, portal, human)]
+        return [Reply.say(_fit(lines), *((checklist,) if offer else ()), portal, human)]
     lines.append(text("catalog.in_person_only", name=procedure.short_name, centre=_centre_name(accepted)))
     address = getattr(accepted, "address", "")
     if address:
@@ -440,7 +445,7 @@ def not_handled_here(procedure: Procedure, accepted: Any = None, *,
     if online:
         lines.append(text("catalog.in_person_online", channels=online))
     lines.append(text("catalog.details_link", url=procedure.url))
-    return [Reply.say(_fit(lines), checklist, portal, human)]
+    return [Reply.say(_fit(lines), *(() if listed else (checklist,)), portal, human)]
 
 
 def where(procedure: Procedure, accepted: Any = None, *, asked_to_submit: bool = False) -> list[Reply]:

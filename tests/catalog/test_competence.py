@@ -228,3 +228,12 @@ def test_import_report_counts_routes_by_agency() -> None:
     assert "## Competent agencies and where this centre takes them" in report
     assert "| police (Công an) |" in report and "`agency_unstated`" in report
     assert "Legal-basis entries repaired at import" in report
+
+
+def test_checklist_of_another_agency_has_no_chat_marks(catalog: Catalog, agency: Agency) -> None:
+    *docs, where = answers.answer("ask_documents", get(catalog, "1.004222"), agency)
+    listed = "\n".join(r.text for r in docs)
+    assert "cần chuẩn bị" in listed and "📷" not in listed and "✍️" not in listed
+    assert "Công an cấp xã" in where.text and "liệt kê giấy tờ" not in where.text  # already listed
+    (own, *_) = answers.answer("ask_documents", get(catalog, "1.001193"), agency)
+    assert "📷 Giấy chứng sinh" in own.text  # taken in the chat: the marks say how each is given
