@@ -8,8 +8,8 @@ takes the same procedures through the chat. The last test runs a sample of the q
 
 from __future__ import annotations
 
+import importlib.util
 import random
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -27,8 +27,13 @@ from flows.loader import load_flows
 
 from .chat import Chat, ScriptedNLU, active_step, complete, texts
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from agencies import judge, load_questions
+# The benchmark's judge, loaded by path: putting benchmarks/ on sys.path would shadow packages (limits).
+_spec = importlib.util.spec_from_file_location(
+    "benchmark_agencies", Path(__file__).resolve().parents[2] / "benchmarks" / "agencies.py")
+assert _spec is not None and _spec.loader is not None
+_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_bench)
+judge, load_questions = _bench.judge, _bench.load_questions
 
 RESIDENCE = {"1.004222": "thuong_tru", "1.004194": "tam_tru", "1.002755": "gia_han_tam_tru",
              "1.003677": "tam_vang", "1.010041": "xac_nhan_cu_tru", "1.010038": "tach_ho"}
