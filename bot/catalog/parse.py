@@ -564,7 +564,10 @@ def short_name(name: str, limit: int = 90) -> str:
         text = text.split(";", 1)[0].strip(" ,")
     if len(text) > limit:
         cut = text.rfind(" ", 0, limit)
-        text = text[: cut if cut > 0 else limit].rstrip(" ,;:-") + "…"
+        kept = text[: cut if cut > 0 else limit].rstrip(" ,;:-").split(" ")
+        while len(kept) > 3 and _word_key(kept[-1]) in _LINK_WORDS:  # "… miễn thuế và…" tells nothing apart
+            kept = kept[:-1]
+        text = " ".join(kept).rstrip(" ,;:-") + "…"
     return text[:1].upper() + text[1:]
 
 
@@ -578,6 +581,11 @@ _BACK_WORDS = 6
 _PHRASE_STARTS = frozenset((
     "nơi", "tại", "đối", "cho", "chưa", "trong", "từ", "của", "khi", "mà", "thuộc", "do", "và", "hoặc", "trừ",
 ))
+
+
+# Linking words a cut name never ends on (not "trừ": "khấu trừ"; not "đến": "chuyển đến").
+_LINK_WORDS = frozenset(("và", "với", "tại", "của", "cho", "đối", "hoặc", "trong", "từ", "khi", "mà", "do",
+                         "theo", "là", "các", "những", "giữa", "thuộc", "nơi"))
 
 
 def _word_key(word: str) -> str:
@@ -641,6 +649,10 @@ def _window(words: list[str], limit: int) -> str:
         ends = [k for k, w in enumerate(fitted) if k >= 2 and re.search(r"[;)][,;:]?$", w)]
         if ends:
             fitted = fitted[:ends[-1] + 1]
+        # A cut never ends on a linking word ("… miễn thuế và…"): it tells nothing apart, and two names
+        # differing only in it ("và…" / "với…") would look distinct but match alike.
+        while len(fitted) > 3 and _word_key(fitted[-1]) in _LINK_WORDS:
+            fitted = fitted[:-1]
     return " ".join(fitted).rstrip(" ,;:-") + ("…" if cut else "")
 
 

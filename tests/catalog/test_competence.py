@@ -237,3 +237,13 @@ def test_checklist_of_another_agency_has_no_chat_marks(catalog: Catalog, agency:
     assert "Công an cấp xã" in where.text and "liệt kê giấy tờ" not in where.text  # already listed
     (own, *_) = answers.answer("ask_documents", get(catalog, "1.001193"), agency)
     assert "📷 Giấy chứng sinh" in own.text  # taken in the chat: the marks say how each is given
+
+
+def test_a_cut_display_name_never_ends_on_a_linking_word() -> None:
+    name = ("Thủ tục hải quan, giám sát hải quan đối với hàng hóa vận chuyển giữa kho chứa hàng miễn thuế "
+            "với tàu bay để bán hàng miễn thuế trên các chuyến bay quốc tế")
+    short = parse.short_name(name)
+    assert short.endswith("miễn thuế…") and len(short) <= 91
+    tax = ("Khai thuế thu nhập cá nhân tháng/quý của tổ chức, cá nhân trả thu nhập thực hiện khấu trừ thuế "
+           "đối với thu nhập từ tiền lương")
+    assert parse.short_name(tax).endswith("khấu trừ…")
