@@ -33,6 +33,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 UNITS = ("working_day", "day", "hour", "month")
 # Length of an office working day, used only to turn a duration in hours into working days.
 WORKING_HOURS_PER_DAY = 8
+# Agency kinds that can keep a desk at a commune centre (the kinds of data/catalog/agencies.yml but "centre").
+HOSTABLE_DESKS = ("police", "tax", "customs", "social_insurance", "treasury", "land_office", "other")
 # Safety bound for searches over the calendar: no agency closes for more than a year.
 _MAX_SCAN_DAYS = 400
 # Officers are warned this many days before the trusted holiday list ends (data/agency.yml).
@@ -67,6 +69,9 @@ class Agency:
     opening_hours: Mapping[int, tuple[Interval, ...]]  # weekday (0 = Monday) -> open intervals
     cutoff: time  # dossiers received at or after this time count from the next working day
     accepted_procedures: frozenset[str]
+    # Other agencies' desks at this centre (kinds of bot/catalog/competence.py, e.g. "police"): their
+    # procedures are received here, and may then be listed in accepted_procedures.
+    hosted_desks: frozenset[str] = frozenset()
     holidays: Mapping[date, Holiday] = field(default_factory=dict)
     make_up_working_days: frozenset[date] = frozenset()
     make_up_hours: tuple[Interval, ...] = ()
@@ -117,6 +122,13 @@ class Agency:
         accepted = raw.get("accepted_procedures") or []
         if not isinstance(accepted, list):
             raise AgencyConfigError("accepted_procedures: expected a list of procedure codes")
+        desks = raw.get("hosted_desks") or []
+        if not isinstance(desks, list) or not all(isinstance(d, str) and d.strip() for d in desks):
+            raise AgencyConfigError("hosted_desks: expected a list of agency kinds, e.g. [police]")
+        unknown_desks = {d.strip() for d in desks} - set(HOSTABLE_DESKS)
+        if unknown_desks:
+            raise AgencyConfigError(f"hosted_desks: unknown kinds {sorted(unknown_desks)}; "
+                                    f"use {', '.join(HOSTABLE_DESKS)}")
         agency_code = _required(raw, "agency_code")
         return cls(
             name=_required(raw, "name"),
@@ -130,6 +142,7 @@ class Agency:
             opening_hours=hours,
             cutoff=_time(raw.get("same_day_cutoff", "15:00"), "same_day_cutoff"),
             accepted_procedures=frozenset(_code(c) for c in accepted),
+            hosted_desks=frozenset(d.strip() for d in desks),
             holidays=holidays,
             make_up_working_days=frozenset(make_up),
             make_up_hours=make_up_hours,

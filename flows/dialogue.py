@@ -508,17 +508,21 @@ def _procedure_of(
 def answer_question(ctx: Context, intent: str, heard: Understanding, *, context: str | None) -> list[Reply]:
     """ask_procedure / ask_documents / ask_fee / ask_duration / ask_office from the catalogue."""
     agency = _agency()
-    if intent == "ask_office":
-        return [Reply.say(agency.office_text(ctx.now))]
     catalog = _catalog()
+    if intent == "ask_office":
+        named = catalog.get(heard.procedure) if heard.procedure else None
+        if named is not None:  # "nộp <thủ tục> ở đâu": where that procedure is taken, not only the centre
+            ctx.state["last_procedure"] = ctx.state["last_asked"] = named.code
+            return answers.where(named, agency)
+        return [Reply.say(agency.office_text(ctx.now))]
     if heard.entities.get("field"):  # a field button of "which procedure?"
         ctx.state["expect"] = {"intent": intent}
-        return [answers.field_procedures(heard.entities["field"], catalog, agency.accepted_procedures)]
+        return [answers.field_procedures(heard.entities["field"], catalog, agency)]
     code = _procedure_of(ctx, heard, context=context)
     procedure = catalog.get(code) if code else None
     if procedure is not None:
         ctx.state["last_procedure"] = ctx.state["last_asked"] = procedure.code
-        return answers.answer(intent, procedure, agency.accepted_procedures)
+        return answers.answer(intent, procedure, agency)
     ctx.state["expect"] = {"intent": intent}
     if heard.candidates:
         return [answers.disambiguate(list(heard.candidates), intent=intent, catalog=catalog)]
@@ -541,13 +545,12 @@ def submit_dossier(ctx: Context, heard: Understanding) -> list[Reply]:
     ctx.state["last_procedure"] = code
     flow = flow_for_procedure(code, str(ctx.turn.services.settings.data_dir / "flows"))
     procedure = _catalog().get(code)
-    if flow is None or not agency.accepts(code):
+    elsewhere = procedure is not None and not answers.handled_here(procedure, agency)
+    if flow is None or not agency.accepts(code) or elsewhere:
         if procedure is None:
             return [menu(text("dialogue.submit_unknown"))]
-        return [
-            Reply.say(text("dialogue.submit_not_here")),
-            *answers.answer("ask_procedure", procedure, agency.accepted_procedures),
-        ]
+        # Another agency's procedure, or one this centre takes in person only: say where instead.
+        return answers.where(procedure, agency, asked_to_submit=True)
     return start_flow(ctx, flow.name)
 
 

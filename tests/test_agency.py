@@ -40,7 +40,10 @@ def test_load_is_cached_and_typed(agency: Agency) -> None:
 def test_accepted_procedures_are_the_curated_ones(agency: Agency) -> None:
     curated = {p.stem for p in CURATED.glob("*.yml")}
     # 2.000635 has no processing time in the source, so no appointment date can be promised yet.
-    assert agency.accepted_procedures == curated - {"2.000635"}
+    # Residence (cư trú) is the commune police's: taken in the chat only where the centre hosts a police desk.
+    residence = {"1.004222", "1.004194", "1.002755", "1.003677", "1.010041", "1.010038"}
+    assert agency.hosted_desks == frozenset()
+    assert agency.accepted_procedures == curated - {"2.000635"} - residence
     assert agency.accepts("1.001193") and agency.accepts(" 1.013225 ")
     assert not agency.accepts("1.013978") and not agency.accepts("")
 
@@ -349,3 +352,14 @@ def test_bad_configuration_is_reported(tmp_path: Path, changes: dict, message: s
 def test_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(AgencyConfigError, match="not found"):
         Agency.load(tmp_path / "nope.yml")
+
+
+def test_hosted_desks_are_agency_kinds() -> None:
+    base = {"name": "x", "address": "y", "phone": "1", "agency_code": "000.00.12.H62",
+            "opening_hours": {"mon": [["07:30", "11:30"]]}}
+    assert Agency.from_dict({**base, "hosted_desks": ["police"]}).hosted_desks == frozenset({"police"})
+    assert Agency.from_dict(base).hosted_desks == frozenset()
+    with pytest.raises(AgencyConfigError, match="hosted_desks"):
+        Agency.from_dict({**base, "hosted_desks": ["công an"]})
+    with pytest.raises(AgencyConfigError, match="hosted_desks"):
+        Agency.from_dict({**base, "hosted_desks": "police"})

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from bot.catalog import competence
+from bot.catalog.routing import Desk, route
 from bot.catalog.store import COMMUNE_LEVEL, Catalog, Document, Mode, Procedure
+from bot.config import DATA_DIR
 from bot.messages import Button, Reply
 from bot.templates import text
 from nlu.text import fold
@@ -24,7 +31,10 @@ ITEMS_PER_MESSAGE = 6
 MAX_DOCUMENT_MESSAGES = 4
 _ITEM_CHARS = 150
 _GROUP_CHARS = 80
-_NOTE_CHARS = 200
+_NOTE_CHARS = 300  # notes are cut at a sentence end, never mid-way through the alternative they offer
+_AGENCY_NAMES = 3
+# Internal remarks of curators or the portal that must never reach a citizen as a fee or a note.
+_INTERNAL = re.compile(r"^\s*(?:nguồn|source)\b", re.IGNORECASE)
 
 INTENTS = ("ask_procedure", "ask_documents", "ask_fee", "ask_duration")
 # The fields citizens ask about most, as (button label, words that identify the catalogue field).
@@ -47,9 +57,12 @@ def payload(intent: str, **entities: str) -> str:
     return f"/{intent}" + json.dumps(entities, ensure_ascii=False, separators=(",", ":"))
 
 
-def answer(intent: str, procedure: Procedure, accepted: Collection[str] | None = None) -> list[Reply]:
-    """The reply to `intent` about `procedure`; a procedure the centre does not handle is
-    answered with who does (see `not_handled_here`)."""
+def answer(intent: str, procedure: Procedure, accepted: Any = None) -> list[Reply]:
+    """The reply to `intent` about `procedure`; a procedure the centre does not take through the chat
+    is answered with where it is taken instead (see `not_handled_here`).
+
+    `accepted` is the Agency (bot/agency.py: accepted procedures, hosted desks, address and hours), or
+    only the accepted codes, or None when nothing is known about the centre."""
     builders = {
         "ask_procedure": procedure_info,
         "ask_documents": documents,
@@ -60,7 +73,7 @@ def answer(intent: str, procedure: Procedure, accepted: Collection[str] | None =
         raise ValueError(f"not a procedure question: {intent}")
     replies = builders[intent](procedure, accepted)
     if not handled_here(procedure, accepted):
-        replies.extend(not_handled_here(procedure, accepted))
+        replies.extend(not_handled_here(procedure, accepted, listed=intent == "ask_documents"))
     return replies
 
 
@@ -68,7 +81,7 @@ def answer(intent: str, procedure: Procedure, accepted: Collection[str] | None =
 # ask_procedure
 
 
-def procedure_info(procedure: Procedure, accepted: Collection[str] | None = None) -> list[Reply]:
+def procedure_info(procedure: Procedure, accepted: Any = None) -> list[Reply]:
     """One message: name, summary (curated) or result, time, fee, number of documents, link."""
     lines = [text("catalog.procedure_title", name=procedure.short_name, code=procedure.code)]
     if "name_mismatch" in procedure.anomalies:
@@ -84,21 +97,41 @@ def procedure_info(procedure: Procedure, accepted: Collection[str] | None = None
         lines.append(text("catalog.procedure_documents", count=count))
     if not procedure.at_commune:
         lines.append(text("catalog.procedure_where", levels=_who(procedure)))
+    elif procedure.agency_kind != competence.CENTRE:
+        lines.append(text("catalog.where_other", agency=agency_name(procedure)))
+    elif accepted is not None and Desk.of(accepted).receives(procedure):
+        lines.append(text("catalog.where_centre", centre=_centre_name(accepted)))
+    lines += _legal_lines(procedure)
     lines.append(text("catalog.details_link", url=procedure.url))
     return [Reply.say(_fit(lines), *_follow_ups(procedure, "ask_procedure", accepted))]
+
+
+def _legal_lines(procedure: Procedure, limit: int = 2) -> list[str]:
+    """The first legal bases, cleaned at import, as one short line (the portal page lists them all)."""
+    items = []
+    for lb in procedure.legal_basis[:limit]:
+        title = _clip(lb.title, 70)
+        items.append(title if lb.number and lb.number in title else f"{title} ({lb.number})")
+    if not items:
+        return []
+    more = len(procedure.legal_basis) - len(items)
+    tail = " " + text("catalog.legal_more", count=more) if more > 0 else ""
+    return [text("catalog.legal_basis", items="; ".join(items)) + tail]
 
 
 # --------------------------------------------------------------------------------------------
 # ask_documents
 
 
-def documents(procedure: Procedure, accepted: Collection[str] | None = None) -> list[Reply]:
+def documents(procedure: Procedure, accepted: Any = None) -> list[Reply]:
     """The document list, numbered, at most ITEMS_PER_MESSAGE per message; the curated checklist
-    (with upload / in person / in chat marks) when there is one."""
-    checklist = _checklist_items(procedure)
+    (with upload / in person / in chat marks where the chat takes the dossier) when there is one."""
+    in_chat = handled_here(procedure, accepted)
+    checklist = _checklist_items(procedure, marks=in_chat)
     if checklist:
         items: list[tuple[str | None, str]] = [(None, line) for line in checklist]
-        intro = text("catalog.documents_intro_checklist", name=procedure.short_name, count=len(items))
+        key = "catalog.documents_intro_checklist" if in_chat else "catalog.documents_intro_prepare"
+        intro = text(key, name=procedure.short_name, count=len(items))
     else:
         items = [(_group_label(d.group), _document_line(d)) for d in _paper_documents(procedure)]
         intro = text("catalog.documents_intro", name=procedure.short_name, count=len(items))
@@ -107,12 +140,16 @@ def documents(procedure: Procedure, accepted: Collection[str] | None = None) -> 
     if not items:
         return [Reply.say(_fit([text("catalog.documents_none", name=procedure.short_name), link]), *buttons)]
 
-    shown = items[: ITEMS_PER_MESSAGE * MAX_DOCUMENT_MESSAGES]
     messages: list[list[str]] = [[intro]]
     group: str | None = None
     in_message = 0
-    for number, (item_group, line) in enumerate(shown, start=1):
-        if in_message == ITEMS_PER_MESSAGE:
+    shown = 0
+    budget = MAX_TEXT - len(link) - 80
+    for number, (item_group, line) in enumerate(items, start=1):
+        size = len("\n".join(messages[-1])) + len(line) + 8 + len(item_group or "")
+        if in_message == ITEMS_PER_MESSAGE or (in_message and size > budget):
+            if len(messages) == MAX_DOCUMENT_MESSAGES:
+                break
             messages.append([])
             in_message = 0
         if item_group and item_group != group:
@@ -120,8 +157,9 @@ def documents(procedure: Procedure, accepted: Collection[str] | None = None) -> 
         group = item_group or group
         messages[-1].append(f"{number}. {line}")
         in_message += 1
-    if len(items) > len(shown):
-        messages[-1].append(text("catalog.documents_more", count=len(items) - len(shown)))
+        shown += 1
+    if len(items) > shown:
+        messages[-1].append(text("catalog.documents_more", count=len(items) - shown))
     messages[-1].append(link)
     replies = [Reply.say(_fit(lines)) for lines in messages]
     replies[-1] = Reply.say(replies[-1].text, *buttons)
@@ -144,18 +182,20 @@ def _group_label(group: str | None) -> str | None:
     return group.rstrip(" :")
 
 
-def _checklist_items(procedure: Procedure) -> list[str]:
+def _checklist_items(procedure: Procedure, *, marks: bool = True) -> list[str]:
+    """Curated checklist lines; the 📷/🏢/✍️ marks only where the dossier is given in this chat."""
     out = []
     for item in procedure.checklist:
         if not isinstance(item, dict) or not item.get("name"):
             continue
         how = str(item.get("how") or "")
-        mark = text(f"catalog.how_{how}") + " " if how in ("upload", "in_person", "fill_in_chat") else ""
+        marked = marks and how in ("upload", "in_person", "fill_in_chat")
+        mark = text(f"catalog.how_{how}") + " " if marked else ""
         line = mark + _clip(str(item["name"]).rstrip(" .;:"), _ITEM_CHARS)
         if item.get("required") is False:
             line += f" ({text('catalog.documents_optional')})"
-        if item.get("note"):
-            line += f" — {_clip(str(item['note']), 100)}"
+        if item.get("note") and not _INTERNAL.match(str(item["note"])):
+            line += f" — {_clip_sentences(str(item['note']), _NOTE_CHARS)}"
         out.append(line)
     return out
 
@@ -164,7 +204,7 @@ def _checklist_items(procedure: Procedure) -> list[str]:
 # ask_fee / ask_duration
 
 
-def fee(procedure: Procedure, accepted: Collection[str] | None = None) -> list[Reply]:
+def fee(procedure: Procedure, accepted: Any = None) -> list[Reply]:
     lines = [text("catalog.fee_intro", name=procedure.short_name), *_per_mode(procedure.modes, fee_value)]
     notes = _fee_notes(procedure)
     lines += notes
@@ -172,7 +212,7 @@ def fee(procedure: Procedure, accepted: Collection[str] | None = None) -> list[R
     return [Reply.say(_fit(lines), *_follow_ups(procedure, "ask_fee", accepted))]
 
 
-def duration(procedure: Procedure, accepted: Collection[str] | None = None) -> list[Reply]:
+def duration(procedure: Procedure, accepted: Any = None) -> list[Reply]:
     lines = [text("catalog.duration_intro", name=procedure.short_name),
              *_per_mode(procedure.modes, duration_value)]
     if _unit_assumed(procedure):
@@ -196,10 +236,11 @@ def _mode_notes(modes: Sequence[Mode], wanted: Any) -> list[str]:
     """Curated per-mode remarks, as 'Trực tiếp: ...' lines (at most one per mode)."""
     seen: dict[str, str] = {}
     for m in modes:
-        if m.note and m.mode not in seen and wanted(m.note):
+        if m.note and m.mode not in seen and wanted(m.note) and not _INTERNAL.match(m.note):
             seen[m.mode] = m.note
-    return [text("catalog.mode_note", modes=_mode_names([mode]), note=_clip(note, 160))
-            for mode, note in seen.items()]
+    return [text("catalog.mode_note", modes=_mode_names([mode]),
+                 note=_clip_sentences(amounts_for_circulars(note), _NOTE_CHARS))
+            for mode, note in seen.items() if not _INTERNAL.match(note)]
 
 
 def duration_value(mode: Mode) -> str:
@@ -221,8 +262,11 @@ def fee_value(mode: Mode) -> str:
     """'Miễn phí', '20.000 đồng', '2.000 đồng/trang', '10 USD/bản' or that it is not known."""
     headline, note = _split_fee_text(mode.fee_text)
     per = note if note.startswith("/") and len(note) <= 30 else ""
+    if mode.fee_text and _INTERNAL.match(mode.fee_text):
+        return text("catalog.fee_unknown")
     if mode.curated and mode.fee_text and not re.fullmatch(r"[\d.,]+\s*(đồng|VNĐ|đ)?", mode.fee_text):
-        return _clip(mode.fee_text, 120)  # a curator's wording ("2.000 đồng/trang, ...") says more
+        # a curator's wording ("2.000 đồng/trang, ...") says more
+        return _clip(amounts_for_circulars(mode.fee_text), 160)
     if mode.fee_amount == 0:
         return text("catalog.fee_free")
     if mode.fee_amount is not None:
@@ -239,6 +283,27 @@ def _split_fee_text(fee_text: str) -> tuple[str, str]:
     return (m.group(1).strip(), m.group(2).strip()) if m else ((fee_text or "").strip(), "")
 
 
+@lru_cache(maxsize=2)
+def _circulars(data_dir: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """data/catalog/fees.yml: '... theo quy định tại Thông tư số 281/2016/TT-BTC ngày ...' -> the amount."""
+    path = Path(data_dir) / "catalog" / "fees.yml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    out = []
+    for number, amount in ((raw or {}).get("circulars") or {}).items():
+        cited = (r"(?:(?:được\s+)?thực hiện\s+)?theo(?:\s+quy định)?(?:\s+tại)?\s+"
+                 rf"(?:Thông tư|TT)(?:\s+số)?\s+{re.escape(str(number))}"
+                 r"(?:\s+ngày\s+[\d/]+)?(?:\s+của\s+Bộ\s+Tài\s+chính)?")
+        out.append((re.compile(cited, re.IGNORECASE), str(amount)))
+    return tuple(out)
+
+
+def amounts_for_circulars(note: str) -> str:
+    """A fee note citing a circular gets its amount: "... theo TT 281/2016/TT-BTC" -> "8.000 đồng/bản"."""
+    for pattern, amount in _circulars(str(DATA_DIR)):
+        note = pattern.sub(amount, note)
+    return note
+
+
 def _fee_notes(procedure: Procedure) -> list[str]:
     if any(m.note for m in procedure.modes):
         return _mode_notes(procedure.modes, lambda note: "phí" in note.lower())
@@ -246,7 +311,8 @@ def _fee_notes(procedure: Procedure) -> list[str]:
         return [text("catalog.fee_local_note")]
     notes = [_split_fee_text(m.fee_text)[1] for m in procedure.modes]
     notes = [n for n in dict.fromkeys(notes) if n and not n.startswith("/")]
-    return [text("catalog.fee_note", note=_clip(notes[0], _NOTE_CHARS))] if notes else []
+    notes = [amounts_for_circulars(n) for n in notes if not _INTERNAL.match(n)]
+    return [text("catalog.fee_note", note=_clip_sentences(notes[0], _NOTE_CHARS))] if notes else []
 
 
 def _duration_groups(modes: Sequence[Mode]) -> list[tuple[str, list[str]]]:
@@ -311,20 +377,91 @@ def _compact(groups: list[tuple[str, list[str]]]) -> str:
 # Procedures the centre does not handle, unclear or missing procedure
 
 
-def handled_here(procedure: Procedure, accepted: Collection[str] | None = None) -> bool:
-    """Carried out at commune level and (when the agency lists them) accepted by this centre."""
-    return procedure.at_commune and (accepted is None or procedure.code in accepted)
-
-
-def not_handled_here(procedure: Procedure, accepted: Collection[str] | None = None) -> list[Reply]:
-    """Who does it instead: another level (from the catalogue), or the centre but not by chat."""
-    buttons = (Button(title=text("catalog.button_portal"), url=procedure.url),
-               Button(title=text("catalog.button_human"), payload=payload("request_human")))
+def handled_here(procedure: Procedure, accepted: Any = None) -> bool:
+    """Taken through the chat here: at commune level, of this centre (or a desk it hosts) and, when the
+    agency is known, listed as accepted. Without an agency, a procedure of the commune counts."""
     if not procedure.at_commune:
-        body = text("catalog.not_commune", name=procedure.short_name, who=_who(procedure), url=procedure.url)
-    else:
-        body = text("catalog.not_accepted", name=procedure.short_name, url=procedure.url)
-    return [Reply.say(_fit([body]), *buttons)]
+        return False
+    if accepted is None:
+        return procedure.agency_kind == competence.CENTRE
+    return route(procedure, accepted) == "bot"
+
+
+def agency_name(procedure: Procedure) -> str:
+    """The competent agency as the portal names it ("Công an cấp xã", "Chi cục Hải quan khu vực"), the
+    nearest office first, else the kind's label from data/catalog/agencies.yml."""
+    names = list(procedure.agency_names[:_AGENCY_NAMES])
+    if not names:
+        return competence.load_table().label(procedure.agency_kind)
+    return f" {text('catalog.level_or')} ".join(names)
+
+
+def channels(procedure: Procedure) -> str:
+    """'ứng dụng VNeID, Cổng dịch vụ công Bộ Công an (https://…), Cổng Dịch vụ công quốc gia (<page>)'."""
+    table = competence.load_table()
+    parts = []
+    for cid in procedure.channels:
+        channel = table.channels.get(cid)
+        if not channel:
+            continue
+        url = procedure.url if cid == "national_portal" else str(channel.get("url") or "")
+        parts.append(f"{channel.get('name')} ({url})" if url else str(channel.get("name")))
+    return ", ".join(parts)
+
+
+def not_handled_here(procedure: Procedure, accepted: Any = None, *, asked_to_submit: bool = False,
+                     listed: bool = False) -> list[Reply]:
+    """Where it is taken instead: another level, another agency (named, with its online channels and
+    the offer of a checklist), or this centre in person (address and hours). Never "nộp tại Trung tâm"
+    for a procedure of another agency. `listed`: the documents were just listed, so no checklist offer."""
+    lines = [text("catalog.submit_not_in_chat")] if asked_to_submit else []
+    portal = Button(title=text("catalog.button_portal"), url=procedure.url)
+    human = Button(title=text("catalog.button_human"), payload=payload("request_human"))
+    checklist = Button(title=text("catalog.button_documents"), payload=payload("ask_documents",
+                                                                                procedure=procedure.code))
+    online = channels(procedure)
+    if not procedure.at_commune:
+        lines.append(text("catalog.not_commune", name=procedure.short_name, who=_who(procedure),
+                          url=procedure.url))
+        return [Reply.say(_fit(lines), portal, human)]
+    if route(procedure, accepted) == "other_agency":
+        lines.append(text("catalog.other_agency", name=procedure.short_name, agency=agency_name(procedure)))
+        if online:
+            lines.append(text("catalog.other_online", channels=online))
+        if any(m.mode == "in_person" for m in procedure.modes) or not online:
+            lines.append(text("catalog.other_in_person", agency=agency_name(procedure)))
+        offer = not listed and bool(procedure.checklist or _paper_documents(procedure))
+        if offer:
+            lines.append(text("catalog.other_checklist"))
+        lines.append(text("catalog.details_link", url=procedure.url))
+        return [Reply.say(_fit(lines), *((checklist,) if offer else ()), portal, human)]
+    lines.append(text("catalog.in_person_only", name=procedure.short_name, centre=_centre_name(accepted)))
+    address = getattr(accepted, "address", "")
+    if address:
+        lines.append(text("catalog.in_person_address", address=address))
+    hours = accepted.hours_text() if hasattr(accepted, "hours_text") else ""
+    if hours:
+        lines.append(text("catalog.in_person_hours", hours=hours))
+    if online:
+        lines.append(text("catalog.in_person_online", channels=online))
+    lines.append(text("catalog.details_link", url=procedure.url))
+    return [Reply.say(_fit(lines), *(() if listed else (checklist,)), portal, human)]
+
+
+def where(procedure: Procedure, accepted: Any = None, *, asked_to_submit: bool = False) -> list[Reply]:
+    """'Nộp ở đâu?': the place for this procedure at this centre, whatever its route."""
+    if not handled_here(procedure, accepted):
+        return not_handled_here(procedure, accepted, asked_to_submit=asked_to_submit)
+    lines = [text("catalog.where_bot", name=procedure.short_name, centre=_centre_name(accepted))]
+    address = getattr(accepted, "address", "")
+    if address:
+        lines.append(text("catalog.in_person_address", address=address))
+    lines.append(text("catalog.details_link", url=procedure.url))
+    return [Reply.say(_fit(lines), *_follow_ups(procedure, "ask_procedure", accepted))]
+
+
+def _centre_name(accepted: Any) -> str:
+    return str(getattr(accepted, "name", "") or text("catalog.centre_generic"))
 
 
 def _who(procedure: Procedure) -> str:
@@ -372,9 +509,9 @@ def ask_which_procedure() -> Reply:
     return Reply.say(text("catalog.ask_which"), *buttons)
 
 
-def field_procedures(field_label: str, catalog: Catalog, accepted: Collection[str] | None = None,
-                     limit: int = 5) -> Reply:
+def field_procedures(field_label: str, catalog: Catalog, accepted: Any = None, limit: int = 5) -> Reply:
     """Answer to a field button: that field's procedures, curated and accepted ones first."""
+    accepted = Desk.of(accepted).accepted if accepted is not None else None
     key = dict(COMMON_FIELDS).get(field_label, fold(field_label))
     matching = [p for p in catalog.all() if key in fold(p.field) and p.at_commune]
     # Curated and accepted first; then shorter names, which are the base procedures rather than
@@ -396,7 +533,7 @@ def field_procedures(field_label: str, catalog: Catalog, accepted: Collection[st
 # Shared pieces
 
 
-def _follow_ups(procedure: Procedure, asked: str, accepted: Collection[str] | None) -> tuple[Button, ...]:
+def _follow_ups(procedure: Procedure, asked: str, accepted: Any) -> tuple[Button, ...]:
     """The natural next questions: the other facts, and submitting when the centre accepts it."""
     options = [
         ("ask_documents", "catalog.button_documents"),
@@ -406,7 +543,7 @@ def _follow_ups(procedure: Procedure, asked: str, accepted: Collection[str] | No
     ]
     buttons = [Button(title=text(key), payload=payload(intent, procedure=procedure.code))
                for intent, key in options if intent != asked]
-    if accepted is not None and procedure.at_commune and procedure.code in accepted:
+    if accepted is not None and handled_here(procedure, accepted):
         buttons = [*buttons[:2], Button(title=text("catalog.button_submit"),
                                         payload=payload("submit_dossier", procedure=procedure.code))]
     return tuple(buttons[:3])

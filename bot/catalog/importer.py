@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.catalog import parse
+from bot.agency import Agency
+from bot.catalog import competence, parse
 from nlu.text import fold
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class ImportResult:
     written: int = 0
     unchanged: int = 0
     removed: int = 0
+    legal_repaired: Counter[str] = field(default_factory=Counter)  # code -> legal-basis entries mended
 
     @property
     def anomaly_counts(self) -> Counter[str]:
@@ -61,8 +63,9 @@ def name_fit(name: str, body: str) -> float:
     return len(words & content_words(body)) / len(words)
 
 
-def build_entry(raw: dict[str, Any], file_name: str) -> dict[str, Any]:
+def build_entry(raw: dict[str, Any], file_name: str, table: competence.Table | None = None) -> dict[str, Any]:
     """The catalogue entry for one raw page, with its anomalies."""
+    table = table or competence.load_table()
     sections = parse.split_sections(raw)
     anomalies: list[str] = []
     code = parse.normalize_space(raw.get("ma_thu_tuc")) or Path(file_name).stem
@@ -85,6 +88,12 @@ def build_entry(raw: dict[str, Any], file_name: str) -> dict[str, Any]:
         anomalies.append("no_documents")
     if not result:
         anomalies.append("no_result")
+    agency = competence.classify(raw, table)
+    if agency.source == "default":
+        anomalies.append("agency_unstated")
+    legal = parse.parse_legal_basis(sections.legal)
+    anomalies.extend(a for lb in legal for a in lb.anomalies)
+    page = " ".join([steps, sections.modes])
 
     return {
         "code": code,
@@ -100,7 +109,10 @@ def build_entry(raw: dict[str, Any], file_name: str) -> dict[str, Any]:
         "documents": [d.to_dict() for d in documents],
         "conditions": parse.none_if_empty(sections.conditions),
         "result": result,
-        "legal_basis": [lb.to_dict() for lb in parse.parse_legal_basis(sections.legal)],
+        "legal_basis": [lb.to_dict() for lb in legal],
+        "agency": agency.to_dict(),
+        "channels": competence.channels_of(page, any(m.mode == "online" for m in modes), table,
+                                           str(raw.get("linh_vuc") or "")),
         "anomalies": sorted(set(anomalies)),
         "source": {"file": f"{code}.json", "imported_from": SOURCE},
     }
@@ -132,6 +144,7 @@ def import_catalog(source: Path, catalog_dir: Path) -> ImportResult:
     out_dir = catalog_dir / "procedures"
     out_dir.mkdir(parents=True, exist_ok=True)
     result = ImportResult()
+    table = competence.load_table(catalog_dir.parent)
     agencies: dict[str, str] = {}  # code -> "Cơ quan thực hiện", only to tell namesakes apart
     for path in files:
         try:
@@ -140,7 +153,11 @@ def import_catalog(source: Path, catalog_dir: Path) -> ImportResult:
             raise ValueError(f"{path.name} is not a JSON procedure page ({exc})") from exc
         if not isinstance(raw, dict):
             raise ValueError(f"{path.name} is not a JSON procedure page (expected an object)")
-        entry = build_entry(raw, path.name)
+        entry = build_entry(raw, path.name, table)
+        sections = parse.split_sections(raw)
+        repaired = sum(lb.repaired for lb in parse.parse_legal_basis(sections.legal))
+        if repaired:
+            result.legal_repaired[entry["code"]] = repaired
         if entry["code"] in result.entries:
             raise ValueError(f"duplicate procedure code {entry['code']} in {path.name}")
         result.entries[entry["code"]] = entry
@@ -156,7 +173,7 @@ def import_catalog(source: Path, catalog_dir: Path) -> ImportResult:
         if stale.stem not in result.entries:
             stale.unlink()
             result.removed += 1
-    _write_if_changed(catalog_dir / "import-report.md", report(result))
+    _write_if_changed(catalog_dir / "import-report.md", report(result, *_agency_settings(catalog_dir)))
     log.info("catalog import: %d entries, %d written, %d unchanged, %d removed",
              len(result.entries), result.written, result.unchanged, result.removed)
     return result
@@ -246,11 +263,46 @@ ANOMALY_HELP = {
     "no_documents": "empty document list",
     "no_modes": "no submission-mode rows could be read",
     "no_result": "no result document on the page",
+    "agency_unstated": "the page names no competent agency and its field is not in "
+                       "data/catalog/agencies.yml; taken as the commune's (the procedure is at \"Cấp xã\") "
+                       "— check with the officers",
+    "legal_number_odd": "a legal-basis number could not be cleaned into a known shape (e.g. \"24/2024\" "
+                        "without its type); shown as the portal gives it",
+}
+
+KIND_LABELS = {
+    "centre": "this centre (UBND xã)", "police": "police (Công an)", "tax": "tax", "customs": "customs",
+    "social_insurance": "social insurance", "treasury": "state treasury",
+    "land_office": "land registration office",
+    "other": "other agency",
 }
 
 
-def report(result: ImportResult) -> str:
-    """The Markdown anomaly report: totals, parse rates, then every anomaly by code."""
+def routes_by_kind(entries: dict[str, dict[str, Any]], accepted: frozenset[str], hosted: frozenset[str],
+                   ) -> dict[str, Counter[str]]:
+    """kind -> Counter(route): how many procedures of each competent-agency kind this centre takes through
+    the bot, in person, or leaves to the other agency (the same rule as bot/catalog/routing.py)."""
+    out: dict[str, Counter[str]] = {}
+    for e in entries.values():
+        kind = e["agency"]["kind"]
+        receives = kind == competence.CENTRE or kind in hosted
+        route = "other_agency" if not receives else ("bot" if e["code"] in accepted else "in_person")
+        out.setdefault(kind, Counter())[route] += 1
+    return out
+
+
+def _agency_settings(catalog_dir: Path) -> tuple[frozenset[str], frozenset[str]]:
+    """accepted_procedures and hosted_desks of the agency file next to the catalogue (none if absent)."""
+    path = catalog_dir.parent / "agency.yml"
+    if not path.is_file():
+        return frozenset(), frozenset()
+    agency = Agency.load(path)
+    return agency.accepted_procedures, agency.hosted_desks
+
+
+def report(result: ImportResult, accepted: frozenset[str] = frozenset(), hosted: frozenset[str] = frozenset(),
+           ) -> str:
+    """The Markdown anomaly report: totals, parse rates, competent agencies, then every anomaly by code."""
     entries = result.entries
     counts = result.anomaly_counts
     flagged = [c for c, e in entries.items() if e["anomalies"]]
@@ -264,6 +316,9 @@ def report(result: ImportResult) -> str:
         f"- Mode rows: {sum(len(e['modes']) for e in entries.values())}",
         f"- Documents: {sum(len(e['documents']) for e in entries.values())}",
         f"- Legal-basis entries: {sum(len(e['legal_basis']) for e in entries.values())}",
+        f"- Legal-basis entries repaired at import (a year glued to the number, a number cut or glued to the "
+        f"next title, a title quoting its own number): {sum(result.legal_repaired.values())} in "
+        f"{len(result.legal_repaired)} procedures; those still unclean are flagged `legal_number_odd`",
     ]
     for label, (ok, total) in parse_rates(entries).items():
         share = 100.0 * ok / total if total else 0.0
@@ -277,6 +332,23 @@ def report(result: ImportResult) -> str:
     one_page = sum("shared_page" in e["anomalies"] for e in shared)
     lines.append(f"- Display names shared by several codes: {len({e['short_name'] for e in shared})} names, "
                  f"{len(shared)} procedures ({one_page} of them `shared_page`)")
+    desks = ", ".join(sorted(hosted)) or "none"
+    lines += ["", "## Competent agencies and where this centre takes them", "",
+              "Kind read from the portal's \"Cơ quan thực hiện\" (data/catalog/agencies.yml); routes from "
+              f"data/agency.yml (accepted_procedures, hosted_desks: {desks}).", "",
+              "| competent agency | procedures | through the bot | in person at the centre | other agency |",
+              "| --- | --- | --- | --- | --- |"]
+    by_kind = routes_by_kind(entries, accepted, hosted)
+    totals: Counter[str] = Counter()
+    for kind in competence.KINDS:
+        c = by_kind.get(kind)
+        if not c:
+            continue
+        totals.update(c)
+        lines.append(f"| {KIND_LABELS[kind]} | {sum(c.values())} | {c['bot']} | {c['in_person']} | "
+                     f"{c['other_agency']} |")
+    lines.append(f"| **all** | {sum(totals.values())} | {totals['bot']} | {totals['in_person']} | "
+                 f"{totals['other_agency']} |")
     lines += ["", "## Anomalies by type", "", "| code | procedures | meaning |", "| --- | --- | --- |"]
     for code, _ in sorted(counts.items()):
         n = sum(code in e["anomalies"] for e in entries.values())

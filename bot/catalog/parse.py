@@ -10,7 +10,7 @@ it could not read as anomaly codes instead of guessing silently.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nlu.procedures import tidy_name
@@ -427,29 +427,103 @@ _LEGAL_NUMBER = re.compile(
 class LegalBasis:
     title: str
     number: str
+    repaired: bool = field(default=False, compare=False)  # a cell border or number was mended at import
+
+    @property
+    def anomalies(self) -> tuple[str, ...]:
+        """`legal_number_odd` when the number is not of a known shape even after cleaning."""
+        whole = _WELL_FORMED.fullmatch(self.number) and not re.search(r"-[A-ZĐ]$", self.number)
+        return () if whole else ("legal_number_odd",)
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "number": self.number}
 
 
+# A number as the portal's number cell should hold it: 68/2020/QH14, 118/2025/NĐ-CP, 2222/QĐ-BHXH.
+_WELL_FORMED = re.compile(r"\d+(?:\.\d+|\.?[a-z])?(?:/\d{4})?/(?:[A-ZĐ]+-)*"
+                          r"(?:[A-ZĐ]+|TTg|QH1\d|UBTVQH1\d)(?:\d{2})?")
+# A year glued in front of the number: "Luật Cư trú 2020" + "68/2020/QH14" read as "202068/2020/QH14".
+_GLUED_YEAR = re.compile(r"^((?:19|20)\d{2})(\d{1,4}(?:/\d{4})?/.+)$")
+# Issuers that end a number; capitals after one are the next title's ("166/2016/NĐ-CP" + "LUẬT ...").
+_ISSUERS = sorted(("CP", "TTg", "BTC", "BCA", "BTP", "BXD", "BNNMT", "BNNPTNT", "BHXH", "BYT", "BCT",
+                   "BLĐTBXH", "BKHĐT", "BTNMT", "BGTVT", "NHNN", "BQP", "VPCP", "UBND", "HĐND", "BNV",
+                   "BVHTTDL", "BTTTT", "BGDĐT", "BNG", "VPQH", "CSXH", "BKHCN", "CTN", "TANDTC", "VKSNDTC",
+                   *(f"QH1{d}" for d in range(10)), *(f"UBTVQH1{d}" for d in range(10))),
+                  key=len, reverse=True)
+# What is left of a title when an inline number was taken for the number cell ("Thông tư số").
+_TITLE_STUB = re.compile(
+    r"^(?:(?:luật|nghị định|nghị quyết|thông tư|thông tư liên tịch|quyết định|văn bản) )?số$", re.IGNORECASE)
+
+
 def parse_legal_basis(text: str) -> list[LegalBasis]:
-    """'Tên văn bản pháp lýMã văn bản' then 'title' + 'number' glued, repeated."""
+    """'Tên văn bản pháp lýMã văn bản' then 'title' + 'number' glued, repeated.
+
+    The flattened table loses cell borders, so some cuts land inside a title that quotes its own number
+    ("Thông tư số 53/2025/TT-BCAngày 01/7/2025 ..."): a cut that leaves only "Thông tư số" is undone by
+    joining the text back to the next cut. A year that ends a title and is glued to the number
+    ("Luật Cư trú 2020" + "68/2020/QH14") goes back to the title; so do the capitals of a next title
+    glued after an issuer ("NĐ-CP" + "LUẬT").
+    """
     body = normalize_space(text)
     if body.startswith(LEGAL_HEADER):
         body = body[len(LEGAL_HEADER):]
-    out: list[LegalBasis] = []
-    seen: set[tuple[str, str]] = set()
+    # "NĐ-CPsửa đổi ...": a next title in lower case glued to an issuer; its capital makes the border clear.
+    body = _LOWER_AFTER_ISSUER.sub(lambda m: m.group(1) + m.group(2).upper(), body)
+    pieces: list[tuple[str, bool]] = []
+    pending = ""
     pos = 0
     for m in _LEGAL_NUMBER.finditer(body):
-        title, number = _unglue_number(body[pos:m.end()])
+        piece = pending + body[pos:m.end()]
         pos = m.end()
+        title, _ = _unglue_number(piece)
+        if _TITLE_STUB.match(title.strip()):
+            pending = piece  # a title quoting its own number: not a cell border
+            continue
+        pieces.append((piece, bool(pending)))
+        pending = ""
+    if pending and pieces:
+        pieces[-1] = (pieces[-1][0] + pending, True)
+    out: list[LegalBasis] = []
+    seen: set[tuple[str, str]] = set()
+    carry = ""
+    for piece, merged in pieces:
+        repaired = merged or bool(carry)
+        title, number = _unglue_number(carry + piece)
+        number, carry = _split_issuer(number)
+        year = _GLUED_YEAR.match(number)
+        if year and len(number.split("/")[0]) >= 5:  # no real number cell starts with a year and 5+ digits
+            title, number = f"{title} {year.group(1)}".strip(), year.group(2)
+        mended = re.sub(r"N[DĐ]-CP?$", "NĐ-CP", number)  # "ND-CP" typos and the portal's cut "NĐ-C"
+        spaced = _space_after_numbers(title)
+        repaired = repaired or bool(carry) or bool(year and number == year.group(2)) or mended != number \
+            or spaced != title
+        title, number = spaced[:1].upper() + spaced[1:], mended
         if not title:
             continue
         key = (title, number)
         if key not in seen:
             seen.add(key)
-            out.append(LegalBasis(title=title, number=number))
+            out.append(LegalBasis(title=title, number=number, repaired=repaired))
     return out
+
+
+_LOWER_AFTER_ISSUER = re.compile(rf"(\d/(?:\d{{4}}/)?(?:[A-ZĐ]+-)*(?:{'|'.join(_ISSUERS)}))({_LOWER})")
+
+
+def _split_issuer(number: str) -> tuple[str, str]:
+    """'166/2016/NĐ-CPLU' -> ('166/2016/NĐ-CP', 'LU'): capitals after a known issuer start the next title."""
+    head, sep, last = max(number.rpartition("-"), number.rpartition("/"), key=lambda p: len(p[0]))
+    for issuer in _ISSUERS:
+        rest = last[len(issuer):]
+        if last.startswith(issuer) and rest and rest.isupper() and rest.isalpha():
+            return head + sep + issuer, rest
+    return number, ""
+
+
+def _space_after_numbers(title: str) -> str:
+    """'Thông tư số 53/2025/TT-BCAngày 01/7/2025' -> '... 53/2025/TT-BCA ngày 01/7/2025'."""
+    return re.sub(r"(\d+/\d{4}/[A-ZĐ]+(?:-[A-ZĐ]+)*?(?:TTg)?)([Nn]gày|[Cc]ủa|[Vv]ề|[Qq]uy|[Ss]ửa|[Hh]ướng)",
+                  lambda m: f"{m.group(1)} {m.group(2).lower()}", title)
 
 
 def _unglue_number(entry: str) -> tuple[str, str]:
@@ -490,7 +564,10 @@ def short_name(name: str, limit: int = 90) -> str:
         text = text.split(";", 1)[0].strip(" ,")
     if len(text) > limit:
         cut = text.rfind(" ", 0, limit)
-        text = text[: cut if cut > 0 else limit].rstrip(" ,;:-") + "…"
+        kept = text[: cut if cut > 0 else limit].rstrip(" ,;:-").split(" ")
+        while len(kept) > 3 and _word_key(kept[-1]) in _LINK_WORDS:  # "… miễn thuế và…" tells nothing apart
+            kept = kept[:-1]
+        text = " ".join(kept).rstrip(" ,;:-") + "…"
     return text[:1].upper() + text[1:]
 
 
@@ -504,6 +581,11 @@ _BACK_WORDS = 6
 _PHRASE_STARTS = frozenset((
     "nơi", "tại", "đối", "cho", "chưa", "trong", "từ", "của", "khi", "mà", "thuộc", "do", "và", "hoặc", "trừ",
 ))
+
+
+# Linking words a cut name never ends on (not "trừ": "khấu trừ"; not "đến": "chuyển đến").
+_LINK_WORDS = frozenset(("và", "với", "tại", "của", "cho", "đối", "hoặc", "trong", "từ", "khi", "mà", "do",
+                         "theo", "là", "các", "những", "giữa", "thuộc", "nơi"))
 
 
 def _word_key(word: str) -> str:
@@ -567,6 +649,10 @@ def _window(words: list[str], limit: int) -> str:
         ends = [k for k, w in enumerate(fitted) if k >= 2 and re.search(r"[;)][,;:]?$", w)]
         if ends:
             fitted = fitted[:ends[-1] + 1]
+        # A cut never ends on a linking word ("… miễn thuế và…"): it tells nothing apart, and two names
+        # differing only in it ("và…" / "với…") would look distinct but match alike.
+        while len(fitted) > 3 and _word_key(fitted[-1]) in _LINK_WORDS:
+            fitted = fitted[:-1]
     return " ".join(fitted).rstrip(" ,;:-") + ("…" if cut else "")
 
 

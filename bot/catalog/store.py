@@ -76,6 +76,9 @@ class Procedure:
     source: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     curated: dict[str, Any] | None = field(default=None, compare=False, hash=False)
     listed_aliases: tuple[str, ...] = ()  # from data/catalog/aliases.yml
+    agency_kind: str = "centre"  # bot/catalog/competence.py KINDS
+    agency_names: tuple[str, ...] = ()  # the portal's names of the competent agencies, normalised
+    channels: tuple[str, ...] = ()  # online channels the portal page names (data/catalog/agencies.yml)
 
     @property
     def summary(self) -> str | None:
@@ -117,6 +120,8 @@ class Procedure:
             "result": self.result,
             "legal_basis": [lb.to_dict() for lb in self.legal_basis],
             "anomalies": list(self.anomalies),
+            "agency": {"kind": self.agency_kind, "names": list(self.agency_names)},
+            "channels": list(self.channels),
             "source": dict(self.source),
             "aliases": list(self.aliases),
             "curated": self.curated,
@@ -205,6 +210,7 @@ def from_entry(entry: dict[str, Any], curated: dict[str, Any] | None = None,
     modes = tuple(_mode(m) for m in entry.get("modes") or ())
     if curated and curated.get("modes"):
         modes = _merge_modes(modes, curated["modes"])
+    agency = entry.get("agency") or {}
     return Procedure(
         code=entry["code"],
         name=entry["name"],
@@ -227,6 +233,9 @@ def from_entry(entry: dict[str, Any], curated: dict[str, Any] | None = None,
         source=dict(entry.get("source") or {}),
         curated=curated,
         listed_aliases=tuple(listed_aliases),
+        agency_kind=str(agency.get("kind") or "centre"),
+        agency_names=tuple(str(n) for n in agency.get("names") or ()),
+        channels=tuple(str(c) for c in entry.get("channels") or ()),
     )
 
 
@@ -268,7 +277,8 @@ def _merge_modes(imported: tuple[Mode, ...], curated: list[dict[str, Any]]) -> t
             duration_text=str(duration.get("text") or (f"{duration.get('value')} ({duration['law']})"
                                                        if duration.get("law") else "")
                               or (base.duration_text if base else "")),
-            fee_text=str(fee.get("text") or (base.fee_text if base else "")),
+            # A curated text replaces the portal's even when empty (an internal or wrong portal note).
+            fee_text=str(fee.get("text") or "") if "text" in fee else (base.fee_text if base else ""),
             fee_amount=fee.get("amount", base.fee_amount if base else None),
             description=base.description if base else "",
             note=c.get("note"),

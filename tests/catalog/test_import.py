@@ -19,7 +19,8 @@ RAW_DIR = Path(__file__).resolve().parents[3] / "shared" / "catalog" / "raw"
 pytestmark = pytest.mark.skipif(not any(RAW_DIR.glob("*.json")), reason="shared/catalog/raw not available")
 
 SCHEMA_KEYS = ["code", "name", "short_name", "field", "levels", "applicants", "decision", "url", "steps",
-               "modes", "documents", "conditions", "result", "legal_basis", "anomalies", "source"]
+               "modes", "documents", "conditions", "result", "legal_basis", "agency", "channels", "anomalies",
+               "source"]
 # Người có công pages whose title is a publishing decision ("Công bố Danh mục và Quy trình nội bộ ...").
 WRONG_NAME_CODES = ["2.001428", "3.000226", "3.000243", "3.000244", "3.000246", "3.000283", "3.000331"]
 
