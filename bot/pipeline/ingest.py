@@ -17,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import autocommit, utcnow
 from bot.models import InboundEvent
-from bot.pipeline.nudge import announce
 from bot.pipeline.store import EVENTS, insert_ignore
 from bot.services import Services
 from bot.storable import storable
@@ -54,8 +53,6 @@ def store_events(services: Services, channel: str, events: list[ParsedEvent], ra
         return spooled
     with autocommit(services.sessions) as connection:  # one statement per event, each on its own
         stored = insert_ignore(connection, InboundEvent, rows)
-        if stored:
-            announce(connection)  # PostgreSQL: wakes a worker in another process (bot/pipeline/nudge.py)
     if stored:
         EVENTS.notify()
     return stored

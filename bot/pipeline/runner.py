@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 
 from bot.pipeline import dispatcher, worker
-from bot.pipeline.nudge import start_listening
 from bot.pipeline.store import EVENTS, OUTBOX, Wakeup
 from bot.services import Services
 from bot.turn import dialogue_of
@@ -19,8 +18,9 @@ log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 4  # events a processor claims at once: fewer claim round trips, at most 3 turns' wait
 SEND_BATCH = 8  # outbox items a dispatcher claims at once
-# Our webhooks' events wake one idle loop at once, other processes' too on PostgreSQL (LISTEN/NOTIFY);
-# the poll is the safety net.
+# Our own webhooks' events wake one idle loop at once; other processes' events are found at the next poll.
+# (A LISTEN/NOTIFY wake-up across processes was tried: each event then woke a loop for a claim of one, and
+# worker + database CPU per turn rose by a third on the shared 2-core machine; the poll batches claims.)
 POLL_SECONDS = 0.25
 
 
@@ -40,10 +40,6 @@ class Runner:
         preload = getattr(dialogue_of(self.services), "preload", None)
         if self.processors and preload is not None:  # the catalogue and flows, before the first turn
             preload(self.services.settings.data_dir)
-        if self.processors:  # PostgreSQL: webhooks in other processes wake our loops (bot/pipeline/nudge.py)
-            listener = start_listening(self.services.engine, EVENTS, self._stop)
-            if listener is not None:
-                self._threads.append(listener)
         for n in range(self.processors):
             self._spawn(f"motcua-worker-{n}", self._process_step, EVENTS, CLAIM_BATCH)
         for n in range(self.dispatchers):

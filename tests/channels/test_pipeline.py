@@ -52,6 +52,18 @@ def _conv(services: Services, channel: str, user: str) -> Conversation:
             Conversation.channel == channel, Conversation.user_id == user)).one()
 
 
+def test_a_new_event_counts_as_stored_and_a_redelivery_as_a_duplicate(
+        ch_services: Services, connectors: dict[str, Connector], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On both databases (on PostgreSQL the cursor's rowcount was -1: every new event counted as a duplicate
+    and no webhook woke a worker)."""
+    woken: list[bool] = []
+    monkeypatch.setattr("bot.pipeline.ingest.EVENTS.notify", lambda: woken.append(True))
+    body = zalo_body(text="Cho em hỏi lệ phí", msg_id="count-1")
+    request = WebhookRequest(body, zalo_headers(body))
+    assert ingest(ch_services, connectors["zalo"], request).stored == 1 and woken == [True]
+    assert ingest(ch_services, connectors["zalo"], request).stored == 0 and woken == [True]  # a retry
+
+
 def test_zalo_message_to_reply_addressing_message_id(
         ch_services: Services, connectors: dict[str, Connector], zalo_server: ZaloStandIn) -> None:
     _zalo(ch_services, connectors, "Xin chào, cho em hỏi thủ tục khai sinh", "zm-1")

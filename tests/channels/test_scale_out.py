@@ -5,15 +5,13 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.db import upgrade
-from bot.models import InboundEvent, OutboxMessage
+from bot.models import OutboxMessage
 from bot.pipeline.ingest import ingest
 from bot.pipeline.runner import Runner
-from bot.pipeline.store import Wakeup
 from bot.services import Services
 from connectors import build_connectors
 from connectors.base import WebhookRequest
@@ -56,32 +54,3 @@ def test_two_worker_processes_share_the_work(ch_settings: Settings, zalo_server:
     for services in nodes:
         services.engine.dispose()
 
-
-def test_a_webhook_in_another_process_wakes_an_idle_worker_at_once(
-        ch_settings: Settings, zalo_server: ZaloStandIn, scripted_dialogue: ScriptedDialogue,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """PostgreSQL: the web process's NOTIFY wakes the worker process (no in-process nudge reaches it)."""
-    if not ch_settings.database_url.startswith("postgresql"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; the SQLite set-up runs its workers in the web process")
-    monkeypatch.setattr("bot.pipeline.runner.POLL_SECONDS", 60.0)  # only a nudge can wake the loops now
-    web, work = (Services.build(ch_settings, dialogue=scripted_dialogue) for _ in range(2))
-    upgrade(web.engine)
-    runner = Runner(work, {}, processors=2, dispatchers=0).start()
-    try:
-        time.sleep(1.0)  # the loops found nothing and sleep; the listener listens
-        with work.sessions() as session:
-            assert session.scalar(select(func.count()).select_from(InboundEvent)) == 0
-        body = zalo_body(text="tin mới", msg_id="wake-1", user="801")
-        monkeypatch.setattr("bot.pipeline.ingest.EVENTS", Wakeup())  # not the worker's: another process
-        zalo = build_connectors(web)["zalo"]
-        assert ingest(web, zalo, WebhookRequest(body, zalo_headers(body))).status == 200
-        deadline, status = time.monotonic() + 10, None
-        while time.monotonic() < deadline and status != "done":
-            time.sleep(0.05)
-            with work.sessions() as session:
-                status = session.scalar(select(InboundEvent.status))
-        assert status == "done"
-    finally:
-        runner.stop()
-        web.engine.dispose()
-        work.engine.dispose()
