@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from typing import Any
 
 from flask import Flask, current_app, jsonify, request
 from sqlalchemy import text
@@ -17,10 +18,13 @@ from bot.storable import unstorable_request
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, start_workers: bool | None = None) -> Flask:
-    """Build the app; the schema is migrated on start so a fresh clone needs no extra step."""
+def create_app(settings: Settings | None = None, *, start_workers: bool | None = None,
+               dialogue: Any = None) -> Flask:
+    """Build the app; the schema is migrated on start so a fresh clone needs no extra step.
+
+    `dialogue`: the dialogue manager its turns run (see `bot.services`); None: the flow engine."""
     settings = settings or Settings.load()
-    services = Services.build(settings)
+    services = Services.build(settings, dialogue=dialogue)
     upgrade(services.engine)
 
     app = Flask(__name__, template_folder="templates", static_folder="static")

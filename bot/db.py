@@ -219,16 +219,22 @@ def insert_ignore(bind: Session | Connection, model: type[Any], rows: list[dict[
     """Insert rows, silently skipping those that hit a unique key; returns how many were new.
 
     One prebuilt statement per row (a webhook usually carries one event): exact counts on both databases,
-    and nothing compiled per call.
+    and nothing compiled per call. On PostgreSQL the new row's key comes back (RETURNING) and is counted:
+    SQLAlchemy fetches the inserted key that way anyway, and the cursor's rowcount is then -1, which counted
+    every new event as a duplicate (so a webhook never woke a worker).
     """
     if not rows:
         return 0
     connection = bind.connection() if isinstance(bind, Session) else bind
     statement = _insert_ignore_statement(model, connection.dialect.name)
+    if connection.dialect.name == "postgresql":
+        return sum(len(connection.execute(statement, row).all()) for row in rows)
     return sum(max(int(connection.execute(statement, row).rowcount or 0), 0) for row in rows)
 
 
 @lru_cache(maxsize=16)
 def _insert_ignore_statement(model: type[Any], dialect_name: str) -> Insert:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(model.__table__).on_conflict_do_nothing()  # type: ignore[no-any-return]
+    if dialect_name == "postgresql":
+        keys = model.__table__.primary_key.columns
+        return postgresql.insert(model.__table__).on_conflict_do_nothing().returning(*keys)  # type: ignore[no-any-return]
+    return sqlite.insert(model.__table__).on_conflict_do_nothing()  # type: ignore[no-any-return]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.numbers import narrow
@@ -41,7 +41,9 @@ class Inbound:
     timestamp_ms: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What `dataclasses.asdict` gives (every value is an immutable scalar), without its deep copy:
+        every turn stores its message and replies."""
+        return {**self.__dict__, "attachments": tuple(dict(a.__dict__) for a in self.attachments)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Inbound:
@@ -68,7 +70,8 @@ class Reply:
     author: Literal["bot", "staff"] = "bot"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As `Inbound.to_dict`: `dataclasses.asdict` without its deep copy."""
+        return {**self.__dict__, "buttons": tuple(dict(b.__dict__) for b in self.buttons)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:

@@ -1,8 +1,14 @@
-"""The process-wide services one app or worker process needs, built once from `Settings`."""
+"""The process-wide services one app or worker process needs, built once from `Settings`.
+
+They also carry the dialogue manager every turn of the process runs (`dialogue`; None: `flows.dialogue`):
+it is injected here once, so the web app, the embedded or separate workers and the console chat run the
+same one, and tests hand theirs in the same way instead of swapping modules.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,13 +24,16 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     nlu: NLUClient
+    # The dialogue manager (a `bot.turn.Dialogue`); typed loosely, as flows sit above this layer.
+    dialogue: Any = None
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
+    def build(cls, settings: Settings, dialogue: Any = None) -> Services:
         engine = make_engine(settings.database_url)
         return cls(
             settings=settings,
             engine=engine,
             sessions=make_session_factory(engine),
             nlu=NLUClient(settings.rasa_url, timeout=settings.rasa_timeout),
+            dialogue=dialogue,
         )

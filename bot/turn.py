@@ -1,6 +1,7 @@
 """The turn runner: one citizen message in, the dialogue's replies out, in one database transaction.
 
-Above the transcript (`bot.transcript`) and the dialogue (`flows.dialogue`, passed in as a `Dialogue`).
+Above the transcript (`bot.transcript`) and the dialogue: the one the process's `Services` carry (by default
+`flows.dialogue`), or one passed in explicitly.
 Before the transaction it reads the conversation's state and asks the dialogue what the message will need
 from the network (an NLU parse, file downloads), and fetches that; inside the transaction no network call
 is made (`flows.turn.Network`). Used the same way by the queue workers and by the console channel.
@@ -8,13 +9,12 @@ is made (`flows.turn.Network`). Used the same way by the queue workers and by th
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from bot.db import transaction, utcnow
@@ -23,6 +23,7 @@ from bot.models import Conversation
 from bot.services import Services
 from bot.transcript import record_inbound
 from connectors import numbered_list
+from flows import dialogue as flows_dialogue
 from flows.turn import Needs, Network, NetworkNeeded, Turn
 
 log = logging.getLogger(__name__)
@@ -39,24 +40,40 @@ class Dialogue(Protocol):
         ...
 
 
-def default_dialogue() -> Dialogue:
-    """The dialogue manager module, looked up when a turn runs (pipeline tests put a scripted one there)."""
-    return importlib.import_module("flows.dialogue")  # type: ignore[return-value]
+def dialogue_of(services: Services) -> Dialogue:
+    """The dialogue this process's turns run: the one injected into its services, else the flow engine."""
+    return services.dialogue or flows_dialogue  # type: ignore[no-any-return]
 
 
-_CONVERSATION_STATE = select(Conversation.mode, Conversation.state).where(
-    Conversation.channel == bindparam("channel"), Conversation.user_id == bindparam("user_id"))
+_CITIZEN = tuple_(Conversation.channel, Conversation.user_id)
+_CONVERSATION_STATES = select(Conversation.channel, Conversation.user_id, Conversation.mode,
+                              Conversation.state).where(_CITIZEN.in_(bindparam("citizens", expanding=True)))
+NEW_CONVERSATION: tuple[str, dict[str, Any]] = ("bot", {})
 
 
-def prepare(services: Services, inbound: Inbound, now: datetime, dialogue: Dialogue | None = None) -> Network:
-    """Outside any transaction: fetch what the message will need from the network; the rest stays lazy."""
+def conversation_states(services: Services,
+                        citizens: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """(mode, state) of these (channel, user id)s' conversations, in one query (a worker's round reads its
+    citizens' together); a citizen without a conversation yet is absent."""
+    if not citizens:
+        return {}
+    with services.sessions() as session:
+        rows = session.execute(_CONVERSATION_STATES, {"citizens": citizens}).all()
+    return {(row[0], row[1]): (row[2], row[3] or {}) for row in rows}
+
+
+def prepare(services: Services, inbound: Inbound, now: datetime, dialogue: Dialogue | None = None,
+            conversation: tuple[str, dict[str, Any]] | None = None) -> Network:
+    """Outside any transaction: fetch what the message will need from the network; the rest stays lazy.
+
+    `conversation`: its (mode, state) if the caller read it already (`conversation_states`)."""
     network = Network(services, inbound)
-    read_ahead = getattr(dialogue or default_dialogue(), "read_ahead", None)
+    read_ahead = getattr(dialogue or dialogue_of(services), "read_ahead", None)
     if read_ahead is not None and inbound.kind not in ("follow", "unfollow"):
-        with services.sessions() as session:
-            row = session.execute(_CONVERSATION_STATE, {"channel": inbound.channel,
-                                                        "user_id": inbound.user_id}).first()
-        mode, state = (row[0], row[1]) if row is not None else ("bot", {})
+        if conversation is None:
+            key = (inbound.channel, inbound.user_id)
+            conversation = conversation_states(services, [key]).get(key, NEW_CONVERSATION)
+        mode, state = conversation
         inbound = picked(inbound, state or {})  # a typed number needs nothing from the network
         needs: Needs = read_ahead(services, dict(state or {}), inbound, now) if mode == "bot" else Needs()
         needs.fetch(network)
@@ -82,7 +99,7 @@ def run_turn(session: Session, services: Services, inbound: Inbound, now: dateti
     turn = Turn(session=session, services=services, conversation=conversation,
                 inbound=picked(inbound, conversation.state or {}), now=now, transcript=transcript,
                 network=network or Network(services, inbound), wait_for_nlu=wait_for_nlu)
-    replies: list[Reply] = (dialogue or default_dialogue()).handle_turn(turn)
+    replies: list[Reply] = (dialogue or dialogue_of(services)).handle_turn(turn)
     remember_numbered(conversation, replies)
     transcript.finish(replies, in_reply_to=inbound.message_id)
     return replies

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -53,12 +54,20 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def make_services() -> Iterator[Callable[[Settings], Services]]:
-    """Builds migrated services for any settings; their engines are disposed after the test."""
+def dialogue() -> Any:
+    """The dialogue manager the test's services and apps run: None is the flow engine (`flows.dialogue`).
+    Pipeline tests override this fixture with a scripted one (tests/channels/conftest.ScriptedDialogue)."""
+    return None
+
+
+@pytest.fixture
+def make_services(dialogue: Any) -> Iterator[Callable[[Settings], Services]]:
+    """Builds migrated services for any settings, running the test's `dialogue`; their engines are disposed
+    after the test."""
     built: list[Services] = []
 
     def make(cfg: Settings) -> Services:
-        svc = Services.build(cfg)
+        svc = Services.build(cfg, dialogue=dialogue)
         upgrade(svc.engine)
         built.append(svc)
         return svc
@@ -69,14 +78,15 @@ def make_services() -> Iterator[Callable[[Settings], Services]]:
 
 
 @pytest.fixture
-def make_app() -> Iterator[Callable[[Settings], Flask]]:
-    """Builds test apps (no worker threads) for any settings; disposed after the test."""
+def make_app(dialogue: Any) -> Iterator[Callable[[Settings], Flask]]:
+    """Builds test apps (no worker threads) for any settings, running the test's `dialogue`; disposed after
+    the test."""
     from bot.app import create_app
 
     built: list[Flask] = []
 
     def make(cfg: Settings) -> Flask:
-        application = create_app(cfg, start_workers=False)
+        application = create_app(cfg, start_workers=False, dialogue=dialogue)
         application.config.update(TESTING=True)
         built.append(application)
         return application

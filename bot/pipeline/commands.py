@@ -48,15 +48,18 @@ def worker_command(processors: int | None, dispatchers: int) -> None:
 
 @click.command("chat")
 @click.option("--user", default="console", show_default=True, help="Conversation id of this terminal user.")
-def chat_command(user: str) -> None:
+@click.pass_context
+def chat_command(ctx: click.Context, user: str) -> None:
     """Chat with the bot in the terminal through the same engine (reads lines from stdin; pipe-friendly).
 
     Buttons are printed as numbered lines: typing the number picks the button (as on every channel).
+    A caller may hand in the dialogue to run as the context object's "dialogue" (default: the flow engine).
     """
     if "LOG_LEVEL" not in os.environ:  # the terminal is the chat: keep routine log lines out of it
         logging.getLogger().setLevel(logging.WARNING)
     settings = Settings.load()
-    services = Services.build(settings)
+    dialogue = ctx.obj.get("dialogue") if isinstance(ctx.obj, dict) else None
+    services = Services.build(settings, dialogue=dialogue)
     upgrade(services.engine)
     console = ConsoleConnector(services, out=sys.stdout)
     connectors = {"console": console}

@@ -12,17 +12,23 @@ from bot.notify.channels import describe
 from bot.pipeline import dispatcher, worker
 from bot.pipeline.store import EVENTS, OUTBOX, Wakeup
 from bot.services import Services
+from bot.turn import dialogue_of
 from connectors.base import Connector, http_session
 from connectors.http import PlatformSession
 
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 4  # events a processor claims at once: fewer claim round trips, at most 3 turns' wait
-POLL_SECONDS = 0.25  # other processes' events are found at the next poll; ours wake the loop at once
+SEND_BATCH = 8  # outbox items a dispatcher claims at once
+NOTIFY_BATCH = 8  # notifications the notifier claims at once (bot/notify/sender.py)
+# Our own webhooks' events wake one idle loop at once; other processes' events are found at the next poll.
+# (A LISTEN/NOTIFY wake-up across processes was tried: each event then woke a loop for a claim of one, and
+# worker + database CPU per turn rose by a third on the shared 2-core machine; the poll batches claims.)
+POLL_SECONDS = 0.25
 
 
 class Runner:
-    """N event processors and M dispatchers sharing one process's services."""
+    """N event processors and M dispatchers sharing one process's services (and so its dialogue)."""
 
     def __init__(self, services: Services, connectors: dict[str, Connector], *, processors: int = 2,
                  dispatchers: int = 1) -> None:
@@ -35,23 +41,22 @@ class Runner:
         self._notifier: notifications.Sender | None = None
 
     def start(self) -> Runner:
-        if self.processors:
-            from flows.dialogue import preload
-
+        preload = getattr(dialogue_of(self.services), "preload", None)
+        if self.processors and preload is not None:  # the catalogue and flows, before the first turn
             preload(self.services.settings.data_dir)
         for n in range(self.processors):
-            self._spawn(f"motcua-worker-{n}", self._process_step, EVENTS)
+            self._spawn(f"motcua-worker-{n}", self._process_step, EVENTS, CLAIM_BATCH)
         for n in range(self.dispatchers):
-            self._spawn(f"motcua-dispatcher-{n}", self._dispatch_step, OUTBOX)
+            self._spawn(f"motcua-dispatcher-{n}", self._dispatch_step, OUTBOX, SEND_BATCH)
         if self.dispatchers:
-            self._spawn("motcua-notifier", self._notify_step, OUTBOX)
+            self._spawn("motcua-notifier", self._notify_step, OUTBOX, NOTIFY_BATCH)
         log.info("pipeline started: %d processor(s), %d dispatcher(s), channels %s",
                  self.processors, self.dispatchers, ",".join(self.connectors))
         log.info("%s", describe(self.services.settings))
         return self
 
-    def _spawn(self, name: str, step: Callable[[PlatformSession], int], wakeup: Wakeup) -> None:
-        thread = threading.Thread(target=self._loop, args=(step, wakeup), name=name, daemon=True)
+    def _spawn(self, name: str, step: Callable[[PlatformSession], int], wakeup: Wakeup, batch: int) -> None:
+        thread = threading.Thread(target=self._loop, args=(step, wakeup, batch), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
@@ -59,18 +64,21 @@ class Runner:
         return worker.work_once(self.services, self.connectors, http, limit=CLAIM_BATCH)
 
     def _dispatch_step(self, http: PlatformSession) -> int:
-        return dispatcher.dispatch_once(self.services, self.connectors, http)
+        return dispatcher.dispatch_once(self.services, self.connectors, http, limit=SEND_BATCH)
 
     def _notify_step(self, http: PlatformSession) -> int:
         if self._notifier is None:
             self._notifier = notifications.Sender(self.services)
-        return notifications.dispatch_once(self.services, http, self._notifier)
+        return notifications.dispatch_once(self.services, http, self._notifier, limit=NOTIFY_BATCH)
 
-    def _loop(self, step: Callable[[PlatformSession], int], wakeup: Wakeup) -> None:
+    def _loop(self, step: Callable[[PlatformSession], int], wakeup: Wakeup, batch: int) -> None:
         http = http_session()
         while not self._stop.is_set():
             try:
-                if step(http):
+                taken = step(http)
+                if taken >= batch:  # a full batch: there may be more, so an idle neighbour helps
+                    wakeup.notify()
+                if taken:
                     continue
             except Exception:  # database hiccup: log, wait a little, carry on
                 log.exception("pipeline loop error")
@@ -79,8 +87,8 @@ class Runner:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        EVENTS.notify()
-        OUTBOX.notify()
+        EVENTS.notify_all()
+        OUTBOX.notify_all()
         for thread in self._threads:
             thread.join(timeout)
 

@@ -95,19 +95,36 @@ class WorkQueue:
 
 
 class Wakeup:
-    """In-process nudge: the webhook wakes the embedded workers at once instead of at the next poll."""
+    """In-process nudge: the webhook wakes an embedded worker at once instead of at the next poll.
+
+    Each nudge wakes one idle loop, not all of them: one new event is one claim's work, and every loop
+    woken for nothing paid a claim query (and on SQLite the writer lock) to find it taken. A nudge while no
+    loop waits is kept (once), so a loop finishing its round does not sleep past it. A loop that took a
+    full batch nudges the next one itself (`bot.pipeline.runner`).
+    """
 
     def __init__(self) -> None:
         import threading
 
-        self._event = threading.Event()
+        self._ready = threading.Condition(threading.Lock())
+        self._pending = False
 
     def notify(self) -> None:
-        self._event.set()
+        with self._ready:
+            self._pending = True
+            self._ready.notify()
+
+    def notify_all(self) -> None:
+        """Wake every waiting loop (stopping)."""
+        with self._ready:
+            self._pending = True
+            self._ready.notify_all()
 
     def wait(self, timeout: float) -> None:
-        self._event.wait(timeout)
-        self._event.clear()
+        with self._ready:
+            if not self._pending:
+                self._ready.wait(timeout)
+            self._pending = False
 
 
 EVENTS = Wakeup()  # new inbound events

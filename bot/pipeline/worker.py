@@ -31,7 +31,7 @@ from bot.pipeline.spool import import_spool
 from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update, lists_id
 from bot.services import Services
 from bot.transcript import conversation_for, record_inbound
-from bot.turn import RERUNS, prepare, run_turn
+from bot.turn import NEW_CONVERSATION, RERUNS, conversation_states, prepare, run_turn
 from connectors.base import Connector
 from connectors.http import PlatformSession
 from flows.turn import Network, NetworkNeeded
@@ -155,7 +155,11 @@ def process_round(services: Services, claims: list[Claim], connectors: dict[str,
     if any(claim.attempts > MAX_ATTEMPTS for claim in claims):  # stuck ones are dead letters, not run again
         return [_expired(services, claim) if claim.attempts > MAX_ATTEMPTS
                 else process(services, claim, connectors, http) for claim in claims]
-    prepared = [_prepare(services, claim, connectors, http) for claim in claims]
+    # the conversations' states for the turns' read-ahead, one query for the round
+    turns = [(c.channel, c.user_id) for c in claims if c.kind == "message" and c.mode in (None, "bot")]
+    read = conversation_states(services, turns)
+    states = {citizen: read.get(citizen, NEW_CONVERSATION) for citizen in turns}  # none yet: a new one
+    prepared = [_prepare(services, claim, connectors, http, states) for claim in claims]
     if len(prepared) > 1:
         now = utcnow()
         try:
@@ -171,7 +175,8 @@ def process_round(services: Services, claims: list[Claim], connectors: dict[str,
 
 
 def _prepare(services: Services, claim: Claim, connectors: dict[str, Connector] | None,
-             http: PlatformSession | None) -> Prepared:
+             http: PlatformSession | None,
+             states: dict[tuple[str, str], tuple[str, dict[str, Any]]] | None = None) -> Prepared:
     if claim.kind is None:
         with services.sessions() as session:
             event = session.get(E, claim.id)
@@ -188,7 +193,8 @@ def _prepare(services: Services, claim: Claim, connectors: dict[str, Connector] 
         connector.typing(claim.user_id, http)  # type: ignore[union-attr]
     network = None
     if kind == "message" and inbound is not None and claim.mode in (None, "bot"):
-        network = prepare(services, inbound, utcnow())
+        known = (states or {}).get((claim.channel, claim.user_id))  # None: prepare() reads it
+        network = prepare(services, inbound, utcnow(), conversation=known)
     return Prepared(claim, kind, inbound, dict(claim.detail or {}), services, network)
 
 

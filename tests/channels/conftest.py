@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import sys
 import time
-import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -85,13 +83,26 @@ def scripted_turn(turn: Any) -> list[Reply]:
                       Button("Gặp cán bộ", "human"))]
 
 
+class ScriptedDialogue:
+    """A stand-in dialogue for pipeline tests (the real engine is tested in tests/dialogue), injected through
+    the services (`bot.services.Services.dialogue`): `answer` gives a turn's replies (default
+    `scripted_turn`); a test may hand in another one."""
+
+    def __init__(self, answer: Callable[[Any], list[Reply]] = scripted_turn) -> None:
+        self.answer = answer
+
+    def handle_turn(self, turn: Any) -> list[Reply]:
+        return self.answer(turn)
+
+    def preload(self, data_dir: Any) -> None:
+        """Nothing to read."""
+
+
 @pytest.fixture
-def scripted_dialogue(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Replace `flows.dialogue` for pipeline tests (the real engine is tested in tests/dialogue)."""
-    module = types.ModuleType("flows.dialogue")
-    module.handle_turn = scripted_turn  # type: ignore[attr-defined]
-    module.preload = lambda data_dir: None  # type: ignore[attr-defined]  # nothing to read
-    monkeypatch.setitem(sys.modules, "flows.dialogue", module)
+def scripted_dialogue() -> ScriptedDialogue:
+    """Request as `dialogue` (`def dialogue(scripted_dialogue)` in a test module, or parametrize
+    `dialogue`) to make the test's services run it."""
+    return ScriptedDialogue()
 
 
 def zalo_body(event: str = "user_send_text", text: str = "Tôi muốn tra cứu hồ sơ", msg_id: str = "m1",

@@ -7,15 +7,18 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.messages import Reply
 from bot.models import Conversation, OutboxMessage
 from bot.pipeline.commands import chat_command
 from bot.services import Services
 
+from .conftest import ScriptedDialogue
 
-@pytest.mark.usefixtures("scripted_dialogue")
+
 def test_piped_chat_with_numbered_buttons(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    result = CliRunner().invoke(chat_command, ["--user", "tester"], input="Xin chào\n2\n\n9\n")
+    result = CliRunner().invoke(chat_command, ["--user", "tester"], input="Xin chào\n2\n\n9\n",
+                                obj={"dialogue": ScriptedDialogue()})
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert "anh/chị> Xin chào" in lines
@@ -33,17 +36,12 @@ def test_piped_chat_with_numbered_buttons(settings: Settings, monkeypatch: pytes
 
 
 def test_chat_reports_a_turn_that_cannot_run(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import types
-
-    def broken(turn: object) -> list[object]:
+    def broken(turn: object) -> list[Reply]:
         raise RuntimeError("NLU server at http://127.0.0.1:1 did not answer")
 
-    module = types.ModuleType("flows.dialogue")
-    module.handle_turn = broken  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "flows.dialogue", module)
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setattr("bot.pipeline.worker.MAX_ATTEMPTS", 1)
-    result = CliRunner().invoke(chat_command, [], input="Xin chào\n")
+    result = CliRunner().invoke(chat_command, [], input="Xin chào\n",
+                                obj={"dialogue": ScriptedDialogue(broken)})
     assert result.exit_code == 1
     assert "did not answer" in result.output

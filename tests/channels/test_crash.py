@@ -20,16 +20,16 @@ from bot.services import Services
 from connectors import build_connectors
 from connectors.base import WebhookRequest, http_session
 
-from .conftest import scripted_turn, zalo_body, zalo_headers
+from .conftest import ScriptedDialogue, zalo_body, zalo_headers
 from .standins import ZaloStandIn
 
 CHILD = textwrap.dedent("""
-    import os, signal, sys, types
+    import os, signal, sys
     from bot.config import Settings
     from bot.services import Services
     from bot.pipeline import dispatcher, worker
     from connectors import build_connectors
-    from tests.channels.conftest import scripted_turn
+    from tests.channels.conftest import ScriptedDialogue, scripted_turn
 
     point = sys.argv[1]
 
@@ -38,10 +38,7 @@ CHILD = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
         return scripted_turn(t)
 
-    module = types.ModuleType("flows.dialogue")
-    module.handle_turn = turn
-    sys.modules["flows.dialogue"] = module
-    services = Services.build(Settings.load())
+    services = Services.build(Settings.load(), dialogue=ScriptedDialogue(turn))
     connectors = build_connectors(services)
     worker.drain(services, connectors)
     if point == "after_claim":
@@ -57,6 +54,12 @@ def _env(settings: Settings) -> dict[str, str]:
             "ZALO_ACCESS_TOKEN": settings.zalo_access_token,
             "ZALO_REFRESH_TOKEN": settings.zalo_refresh_token, "ZALO_API_BASE": settings.zalo_api_base,
             "ZALO_OAUTH_BASE": settings.zalo_oauth_base, "FACEBOOK_APP_SECRET": "", "LOG_LEVEL": "WARNING"}
+
+
+@pytest.fixture
+def dialogue() -> ScriptedDialogue:
+    """The restarted worker (this process) runs the scripted dialogue the killed one ran."""
+    return ScriptedDialogue()
 
 
 @pytest.mark.parametrize("point", ["in_turn", "after_turn", "after_claim"])
@@ -80,10 +83,6 @@ def test_killed_worker_restarts_without_loss_or_duplicate(
     assert (events, outbox) == expected
 
     # restart: a new worker and dispatcher, after the dead process's leases expired
-    import types
-    module = types.ModuleType("flows.dialogue")
-    module.handle_turn = scripted_turn  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "flows.dialogue", module)
     later = utcnow() + worker.LEASE + timedelta(seconds=1)
     while claims := worker.claim_events(ch_services, limit=10, now=later):
         for claim in claims:

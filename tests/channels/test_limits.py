@@ -18,10 +18,14 @@ from bot.config import Settings
 from bot.models import Conversation, InboundEvent
 from bot.templates import text
 
-from .conftest import zalo_body, zalo_headers
+from .conftest import ScriptedDialogue, zalo_body, zalo_headers
 from .test_web_chat import at_document_step, visitor_of
 
-pytestmark = pytest.mark.usefixtures("scripted_dialogue")
+
+@pytest.fixture
+def dialogue() -> ScriptedDialogue:
+    """These tests run a scripted dialogue (injected into their services; see conftest.ScriptedDialogue)."""
+    return ScriptedDialogue()
 
 LIMITED = text("channels.web_rate_limited")
 # The smallest PNG header the checks read: signature and an IHDR of 400 x 400 pixels.

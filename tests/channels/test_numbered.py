@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 import pytest
@@ -17,7 +15,7 @@ from bot.services import Services
 from connectors import numbered_list
 from connectors.base import http_session
 
-from .conftest import CITIZEN, fb_batch, fb_headers, fb_message, zalo_body, zalo_headers
+from .conftest import CITIZEN, ScriptedDialogue, fb_batch, fb_headers, fb_message, zalo_body, zalo_headers
 from .standins import GraphStandIn, ZaloStandIn
 
 PAYLOADS = ["/ask_fee", "/check_status", None, "/request_human"]  # the third is a link button
@@ -70,7 +68,13 @@ def test_the_list_remembered_is_the_one_shown_numbered() -> None:
     assert numbered_list("zalo", [said]) == [] and numbered_list("sms", [six]) == []
 
 
-def _dialogue(monkeypatch: pytest.MonkeyPatch, buttons: list[Button],
+@pytest.fixture
+def dialogue() -> ScriptedDialogue:
+    """The dialogue these tests' apps run (each test gives it its answers with `_dialogue`)."""
+    return ScriptedDialogue()
+
+
+def _dialogue(dialogue: ScriptedDialogue, buttons: list[Button],
               more: list[Button] | None = None) -> list[tuple[str, str | None]]:
     """A stand-in dialogue that offers `buttons` (and `more` in a second message) and records what
     reached it: text (for the NLU) or a tap."""
@@ -82,10 +86,7 @@ def _dialogue(monkeypatch: pytest.MonkeyPatch, buttons: list[Button],
         replies = [Reply.say(f"Em nhận được: {said}"), Reply.say("Anh/Chị chọn:", *buttons)]
         return replies + ([Reply.say("Còn nữa:", *more)] if more else [])
 
-    module = types.ModuleType("flows.dialogue")
-    module.handle_turn = handle_turn  # type: ignore[attr-defined]
-    module.preload = lambda data_dir: None  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "flows.dialogue", module)
+    dialogue.answer = handle_turn
     return heard
 
 
@@ -103,8 +104,8 @@ def _zalo(app: Flask, text: str, msg_id: str) -> None:
 
 
 def test_zalo_typed_number_after_a_numbered_list_picks_the_item(
-        ch_app: Flask, zalo_server: ZaloStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
-    heard = _dialogue(monkeypatch, SIX)
+        ch_app: Flask, zalo_server: ZaloStandIn, dialogue: ScriptedDialogue) -> None:
+    heard = _dialogue(dialogue, SIX)
     _zalo(ch_app, "Cho em hỏi thủ tục khai sinh", "z-1")
     shown = zalo_server.sends()[-1].json["message"]
     assert "attachment" not in shown and "3. Đăng ký khai sinh cho trẻ em số 3" in shown["text"]
@@ -116,8 +117,8 @@ def test_zalo_typed_number_after_a_numbered_list_picks_the_item(
 
 
 def test_zalo_native_buttons_leave_a_typed_number_to_the_dialogue(
-        ch_app: Flask, zalo_server: ZaloStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
-    heard = _dialogue(monkeypatch, TWO)
+        ch_app: Flask, zalo_server: ZaloStandIn, dialogue: ScriptedDialogue) -> None:
+    heard = _dialogue(dialogue, TWO)
     _zalo(ch_app, "Xin chào", "z-1")
     assert zalo_server.sends()[-1].json["message"]["attachment"]["payload"]["buttons"]  # shown as buttons
     _zalo(ch_app, "2", "z-2")  # no numbers were shown: "2" may answer a question (the dialogue decides)
@@ -129,8 +130,8 @@ def test_zalo_native_buttons_leave_a_typed_number_to_the_dialogue(
 
 
 def test_two_numbered_lists_in_one_turn_leave_a_number_to_the_dialogue(
-        ch_app: Flask, zalo_server: ZaloStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
-    heard = _dialogue(monkeypatch, SIX, more=SIX)
+        ch_app: Flask, zalo_server: ZaloStandIn, dialogue: ScriptedDialogue) -> None:
+    heard = _dialogue(dialogue, SIX, more=SIX)
     _zalo(ch_app, "Xin chào", "z-1")
     assert all("attachment" not in call.json["message"] for call in zalo_server.sends()[-2:])  # both numbered
     _zalo(ch_app, "3", "z-2")
@@ -138,8 +139,8 @@ def test_two_numbered_lists_in_one_turn_leave_a_number_to_the_dialogue(
 
 
 def test_messenger_long_titles_are_numbered_and_picked_by_number(
-        ch_app: Flask, graph_server: GraphStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
-    heard = _dialogue(monkeypatch, SIX)
+        ch_app: Flask, graph_server: GraphStandIn, dialogue: ScriptedDialogue) -> None:
+    heard = _dialogue(dialogue, SIX)
     client = ch_app.test_client()
     for mid, text in (("m-1", "Xin chào"), ("m-2", "số 6")):
         batch = fb_batch([fb_message("psid-1", mid, text=text)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -20,10 +19,14 @@ from bot.transcript import conversation_for, enqueue
 from connectors import build_connectors
 from connectors.base import Connector, WebhookRequest, http_session
 
-from .conftest import CITIZEN, fb_batch, fb_headers, fb_message, zalo_body, zalo_headers
+from .conftest import CITIZEN, ScriptedDialogue, fb_batch, fb_headers, fb_message, zalo_body, zalo_headers
 from .standins import GraphStandIn, ZaloStandIn
 
-pytestmark = pytest.mark.usefixtures("scripted_dialogue")
+
+@pytest.fixture
+def dialogue() -> ScriptedDialogue:
+    """These tests run a scripted dialogue (injected into their services; see conftest.ScriptedDialogue)."""
+    return ScriptedDialogue()
 
 
 @pytest.fixture
@@ -47,6 +50,18 @@ def _conv(services: Services, channel: str, user: str) -> Conversation:
     with services.sessions() as session:
         return session.scalars(select(Conversation).where(
             Conversation.channel == channel, Conversation.user_id == user)).one()
+
+
+def test_a_new_event_counts_as_stored_and_a_redelivery_as_a_duplicate(
+        ch_services: Services, connectors: dict[str, Connector], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On both databases (on PostgreSQL the cursor's rowcount was -1: every new event counted as a duplicate
+    and no webhook woke a worker)."""
+    woken: list[bool] = []
+    monkeypatch.setattr("bot.pipeline.ingest.EVENTS.notify", lambda: woken.append(True))
+    body = zalo_body(text="Cho em hỏi lệ phí", msg_id="count-1")
+    request = WebhookRequest(body, zalo_headers(body))
+    assert ingest(ch_services, connectors["zalo"], request).stored == 1 and woken == [True]
+    assert ingest(ch_services, connectors["zalo"], request).stored == 0 and woken == [True]  # a retry
 
 
 def test_zalo_message_to_reply_addressing_message_id(
@@ -330,11 +345,11 @@ def _handed_over(services: Services, user: str = CITIZEN) -> None:
 
 
 def test_failed_turn_is_retried_then_dead_lettered(
-        ch_services: Services, connectors: dict[str, Connector], monkeypatch: pytest.MonkeyPatch) -> None:
+        ch_services: Services, connectors: dict[str, Connector], dialogue: ScriptedDialogue) -> None:
     def broken(turn: object) -> list[Reply]:
         raise RuntimeError("dialogue bug")
 
-    monkeypatch.setattr(sys.modules["flows.dialogue"], "handle_turn", broken)
+    dialogue.answer = broken
     _zalo(ch_services, connectors, "xin chào", "f1")
     _zalo(ch_services, connectors, "còn ai không", "f2")  # waits behind f1 until f1 is given up
     later = utcnow()
@@ -449,16 +464,15 @@ def test_a_round_of_turns_commits_once(ch_services: Services, connectors: dict[s
 
 
 def test_a_failing_turn_in_a_round_costs_only_itself(
-        ch_services: Services, connectors: dict[str, Connector], monkeypatch: pytest.MonkeyPatch) -> None:
-    dialogue = sys.modules["flows.dialogue"]
-    scripted = dialogue.handle_turn  # type: ignore[attr-defined]
+        ch_services: Services, connectors: dict[str, Connector], dialogue: ScriptedDialogue) -> None:
+    scripted = dialogue.answer
 
     def fragile(turn: Any) -> list[Reply]:
         if turn.inbound.text == "boom":
             raise RuntimeError("a bug in one flow")
-        return scripted(turn)  # type: ignore[no-any-return]
+        return scripted(turn)
 
-    monkeypatch.setattr(dialogue, "handle_turn", fragile)
+    dialogue.answer = fragile
     _zalo(ch_services, connectors, "một", "f1", user="401")
     _zalo(ch_services, connectors, "boom", "f2", user="402")
     _zalo(ch_services, connectors, "ba", "f3", user="403")

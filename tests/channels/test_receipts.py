@@ -17,10 +17,14 @@ from bot.services import Services
 from connectors import build_connectors
 from connectors.base import Connector, WebhookRequest
 
-from .conftest import fb_batch, fb_headers, fb_message, zalo_body, zalo_headers
+from .conftest import ScriptedDialogue, fb_batch, fb_headers, fb_message, zalo_body, zalo_headers
 from .standins import GraphStandIn, ZaloStandIn
 
-pytestmark = pytest.mark.usefixtures("scripted_dialogue")
+
+@pytest.fixture
+def dialogue() -> ScriptedDialogue:
+    """These tests run a scripted dialogue (injected into their services; see conftest.ScriptedDialogue)."""
+    return ScriptedDialogue()
 USER = "8123456789012345678"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.config import Settings
@@ -17,15 +16,16 @@ from bot.services import Services
 from connectors import build_connectors
 from connectors.base import WebhookRequest
 
-from .conftest import zalo_body, zalo_headers
+from .conftest import ScriptedDialogue, zalo_body, zalo_headers
 from .standins import ZaloStandIn
 
 USERS, MESSAGES = 5, 6
 
 
-@pytest.mark.usefixtures("scripted_dialogue")
-def test_two_worker_processes_share_the_work(ch_settings: Settings, zalo_server: ZaloStandIn) -> None:
-    nodes = [Services.build(ch_settings) for _ in range(2)]  # separate engines, like separate processes
+def test_two_worker_processes_share_the_work(ch_settings: Settings, zalo_server: ZaloStandIn,
+                                             scripted_dialogue: ScriptedDialogue) -> None:
+    # separate engines, like separate processes
+    nodes = [Services.build(ch_settings, dialogue=scripted_dialogue) for _ in range(2)]
     upgrade(nodes[0].engine)
     connectors = build_connectors(nodes[0])
     for n in range(MESSAGES):
@@ -53,3 +53,4 @@ def test_two_worker_processes_share_the_work(ch_settings: Settings, zalo_server:
         assert texts == [f"Em nhận được: tin {n}" for n in range(MESSAGES)]
     for services in nodes:
         services.engine.dispose()
+

@@ -15,14 +15,14 @@ from bot.services import Services
 from connectors import build_connectors
 from connectors.base import WebhookRequest
 
-from .conftest import zalo_body, zalo_headers
+from .conftest import ScriptedDialogue, zalo_body, zalo_headers
 
 
 @pytest.fixture
-def spooled(ch_settings: Settings) -> Services:
+def spooled(ch_settings: Settings, dialogue: object) -> Services:
     if not ch_settings.database_url.startswith("sqlite"):
         pytest.skip("the spool is for SQLite only")
-    services = Services.build(Settings(**{**ch_settings.__dict__, "inbox_spool": True}))
+    services = Services.build(Settings(**{**ch_settings.__dict__, "inbox_spool": True}), dialogue=dialogue)
     upgrade(services.engine)
     return services
 
@@ -39,7 +39,7 @@ def _spool_size(services: Services) -> int:
         return int(conn.execute(select(func.count()).select_from(SPOOL)).scalar() or 0)
 
 
-@pytest.mark.usefixtures("scripted_dialogue")
+@pytest.mark.parametrize("dialogue", [ScriptedDialogue()], ids=["scripted"])
 def test_spool_import_is_idempotent(spooled: Services) -> None:
     connectors = build_connectors(spooled)
     zalo = connectors["zalo"]

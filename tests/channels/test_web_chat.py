@@ -16,7 +16,13 @@ from bot.models import Conversation, InboundEvent
 from bot.pipeline import dispatcher, worker
 from bot.web import chat
 
-pytestmark = pytest.mark.usefixtures("scripted_dialogue")
+from .conftest import ScriptedDialogue
+
+
+@pytest.fixture
+def dialogue() -> ScriptedDialogue:
+    """These tests run a scripted dialogue (injected into their services; see conftest.ScriptedDialogue)."""
+    return ScriptedDialogue()
 
 
 def _run_pipeline(app: Flask) -> None:
@@ -131,10 +137,11 @@ def test_bad_input_gets_clear_answers(app: Flask) -> None:
     assert bad_after.status_code == 400 and "after must be a whole number" in bad_after.get_json()["error"]
 
 
-def test_embedded_workers_answer_on_their_own(settings: Settings) -> None:
+def test_embedded_workers_answer_on_their_own(settings: Settings, dialogue: ScriptedDialogue) -> None:
     from bot.app import create_app
 
-    app = create_app(Settings(**{**settings.__dict__, "embedded_workers": True}), start_workers=True)
+    app = create_app(Settings(**{**settings.__dict__, "embedded_workers": True}), start_workers=True,
+                     dialogue=dialogue)
     runner = app.extensions["motcua.runner"]
     try:
         client = app.test_client()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from channels.conftest import channel_settings, zalo_body, zalo_headers
+from channels.conftest import ScriptedDialogue, channel_settings, zalo_body, zalo_headers
 from sqlalchemy import create_engine, func, select, text
 
 from bot.config import Settings
@@ -85,11 +84,15 @@ def scripted(turn: Any) -> list[Reply]:
     return [Reply.say(f"Đã nhận tin {turn.inbound.message_id}")]
 
 
+@pytest.fixture
+def dialogue() -> ScriptedDialogue:
+    """The workers' dialogue, injected into their services."""
+    return ScriptedDialogue(scripted)
+
+
 def test_database_restarted_under_load(cluster: Cluster, settings: Settings, zalo_server: Any,
                                        graph_server: Any, make_services: Callable[[Settings], Services],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys.modules["flows.dialogue"], "handle_turn", scripted)
-    monkeypatch.setattr(sys.modules["flows.dialogue"], "preload", lambda data_dir: None)
     monkeypatch.setattr(worker, "LEASE", timedelta(seconds=2))  # a turn cut off by the crash is retaken soon
     cfg = channel_settings(settings, zalo_server, graph_server)
     services = make_services(Settings(**{**cfg.__dict__, "database_url": cluster.url}))

@@ -1,7 +1,7 @@
 """notifications: one row per status change told to a citizen, and the citizen's choice of channel
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04 07:20:00
 """
 
