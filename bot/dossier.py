@@ -48,6 +48,8 @@ MODE_PREFERENCE = ("online", "in_person", "postal")
 CLOSED_STATUSES = ("result_ready", "returned", "rejected", "withdrawn")
 # Dossier.applicant: {field id: value, LABELS_KEY: {field id: label as asked}}; "_" keys are not fields.
 LABELS_KEY = "_labels"
+# {field id: "card"} for fields read from the ID card's QR code and confirmed; the others were typed.
+SOURCES_KEY = "_sources"
 _SEQUENCE_ATTEMPTS = 5
 # <agency code: groups of letters/digits joined by dots>-<yyMMdd>-<NNNN>, spaces and case tolerated.
 _CODE = re.compile(
@@ -290,6 +292,14 @@ def applicant_fields(applicant: dict[str, Any] | None) -> list[tuple[str, str]]:
         for key, value in data.items()
         if not key.startswith("_")
     ]
+
+
+def card_fields(applicant: dict[str, Any] | None) -> set[str]:
+    """Labels (as applicant_fields shows them) of the fields read from the ID card and confirmed."""
+    data = applicant or {}
+    labels = data.get(LABELS_KEY) if isinstance(data.get(LABELS_KEY), dict) else {}
+    sources = data.get(SOURCES_KEY) if isinstance(data.get(SOURCES_KEY), dict) else {}
+    return {str(labels.get(k) or k) for k, v in sources.items() if v == "card" and k in data}
 
 
 def _documents_text(dossier: Dossier) -> str:

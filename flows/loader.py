@@ -36,6 +36,7 @@ import yaml
 from bot.config import DATA_DIR
 from bot.handoff import REASONS as HANDOFF_REASONS
 from flows.actions import ACTIONS
+from flows.card import with_cards
 from flows.steps import (
     CONTENT_TYPES,
     Action,
@@ -289,7 +290,8 @@ def parse_flow(data: Any, source: str) -> Flow:
         name=name, title=str(data["title"]), steps=tuple(builder.steps), procedure=procedure, source=source
     )
     _check_flow(flow)
-    return flow
+    return Flow(name=flow.name, title=flow.title, steps=with_cards(flow.steps), procedure=flow.procedure,
+                source=source)  # implied steps, added after the file's own checks
 
 
 def _check_flow(flow: Flow) -> None:

@@ -72,7 +72,8 @@ def card_image(p: Person, payload: str, rng: random.Random, width: int = 1000) -
     card = Image.new("RGB", (width, height), tint)
     draw = ImageDraw.Draw(card)
     big, small = ImageFont.truetype(FONT, width // 28), ImageFont.truetype(FONT, width // 40)
-    draw.text((width // 20, height // 14), "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", fill=(30, 30, 90), font=small)
+    header = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+    draw.text((width // 20, height // 14), header, fill=(30, 30, 90), font=small)
     draw.text((width // 20, height // 6), "CĂN CƯỚC CÔNG DÂN", fill=(150, 20, 20), font=big)
     lines = [f"Số: {p.id_number}", f"Họ và tên: {p.name.upper()}", f"Ngày sinh: {p.birth:%d/%m/%Y}",
              f"Giới tính: {p.sex}", f"Nơi thường trú: {p.address[:40]}"]
@@ -96,7 +97,7 @@ def _perspective(src: list[tuple[float, float]], dst: list[tuple[float, float]])
         rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
         rhs += [u, v]
     # Gaussian elimination (8x8): no numpy needed.
-    m = [r + [b] for r, b in zip(rows, rhs, strict=True)]
+    m = [[*r, b] for r, b in zip(rows, rhs, strict=True)]
     for i in range(8):
         pivot = max(range(i, 8), key=lambda r: abs(m[r][i]))
         m[i], m[pivot] = m[pivot], m[i]
