@@ -82,7 +82,7 @@ def _name(raw: str) -> str:
         core = word.replace("'", "").replace("’", "")
         if not core or any(ch not in LETTERS for ch in core) or word[0] in "'’" or word[-1] in "'’":
             raise CardError("name_letters")
-    return " ".join(w[:1].upper() + w[1:].lower() for w in words)
+    return " ".join(w.title() for w in words)  # as flows.validators writes names ("H'Hen Niê")
 
 
 def _sex(raw: str) -> str | None:

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from bot.agency import local_today
 from bot.db import utcnow
-from bot.dossier import applicant_fields, is_overdue, local_zone, normalised_phone, status_label
+from bot.dossier import applicant_fields, card_fields, is_overdue, local_zone, normalised_phone, status_label
 from bot.dossier_workflow import InvalidTransition, allowed_next, change_status, overdue_clause
 from bot.models import Conversation, Dossier, DossierDocument, Message
 from bot.models.dossier import STATUSES
@@ -139,6 +139,7 @@ def dossier(code: str) -> str:
         conv=conv,
         messages=messages,
         applicant=applicant_fields(item.applicant),
+        from_card=card_fields(item.applicant),
         next_statuses=allowed_next(item.status),
         overdue=is_overdue(item, local_today(utcnow())),
     )
