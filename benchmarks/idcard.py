@@ -27,12 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.idcard import CardError, decode, parse  # noqa: E402
-from flows.card import CardOffer, PersonField  # noqa: E402
-from flows.loader import load_flows  # noqa: E402
-from flows.steps import Collect  # noqa: E402
-from flows.validators import PROVINCE_CODES  # noqa: E402
-from tests.idcard.photos import Person, person, photo  # noqa: E402
+from bot.idcard import CardError, decode, parse
+from flows.card import CardOffer, PersonField
+from flows.loader import load_flows
+from flows.steps import Collect
+from flows.validators import PROVINCE_CODES
+from tests.idcard.photos import Person, person, photo
 
 TODAY = date(2026, 12, 4)
 
@@ -73,7 +73,8 @@ def questions(flow_name: str) -> tuple[int, int]:
     slots: dict[str, str] = {}
     typed = photo_path = 0
     offer = next((s for s in flow.steps if isinstance(s, CardOffer)), None)
-    card_slots = {s.id for s in flow.steps if isinstance(s, PersonField) and offer and s.person == offer.person}
+    person = offer.person if offer else None
+    card_slots = {s.id for s in flow.steps if isinstance(s, PersonField) and s.person == person}
     for step in flow.steps:
         if not step.waits or not step.applies(slots):
             continue
@@ -89,7 +90,8 @@ def questions(flow_name: str) -> tuple[int, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=300)
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args()
