@@ -106,13 +106,15 @@ def main() -> None:
         data = photo(truth, rng, fmt=fmt, payload=truth.payload(sex=has_sex, address=has_address))
         card, ms = read(data)
         times.append(ms)
+        if (n + 1) % 50 == 0:
+            print(f"  ... {n + 1} photos", file=sys.stderr, flush=True)
         by_format[fmt][1] += 1
         if card is not None:
             bad = wrong_fields(card, truth, sex=has_sex, address=has_address)
             wrong += bad
             by_format[fmt][0] += bad == 0
     refused = total_bad = 0
-    for _ in range(max(30, args.photos // 3)):
+    for _ in range(max(30, args.photos // 6)):
         truth = person(rng, TODAY)
         bad = contradicting(truth, rng)
         card, _ms = read(photo(truth, rng, fmt="jpeg", payload=bad.payload()))
