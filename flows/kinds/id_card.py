@@ -236,6 +236,20 @@ def _downloads(inbound: Inbound) -> tuple[tuple[Attachment, int], ...]:
 # ---------------------------------------------------------------- the two step kinds
 
 
+def _first_question(flow: Flow | None, active: dict[str, Any], offer: CardOffer) -> PersonField | None:
+    """The question right after the offer, when it is one of the person's card fields (typing its answer
+    at the offer is taking the typed path)."""
+    if flow is None:
+        return None
+    for step in flow.steps[flow.index(offer.id) + 1:]:
+        if not step.waits or not step.applies(active.get("slots", {})):
+            continue
+        if step.id in active.get("slots", {}):
+            continue
+        return step if isinstance(step, PersonField) and step.person == offer.person else None
+    return None
+
+
 class Offer(StepKind):
     """The implied step after the consent."""
 
@@ -270,12 +284,25 @@ class Offer(StepKind):
         if do == "type":
             _offered(active).append(step.person)
             return Answer(True, then=NEXT)
+        first = _first_question(ctx.flow, active, step)
+        if not action and first is not None:  # the citizen simply typed the first answer: take it
+            ok, value, display, _hint = validate(ctx.now, first, inbound.text.strip())
+            if ok:
+                _offered(active).append(step.person)
+                active["slots"][first.id], active["display"][first.id] = value, display
+                active["history"].append(first.id)
+                return Answer(True, then=NEXT)
         return Answer(False, hint="idcard.offer_hint")
 
     def takes(self, flow: Flow, active: dict[str, Any], step: CardOffer, inbound: Inbound,
               now: datetime) -> bool:
         card = _pending(active, step.person)
-        return _takes_pending(flow, card, inbound, now) if card else _word(inbound) == "type"
+        if card:
+            return _takes_pending(flow, card, inbound, now)
+        first = _first_question(flow, active, step)
+        typed = inbound.text.strip()
+        return _word(inbound) == "type" or (first is not None and bool(typed)
+                                            and validate(now, first, typed)[0])
 
     def downloads(self, step: CardOffer, inbound: Inbound) -> tuple[tuple[Attachment, int], ...]:
         return _downloads(inbound)

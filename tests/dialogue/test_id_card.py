@@ -170,3 +170,10 @@ def test_photo_at_the_id_question_that_cannot_be_read_asks_that_question_again(c
     replies = chat.upload("/trang.png")
     assert text("idcard.hint_qr_side") in texts(replies)
     assert active_step(chat).id == "applicant_id_number"
+
+
+def test_typing_the_name_at_the_offer_takes_the_typed_path(chat: Chat) -> None:
+    start(chat)
+    chat.say("Nguyễn Văn An")
+    assert chat.state()["active"]["slots"]["applicant_name"] == "Nguyễn Văn An"
+    assert active_step(chat).id == "applicant_id_number"
