@@ -253,6 +253,9 @@ def _first_question(flow: Flow | None, active: dict[str, Any], offer: CardOffer)
 class Offer(StepKind):
     """The implied step after the consent."""
 
+    def free_text(self, step: CardOffer) -> bool:
+        return True  # the applicant's name typed here is taken: words that read like a request go to the NLU
+
     def done(self, ctx: Context, step: CardOffer) -> bool:
         active = ctx.active or {}
         if _pending(active, step.person):
