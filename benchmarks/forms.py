@@ -74,6 +74,7 @@ def script(n: int, cdn: str) -> list[tuple[str, str]]:
     return [
         ("text", pressed(payload("submit_dossier", procedure="1.001193"))),
         ("text", pressed("consent:yes")),
+        ("text", pressed(payload("card", do="type"))),  # the ID card photo offer: typed instead
         ("text", name(0)),
         ("text", id_number(0)),
         ("text", f"09{(1, 3, 4, 6, 8)[n % 5]}{(n * 7919) % 10_000_000:07d}"),

@@ -9,6 +9,7 @@ Every refusal is a `Refusal` whose `reason` maps to a citizen text in data/templ
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import struct
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import pillow_heif
 import requests
 from sqlalchemy.orm import Session
 
@@ -162,7 +164,8 @@ def sniff(data: bytes) -> str | None:
 
 
 def image_size(data: bytes, content_type: str) -> tuple[int, int] | None:
-    """(width, height) from the header: PNG IHDR, JPEG start-of-frame; None when absent or unreadable."""
+    """(width, height) from the header: PNG IHDR, JPEG start-of-frame, the HEIF primary image (read by
+    libheif without decoding pixels); None when absent or unreadable."""
     if content_type == "image/png":
         if len(data) >= 24 and data[12:16] == b"IHDR":
             width, height = struct.unpack(">II", data[16:24])
@@ -170,7 +173,18 @@ def image_size(data: bytes, content_type: str) -> tuple[int, int] | None:
         return None
     if content_type == "image/jpeg":
         return _jpeg_size(data)
+    if content_type == "image/heic":
+        return _heif_size(data)
     return None
+
+
+def _heif_size(data: bytes) -> tuple[int, int] | None:
+    try:
+        primary = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+        width, height = primary.size
+    except (ValueError, OSError, RuntimeError, SyntaxError):
+        return None
+    return (int(width), int(height)) if width > 0 and height > 0 else None
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -212,7 +226,7 @@ def check(data: bytes, settings: Settings, *, accept: Iterable[str] | None = Non
     content_type = sniff(data)
     if content_type is None or content_type not in accepted:
         raise Refusal("unsupported_type", types=", ".join(_TYPE_NAMES.get(t, t) for t in accepted))
-    if content_type in ("image/jpeg", "image/png"):
+    if content_type in ("image/jpeg", "image/png", "image/heic"):
         size = image_size(data, content_type)
         if size is None:
             raise Refusal("unsupported_type", types=", ".join(_TYPE_NAMES.get(t, t) for t in accepted))

@@ -52,6 +52,8 @@ MODE_PREFERENCE = ("online", "in_person", "postal")
 CLOSED_STATUSES = ("result_ready", "returned", "rejected", "withdrawn")
 # Dossier.applicant: {field id: value, LABELS_KEY: {field id: label as asked}}; "_" keys are not fields.
 LABELS_KEY = "_labels"
+# {field id: "card"} for fields read from the ID card's QR code and confirmed; the others were typed.
+SOURCES_KEY = "_sources"
 _SEQUENCE_ATTEMPTS = 5
 # The online reference: "TN" (tiếp nhận) and 8 characters of Crockford's base 32 (no I, L, O, U), the
 # last a Luhn mod 32 check character, shown as TN-XXXX-XXXX. No day group of six digits, so it can
@@ -356,6 +358,14 @@ def applicant_fields(applicant: dict[str, Any] | None) -> list[tuple[str, str]]:
         for key, value in data.items()
         if not key.startswith("_")
     ]
+
+
+def card_fields(applicant: dict[str, Any] | None) -> set[str]:
+    """Labels (as applicant_fields shows them) of the fields read from the ID card and confirmed."""
+    data = applicant or {}
+    labels = data.get(LABELS_KEY) if isinstance(data.get(LABELS_KEY), dict) else {}
+    sources = data.get(SOURCES_KEY) if isinstance(data.get(SOURCES_KEY), dict) else {}
+    return {str(labels.get(k) or k) for k, v in sources.items() if v == "card" and k in data}
 
 
 def _documents_text(dossier: Dossier) -> str:

@@ -43,7 +43,7 @@ CONFIDENT = 0.5  # below this the NLU guess is treated as "not understood"
 GREET_SURE = 0.8
 VAGUE = ("affirm", "deny", "out_of_scope")  # intents that say nothing when a procedure is named
 CANDIDATE_MIN = 0.65  # procedure candidates scored lower are noise ("phí bao nhiêu?" names none)
-ENGINE_ACTIONS = ("choose", "consent", "edit", "skip", "done", "none", "back", "resume", "restart")
+ENGINE_ACTIONS = ("choose", "consent", "edit", "skip", "done", "none", "back", "resume", "restart", "card")
 IDLE = timedelta(minutes=30)
 COMPLAINT_WORDS = 8  # a complaint this long already says what happened: no need to ask for it
 # Intents a wish to submit never overrides ("tôi muốn nộp bổ sung hồ sơ khai sinh" is a supplement).

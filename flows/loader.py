@@ -43,6 +43,7 @@ import yaml
 from bot.config import DATA_DIR
 from bot.handoff import REASONS as HANDOFF_REASONS
 from flows.actions import ACTIONS
+from flows.card import with_cards
 from flows.steps import (
     CONTENT_TYPES,
     Action,
@@ -373,7 +374,8 @@ def parse_flow(data: Any, source: str) -> Flow:
     )
     _check_flow(flow)
     _check_checks(flow)
-    return flow
+    return Flow(name=flow.name, title=flow.title, steps=with_cards(flow.steps), procedure=flow.procedure,
+                source=source, checks=flow.checks)  # implied steps, added after the file's own checks
 
 
 def _imply_notify(steps: list[Step]) -> None:

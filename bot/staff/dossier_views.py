@@ -23,6 +23,7 @@ from bot.agency import Agency, local_today
 from bot.db import utcnow
 from bot.dossier import (
     applicant_fields,
+    card_fields,
     find_dossier,
     is_overdue,
     local_zone,
@@ -173,6 +174,7 @@ def dossier(code: str) -> str:
         conv=conv,
         messages=messages,
         applicant=applicant_fields(item.applicant),
+        from_card=card_fields(item.applicant),
         next_statuses=allowed_next(item.status),
         notifications=report.for_dossier(session, item.id),
         overdue=is_overdue(item, local_today(utcnow())),

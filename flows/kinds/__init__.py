@@ -11,11 +11,16 @@
 | submit    | submit     | no    | the dossier and its receipt                                      |
 | handoff   | handoff    | no    | an officer takes over                                            |
 | action    | action     | no    | a named Python action (flows.actions)                            |
+| id_card   | id_card    | yes   | implied after the consent: a photo of the ID card, or type it     |
+
+A collect step for a person's card field (flows.card.PersonField) is answered by `id_card.FIELD`, which
+also takes a photo of that person's card.
 """
 
 from __future__ import annotations
 
-from flows.kinds import action, collect, confirm, consent, documents, handoff, notify, say, submit
+from flows.card import PersonField
+from flows.kinds import action, collect, confirm, consent, documents, handoff, id_card, notify, say, submit
 from flows.kinds.base import StepKind
 from flows.steps import WAITING, Step
 
@@ -29,9 +34,10 @@ KINDS: dict[str, StepKind] = {
     "submit": submit.KIND,
     "handoff": handoff.KIND,
     "action": action.KIND,
+    "id_card": id_card.OFFER,
 }
 assert set(WAITING) <= set(KINDS)
 
 
 def kind_of(step: Step) -> StepKind:
-    return KINDS[step.type]
+    return id_card.FIELD if isinstance(step, PersonField) else KINDS[step.type]

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.agency import Agency
 from bot.catalog.store import Catalog
-from bot.dossier import LABELS_KEY, DocumentEntry, SubmissionError, receipt
+from bot.dossier import LABELS_KEY, SOURCES_KEY, DocumentEntry, SubmissionError, receipt
 from bot.dossier import submit as create
 from bot.messages import Reply
 from bot.templates import text
@@ -52,6 +52,9 @@ def collected(flow: Flow, active: dict[str, Any]) -> tuple[dict[str, Any], list[
                 documents.append(DocumentEntry(item=step.label, not_applicable=True))
             documents += [DocumentEntry(item=step.label, file_id=int(f)) for f in doc.get("files", [])]
     applicant[LABELS_KEY] = labels
+    # Fields read from the ID card and confirmed, still holding the card's value (not corrected since).
+    card = active.get("sources") or {}
+    applicant[SOURCES_KEY] = {k: "card" for k, v in card.items() if k in applicant and applicant[k] == v}
     return applicant, documents
 
 

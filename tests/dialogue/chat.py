@@ -206,6 +206,8 @@ def answer_step(chat: Chat, step: Any, *, choose: dict[str, str] | None = None) 
     choose = choose or {}
     if step.type == "consent":
         return chat.press("consent:yes", "Đồng ý")
+    if step.type == "id_card":  # the ID card photo offer: type the details instead
+        return chat.press('/card{"do":"type"}', "Tự nhập")
     if step.type == "collect":
         if step.kind == "choice":
             return chat.say(choose.get(step.id, step.options[0]))

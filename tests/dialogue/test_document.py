@@ -4,6 +4,7 @@ storage under a generated name with the right SHA-256. Files are built byte by b
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
 import threading
 import zlib
@@ -13,7 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
+import pillow_heif
 import pytest
+from PIL import Image
 
 from bot.config import Settings
 from bot.db import transaction
@@ -179,6 +182,13 @@ def reason(call: object, *args: object, **kwargs: object) -> str:
 # ------------------------------------------------------------------------------------ sniffing
 
 
+def heic(width: int, height: int) -> bytes:
+    """A real HEIC photo, as an iPhone sends one."""
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (width, height), (120, 90, 60))).save(buf, format="HEIF")
+    return buf.getvalue()
+
+
 def test_sniff_by_magic_bytes() -> None:
     assert sniff(png(400, 400)) == "image/png"
     assert sniff(jpeg(400, 400)) == "image/jpeg"
@@ -212,7 +222,9 @@ def test_check_refuses_wrong_type_size_and_small_images(local: Settings) -> None
     assert check(png(640, 480), local) == "image/png"
     assert check(jpeg(300, 1200), local) == "image/jpeg"
     assert check(pdf(), local) == "application/pdf"
-    assert check(HEIC, local) == "image/heic"  # dimensions of HEIC are not read
+    assert check(heic(640, 480), local) == "image/heic"  # a real HEIC: its size is read by libheif
+    assert reason(check, heic(200, 150), local) == "too_small"
+    assert reason(check, HEIC, local) == "unsupported_type"  # the right brand, but no image inside
     assert reason(check, HTML, local) == "unsupported_type"
     assert reason(check, png(299, 1000), local) == "too_small"
     assert reason(check, jpeg(1000, 120), local) == "too_small"
@@ -349,5 +361,5 @@ def test_direct_upload_same_checks(services: Services, tmp_path: Path) -> None:
         assert stored.content_type == "application/pdf" and stored.storage_name.endswith(".pdf")
         assert stored.sha256 == hashlib.sha256(pdf()).hexdigest()
         assert reason(accept_upload, session, settings, HTML, conv) == "unsupported_type"
-        heic = accept_upload(session, settings, HEIC, conv, accept=("image/heic",))
-        assert heic.storage_name.endswith(".heic")
+        photo = accept_upload(session, settings, heic(640, 480), conv, accept=("image/heic",))
+        assert photo.storage_name.endswith(".heic")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.agency import local_today
 from bot.db import transaction, utcnow
-from bot.dossier import applicant_fields
+from bot.dossier import applicant_fields, card_fields
 from bot.messages import Reply
 from bot.models import AuditLog, Conversation, Dossier, Message, OutboxMessage, StoredFile
 
@@ -433,3 +433,18 @@ def test_holiday_list_banner_60_days_before_it_runs_out(
         page = officer.get("/staff/dossiers").get_data(as_text=True)
     assert 'id="holiday-warning"' in page and "03/02/2027" in page and "confirmed: false" in page
     assert any("holiday list" in r.getMessage() for r in caplog.records)
+
+
+def test_dossier_page_says_which_fields_came_from_the_id_card(app: Flask, officer: Staff) -> None:
+    applicant = {"ho_ten": "Nguyễn Văn An", "cccd": "001203012345", "sdt": "0912345678",
+                 "_labels": {"ho_ten": "Họ và tên", "cccd": "Số định danh", "sdt": "Điện thoại"},
+                 "_sources": {"ho_ten": "card", "cccd": "card"}}
+    code = add_dossier(app, add_conversation(app), applicant=applicant)
+    page = officer.get(f"/staff/dossiers/{code}").get_data(as_text=True)
+    name = page.split("<dt>Họ và tên</dt>", 1)[1].split("</dd>", 1)[0]
+    phone = page.split("<dt>Điện thoại</dt>", 1)[1].split("</dd>", 1)[0]
+    assert "Từ thẻ CCCD, đã xác nhận" in name and "tự nhập" not in name
+    assert "Công dân tự nhập" in phone and "Từ thẻ" not in phone
+    assert card_fields(applicant) == {"Họ và tên", "Số định danh"}
+    assert card_fields({"a": "x", "_sources": {"a": "card", "gone": "card"}}) == {"a"}
+    assert card_fields({"_sources": "broken"}) == set() and card_fields(None) == set()

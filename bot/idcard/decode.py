@@ -1,0 +1,105 @@
+"""Find the QR code in a photo of a card: JPEG, PNG or HEIC (iPhone), as phones take them.
+
+zxing-cpp finds rotated, skewed and small codes by itself; the preparation here is what it cannot do:
+orientation from EXIF, grayscale, a bounded size (a 12-megapixel photo is slow and no easier to read),
+and a second look at a stretched-contrast copy and at crops where the code is bigger relative to the
+picture. When nothing is found, `hint` names the one most likely cause the citizen can fix.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pillow_heif
+import zxingcpp
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+pillow_heif.register_heif_opener()
+
+MAX_SIDE = 1600  # longest side decoded; a QR of a card held at arm's length still has ~3 px per module
+MIN_SIDE = 240  # smaller photos cannot hold a readable card QR code
+MAX_PIXELS = 60_000_000  # refuse decompression bombs before decoding
+DARK = 55  # mean grey level under which the photo is too dark
+GLARE = 0.06  # share of blown-out pixels above which glare is the likely cause
+HINTS = ("not_image", "too_small", "dark", "glare", "blurry", "not_card", "qr_side")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The QR texts found (in the order found), or the hint for the citizen when none was."""
+
+    texts: tuple[str, ...] = ()
+    hint: str | None = None
+
+
+def open_image(data: bytes) -> Image.Image | None:
+    """The photo upright, in grayscale, no larger than MAX_SIDE; None when it is not an image."""
+    try:
+        img = Image.open(io.BytesIO(data))
+        if img.width * img.height > MAX_PIXELS:
+            return None
+        if img.format == "JPEG":  # decode at a reduced scale directly: much faster than resizing after
+            img.draft("L", (MAX_SIDE, MAX_SIDE))
+        img = ImageOps.exif_transpose(img) or img
+        img = img.convert("L")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    if max(img.size) > MAX_SIDE:
+        img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
+    return img
+
+
+def _texts(img: Image.Image) -> tuple[str, ...]:
+    found = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
+    out = []
+    for barcode in found:
+        try:
+            out.append(barcode.bytes.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(barcode.text)
+    return tuple(t for t in out if t)
+
+
+def _crops(img: Image.Image) -> list[Image.Image]:
+    """Where the code is on a card photo: the right half (CCCD back side) and the middle, enlarged."""
+    w, h = img.size
+    boxes = [(w // 2 - w // 10, 0, w, h), (w // 6, h // 6, w - w // 6, h - h // 6)]
+    out = []
+    for box in boxes:
+        part = img.crop(box)
+        if max(part.size) < MAX_SIDE // 2:
+            part = part.resize((part.width * 2, part.height * 2), Image.Resampling.BICUBIC)
+        out.append(part)
+    return out
+
+
+def _hint(img: Image.Image) -> str:
+    """The one thing most likely to fix an unreadable photo."""
+    if zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True):
+        return "blurry"  # a code is there but its modules could not be read: closer and steadier
+    hist = img.histogram()
+    total = sum(hist) or 1
+    mean = sum(i * n for i, n in enumerate(hist)) / total
+    if mean < DARK:
+        return "dark"
+    if sum(hist[250:]) / total > GLARE:
+        return "glare"
+    return "qr_side"
+
+
+def decode(data: bytes) -> Decoded:
+    """Every QR text in the photo; a hint (HINTS) when there is none."""
+    img = open_image(data)
+    if img is None:
+        return Decoded(hint="not_image")
+    if min(img.size) < MIN_SIDE:
+        return Decoded(hint="too_small")
+    texts = _texts(img)
+    if not texts:
+        texts = _texts(ImageOps.autocontrast(img, cutoff=1))
+    for part in _crops(img) if not texts else ():
+        texts = _texts(part)
+        if texts:
+            break
+    return Decoded(texts=texts) if texts else Decoded(hint=_hint(img))
