@@ -5,9 +5,12 @@ breaks them and ask it again. The conversations run on Tuesday 24/11/2026 (tests
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
+import flows.dialogue
+from bot.agency import Agency
 from flows.context import payload
 from flows.loader import load_flows
 
@@ -17,7 +20,14 @@ FLOWS = load_flows()
 
 
 @pytest.fixture
-def chat(make_chat: Callable[..., Chat], nlu: ScriptedNLU) -> Chat:
+def chat(make_chat: Callable[..., Chat], nlu: ScriptedNLU, monkeypatch: pytest.MonkeyPatch) -> Chat:
+    # A centre with a commune-police desk that takes residence (cư trú) dossiers in the chat, so every
+    # curated form can be walked (by default cư trú is filed with the police: data/agency.yml).
+    base = Agency.load()
+    desk = replace(base, hosted_desks=frozenset({"police"}),
+                   accepted_procedures=base.accepted_procedures | {f.procedure for f in FLOWS.values()
+                                                                   if f.procedure})
+    monkeypatch.setattr(flows.dialogue, "_agency", lambda: desk)
     return make_chat()
 
 

@@ -29,7 +29,7 @@ PHONE = "+84912345678"
 
 def _citizen(services: Services, channel: str, choice: str | None, *, last_inbound_days: float = 0,
              phone: str | None = PHONE, user_id: str = "u-1") -> int:
-    """A conversation with one submitted dossier (as flows.kinds.submit leaves it) and the choice."""
+    """A conversation with one accepted dossier and the citizen's choice."""
     now = utcnow()
     with transaction(services.sessions) as session:
         conv = Conversation(channel=channel, user_id=user_id, state={}, profile={},
@@ -39,7 +39,8 @@ def _citizen(services: Services, channel: str, choice: str | None, *, last_inbou
         session.flush()
         if choice:
             choose(session, conv, choice, now)
-        dossier = Dossier(code=CODE, procedure_code="1.001193", procedure_name="Đăng ký khai sinh",
+        # Accepted by an officer already: the official code is what the citizen is told.
+        dossier = Dossier(code="TN-4F7K-2Q9V", official_code=CODE, procedure_code="1.001193", procedure_name="Đăng ký khai sinh",
                           conversation_id=conv.id, channel=channel, user_id=user_id, applicant={},
                           phone=phone,
                           status="received", appointment_date=local_today() + timedelta(days=5))

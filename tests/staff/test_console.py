@@ -425,6 +425,7 @@ def test_holiday_list_banner_60_days_before_it_runs_out(
 
     from bot.staff import dossier_views
 
+    monkeypatch.setattr(dossier_views, "_warned_on", set())  # logged once a day per process: a fresh one
     monkeypatch.setattr(dossier_views, "utcnow", lambda: datetime(2026, 11, 1, 3, 0, tzinfo=UTC))
     assert 'id="holiday-warning"' not in officer.get("/staff/dossiers").get_data(as_text=True)
     # 10/01/2027: 24 days before the unconfirmed Tết 2027 break.
