@@ -40,7 +40,8 @@ def _citizen(services: Services, channel: str, choice: str | None, *, last_inbou
         if choice:
             choose(session, conv, choice, now)
         # Accepted by an officer already: the official code is what the citizen is told.
-        dossier = Dossier(code="TN-4F7K-2Q9V", official_code=CODE, procedure_code="1.001193", procedure_name="Đăng ký khai sinh",
+        dossier = Dossier(code="TN-4F7K-2Q9V", official_code=CODE, procedure_code="1.001193",
+                          procedure_name="Đăng ký khai sinh",
                           conversation_id=conv.id, channel=channel, user_id=user_id, applicant={},
                           phone=phone,
                           status="received", appointment_date=local_today() + timedelta(days=5))
