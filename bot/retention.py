@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.models import DossierDocument, InboundEvent, StoredFile
-from connectors.web import upload_path
+from connectors.web import upload_path, web_upload_path
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,16 @@ def web_upload_keys(session: Session, channel: str, user_id: str) -> list[str]:
         InboundEvent.status.in_(FINISHED_EVENTS)))
     keys = (bytes(raw or b"").decode("ascii", "ignore") for raw in raws)
     return [key for key in keys if WEB_KEY.match(key)]
+
+
+def discard_web_upload(session: Session, settings: Settings, user_id: str, url: str) -> bool:
+    """Delete, after commit, a web-chat upload that must not be kept (a photo of an ID card, read in
+    memory); only the visitor's own. Whether there was one."""
+    path = web_upload_path(url, settings)
+    if path is None or path.parent.name != user_id:
+        return False
+    unlink_after_commit(session, [path])
+    return True
 
 
 def delete_web_uploads(session: Session, settings: Settings, user_id: str, keys: Iterable[str]) -> int:

@@ -34,8 +34,10 @@ from bot.storable import storable
 from bot.templates import text
 from connectors.base import ParsedEvent
 from connectors.web import save_upload, upload_path, upload_url, upload_usage
+from flows.card import CardOffer, PersonField
+from flows.kinds.id_card import MAX_BYTES as CARD_MAX_BYTES
 from flows.loader import load_flows
-from flows.steps import Documents
+from flows.steps import CONTENT_TYPES, Documents
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ MAX_PAYLOAD = 200
 MAX_BODY = 16 * 1024
 PAGE = 50
 MB = 1024 * 1024
+CARD_PHOTO = tuple(CONTENT_TYPES[kind] for kind in ("jpeg", "png", "heic"))  # what bot.idcard reads
 REFUSAL_STATUS = {"too_large": 413, "unsupported_type": 415}
 
 
@@ -165,9 +168,11 @@ def post_message() -> Response:
     return _answer({"ok": True, "duplicate": not stored}, 202)
 
 
-def waiting_documents(user_id: str) -> Documents | None:
-    """The document step the visitor's conversation waits at, if any (the engine keeps the active flow and
-    step in `conversation.state["active"]`, see flows.engine.Context)."""
+def waiting_upload(user_id: str) -> tuple[tuple[str, ...], int] | None:
+    """What a file is accepted for now: (content types, max MB) of the step the visitor's conversation
+    waits at, if it takes a file. A document step takes its own types; the ID-card offer and a person's
+    card questions take a photo of the card (read in memory, then deleted: flows.kinds.id_card). The
+    engine keeps the active flow and step in `conversation.state["active"]` (flows.context.Context)."""
     services = _services()
     with services.sessions() as session:
         state = session.scalar(select(Conversation.state).where(
@@ -180,7 +185,13 @@ def waiting_documents(user_id: str) -> Documents | None:
         step = flow.step(active["step"]) if flow is not None else None
     except KeyError:
         return None
-    return step if isinstance(step, Documents) and step.applies(active.get("slots") or {}) else None
+    if step is None or not step.applies(active.get("slots") or {}):
+        return None
+    if isinstance(step, Documents):
+        return step.content_types, step.max_mb
+    if isinstance(step, CardOffer | PersonField):
+        return CARD_PHOTO, CARD_MAX_BYTES // MB
+    return None
 
 
 @bp.post("/chat/api/upload")
@@ -191,9 +202,10 @@ def upload() -> Response:
     if user_id is None:
         return _refuse(text("channels.web_session_expired"), 401)
     settings = _services().settings
-    step = waiting_documents(user_id)  # before the body is read
-    if step is None:
+    waiting = waiting_upload(user_id)  # before the body is read
+    if waiting is None:
         return _refuse(text("channels.web_upload_not_expected"), 409)
+    accept, max_mb = waiting
     try:
         incoming = request.files.get("file")
     except RequestEntityTooLarge:
@@ -202,7 +214,7 @@ def upload() -> Response:
         return _refuse(text("channels.web_no_file"), 400)
     data = incoming.read(settings.max_upload_bytes + 1)
     try:
-        content_type = check(data, settings, accept=step.content_types, max_bytes=step.max_mb * MB)
+        content_type = check(data, settings, accept=accept, max_bytes=max_mb * MB)
     except Refusal as refusal:
         return _refuse(refusal.message(), REFUSAL_STATUS.get(refusal.reason, 400))
     files, used = upload_usage(settings, user_id)

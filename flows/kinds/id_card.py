@@ -20,6 +20,7 @@ from bot.agency import local_today
 from bot.document import Refusal
 from bot.idcard import CardError, decode, parse
 from bot.messages import Attachment, Button, Inbound, Reply
+from bot.retention import discard_web_upload
 from bot.templates import text
 from flows.card import CardOffer, PersonField
 from flows.context import NEXT, Answer, Context, chunk_buttons, payload
@@ -67,6 +68,9 @@ def read_photo(ctx: Context, person: str, inbound: Inbound) -> Answer:
     assert flow is not None and active is not None
     hint = "qr_side"
     card = None
+    if inbound.channel == "web":  # a web-chat upload was saved to be read: delete it once this turn commits
+        for attachment in inbound.attachments:
+            discard_web_upload(ctx.turn.session, ctx.turn.services.settings, inbound.user_id, attachment.url)
     for attachment in inbound.attachments[:MAX_PHOTOS]:
         try:
             data = ctx.turn.network.download(attachment, MAX_BYTES)  # fetched before the transaction
