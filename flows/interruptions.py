@@ -41,10 +41,10 @@ CONTROL: dict[str, str] = {
 # Folded words and phrases of questions and requests (matched as whole words).
 REQUEST_MARKERS = (
     # question words
-    "bao nhieu", "bao lau", "bao gio", "gi", "the nao", "nhu nao", "lam sao", "tai sao", "o dau", "nao",
+    "bao nhieu", "bao lau", "bao gio", "khi nao", "may ngay", "gi", "the nao", "nhu nao", "lam sao", "tai sao", "o dau", "nao",
     "duoc khong", "co khong", "chua a", "co phai", "phai khong", "hoi", "cho hoi", "xin hoi",
     # what citizens ask about or ask for
-    "ho so", "thu tuc", "le phi", "phi bao nhieu", "mat phi", "giay to", "tra cuu", "can bo", "huy", "xoa",
+    "ho so", "thu tuc", "le phi", "phi bao nhieu", "mat phi", "giay to", "ket qua", "tra cuu", "can bo", "huy", "xoa",
     "khieu nai", "muon", "nop", "lam giay", "dang ky", "nguoi hay may", "nguoi that",
     # greetings and thanks ("chào em" is two letter-words, so a valid name)
     "chao", "xin chao", "cam on", "cam ta", "alo",
@@ -104,6 +104,10 @@ def interrupts(intent: str, confidence: float, message: str, *, free_text: bool)
     pattern = PATTERNS.get(intent)
     if pattern is None or not pattern.typed:
         return False
+    if pattern.over_free_text == "question" and not free_text:
+        # Not a valid answer either, yet it must still read like a question: a wrong answer ("Trạm Y tế xã
+        # Tiên Lãng, thành phố Hải Phòng" at the child's sex) can look like a fee question to the classifier.
+        return may_be_a_request(message)
     if not free_text:
         return True
     if pattern.over_free_text == "question":

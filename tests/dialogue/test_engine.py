@@ -231,6 +231,24 @@ def test_side_questions_cancel_and_handoff_inside_a_flow(chat: Chat, nlu: Script
     assert chat.say("alo") == []  # staff own the chat now: the bot is silent
 
 
+def test_a_wrong_answer_that_reads_as_a_question_to_the_nlu_is_not_answered_as_one(
+        chat: Chat, nlu: ScriptedNLU) -> None:
+    """The classifier reads a birth place typed at a choice as a fee question (seen with the real model);
+    with no question or request words it is a wrong answer, and the question is asked again."""
+    start_khai_sinh(chat)
+    for _ in range(40):
+        if active_step(chat).type == "collect" and active_step(chat).kind == "choice":
+            break
+        answer_step(chat, active_step(chat))
+    step = active_step(chat).id
+    nlu.add("Trạm Y tế xã Tiên Lãng, thành phố Hải Phòng", "ask_fee", 0.95)
+    replies = chat.say("Trạm Y tế xã Tiên Lãng, thành phố Hải Phòng")
+    assert "Lệ phí" not in texts(replies) and active_step(chat).id == step
+    nlu.add("le phi het bao nhieu", "ask_fee", 0.95)
+    replies = chat.say("le phi het bao nhieu")  # a real question still gets its answer, then the step
+    assert "Lệ phí" in texts(replies) and active_step(chat).id == step
+
+
 def test_resume_after_a_break_continue_restart_or_cancel(chat: Chat) -> None:
     start_khai_sinh(chat)
     chat.say("Nguyễn Văn An")
