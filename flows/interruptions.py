@@ -41,10 +41,12 @@ CONTROL: dict[str, str] = {
 # Folded words and phrases of questions and requests (matched as whole words).
 REQUEST_MARKERS = (
     # question words
-    "bao nhieu", "bao lau", "bao gio", "khi nao", "may ngay", "gi", "the nao", "nhu nao", "lam sao", "tai sao", "o dau", "nao",
+    "bao nhieu", "bao lau", "bao gio", "khi nao", "may ngay", "gi", "the nao", "nhu nao", "lam sao",
+    "tai sao", "o dau", "nao",
     "duoc khong", "co khong", "chua a", "co phai", "phai khong", "hoi", "cho hoi", "xin hoi",
     # what citizens ask about or ask for
-    "ho so", "thu tuc", "le phi", "phi bao nhieu", "mat phi", "giay to", "ket qua", "tra cuu", "can bo", "huy", "xoa",
+    "ho so", "thu tuc", "le phi", "phi bao nhieu", "mat phi", "giay to", "ket qua", "tra cuu", "can bo",
+    "huy", "xoa",
     "khieu nai", "muon", "nop", "lam giay", "dang ky", "nguoi hay may", "nguoi that",
     # greetings and thanks ("chào em" is two letter-words, so a valid name)
     "chao", "xin chao", "cam on", "cam ta", "alo",
