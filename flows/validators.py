@@ -288,6 +288,10 @@ def _option(item: Any) -> tuple[str, str]:
     return title, str(getattr(item, "payload", None) or title)
 
 
+ALREADY = frozenset({"roi", "roi a", "da roi", "da roi a", "co roi", "roi nhe", "xong roi"})
+NOT_YET = frozenset({"chua", "chua a", "chua co", "van chua", "chua a.", "chua nhe"})
+
+
 def validate_choice(raw: str, *, now: datetime, options: Sequence[Any] = (), **_: Any) -> Validated:
     choices = [_option(o) for o in options]
     titles = ", ".join(t for t, _ in choices)
@@ -311,6 +315,12 @@ def validate_choice(raw: str, *, now: datetime, options: Sequence[Any] = (), **_
     hits = [c for c in hits if not any(fold(c[0]) != fold(o[0]) and fold(c[0]) in fold(o[0]) for o in hits)]
     if len(hits) == 1:
         title, value = hits[0]
+        return _ok(value, title)
+    # "rồi" / "chưa ạ" to a "… chưa ạ?" question: the one option that says it has happened ("Đã …"), or not.
+    start = "da " if folded in ALREADY else "chua " if folded in NOT_YET else None
+    done = [c for c in choices if start and fold(c[0]).startswith(start)]
+    if len(done) == 1:
+        title, value = done[0]
         return _ok(value, title)
     return _no("choice", options=titles)
 

@@ -264,6 +264,15 @@ def test_choice_payload_and_nested_titles() -> None:
     assert ok("choice", "2", options=genders) == "female"
 
 
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("rồi", "Đã đăng ký kết hôn"), ("roi a", "Đã đăng ký kết hôn"), ("đã rồi ạ", "Đã đăng ký kết hôn"),
+    ("chưa", "Chưa đăng ký kết hôn"), ("chua a", "Chưa đăng ký kết hôn")])
+def test_choice_answers_a_done_or_not_yet_question(raw: str, expected: str) -> None:
+    """ "Cha mẹ bé đã đăng ký kết hôn chưa ạ?" is answered "rồi" or "chưa" as often as by a button."""
+    assert ok("choice", raw, options=["Đã đăng ký kết hôn", "Chưa đăng ký kết hôn"]) == expected
+    assert refused("choice", "rồi", options=OPTIONS) == "validation.choice"  # no "Đã …" option to mean
+
+
 # ---------------------------------------------------------------------------------- text, address
 
 
