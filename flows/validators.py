@@ -288,8 +288,14 @@ def _option(item: Any) -> tuple[str, str]:
     return title, str(getattr(item, "payload", None) or title)
 
 
-ALREADY = frozenset({"roi", "roi a", "da roi", "da roi a", "co roi", "roi nhe", "xong roi"})
-NOT_YET = frozenset({"chua", "chua a", "chua co", "van chua", "chua a.", "chua nhe"})
+# Short answers to a yes/no-shaped choice ("… chưa ạ?", "… có … không ạ?") -> the first word of the one
+# option they mean (option titles are our own, accented text): "rồi" -> "Đã …", "có ạ" -> "Có …".
+SHORT_ANSWERS: dict[str, str] = {
+    **dict.fromkeys(("roi", "roi a", "da roi", "da roi a", "co roi", "roi nhe", "xong roi"), "đã"),
+    **dict.fromkeys(("chua", "chua a", "chua co", "van chua", "chua nhe"), "chưa"),
+    **dict.fromkeys(("co", "co a", "da co", "co nhe", "vang co", "co chau"), "có"),
+    **dict.fromkeys(("khong", "khong a", "khong co", "khong co a", "da khong"), "không"),
+}
 
 
 def validate_choice(raw: str, *, now: datetime, options: Sequence[Any] = (), **_: Any) -> Validated:
@@ -316,11 +322,11 @@ def validate_choice(raw: str, *, now: datetime, options: Sequence[Any] = (), **_
     if len(hits) == 1:
         title, value = hits[0]
         return _ok(value, title)
-    # "rồi" / "chưa ạ" to a "… chưa ạ?" question: the one option that says it has happened ("Đã …"), or not.
-    start = "da " if folded in ALREADY else "chua " if folded in NOT_YET else None
-    done = [c for c in choices if start and fold(c[0]).startswith(start)]
-    if len(done) == 1:
-        title, value = done[0]
+    # "rồi", "chưa ạ", "có", "không" to a yes/no-shaped question: the one option that starts with that word.
+    word = SHORT_ANSWERS.get(folded.rstrip(".!"))
+    meant = [c for c in choices if word and c[0].lower().split(" ", 1)[0] == word]
+    if len(meant) == 1:
+        title, value = meant[0]
         return _ok(value, title)
     return _no("choice", options=titles)
 

@@ -271,6 +271,11 @@ def test_choice_answers_a_done_or_not_yet_question(raw: str, expected: str) -> N
     """ "Cha mẹ bé đã đăng ký kết hôn chưa ạ?" is answered "rồi" or "chưa" as often as by a button."""
     assert ok("choice", raw, options=["Đã đăng ký kết hôn", "Chưa đăng ký kết hôn"]) == expected
     assert refused("choice", "rồi", options=OPTIONS) == "validation.choice"  # no "Đã …" option to mean
+    proof = ["Có Giấy chứng sinh", "Cơ sở y tế đã gửi Giấy chứng sinh điện tử",
+             "Không có (sinh ngoài cơ sở y tế)"]
+    assert ok("choice", "co", options=proof) == "Có Giấy chứng sinh"  # not "Cơ sở …", which folds alike
+    assert ok("choice", "có ạ", options=proof) == "Có Giấy chứng sinh"
+    assert ok("choice", "khong", options=proof) == "Không có (sinh ngoài cơ sở y tế)"
 
 
 # ---------------------------------------------------------------------------------- text, address
