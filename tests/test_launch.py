@@ -52,7 +52,9 @@ def test_make_run_answers_the_first_message_and_stops_cleanly(tmp_path: Path) ->
     port, rasa_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items()
            if key not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "RASA_URL", "DATABASE_URL")}
-    env.update(PORT=str(port), RASA_PORT=str(rasa_port), MOTCUA_INSTANCE_DIR=str(tmp_path / "instance"),
+    # A key of its own, so the run writes no .env into the checkout (ensure_secret_key is tested below).
+    env.update(SECRET_KEY="launch-test-secret-key", PORT=str(port), RASA_PORT=str(rasa_port),
+               MOTCUA_INSTANCE_DIR=str(tmp_path / "instance"),
                DATABASE_URL=f"sqlite:///{tmp_path / 'instance' / 'motcua.sqlite3'}")
     make = subprocess.Popen(["make", "-s", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -105,3 +107,24 @@ def test_make_run_answers_the_first_message_and_stops_cleanly(tmp_path: Path) ->
     assert "Segmentation fault" not in output and "Error" not in output, output
     time.sleep(0.5)
     assert [pid for pid in running if _alive(pid)] == [], output
+
+
+def test_a_fresh_checkout_gets_a_secret_key_kept_in_its_env_file(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without SECRET_KEY every restart would sign cookies with a new random key: officers logged out,
+    web-chat citizens cut off their conversation. `make run` writes one into .env, once."""
+    from bot.launch import ensure_secret_key
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    env_file = tmp_path / ".env"
+    assert ensure_secret_key(env_file)
+    first = env_file.read_text()
+    assert re.search(r"(?m)^SECRET_KEY=\S{40,}$", first) and oct(env_file.stat().st_mode)[-3:] == "600"
+    assert not ensure_secret_key(env_file) and env_file.read_text() == first  # kept across restarts
+    copied = tmp_path / "copied.env"  # a .env copied from .env.example: its empty line is filled in
+    copied.write_text("PORT=8000\nSECRET_KEY=\nDATABASE_URL=\n")
+    assert ensure_secret_key(copied)
+    lines = copied.read_text().splitlines()
+    assert lines[0] == "PORT=8000" and lines[1].startswith("SECRET_KEY=") and len(lines[1]) > 50
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    assert not ensure_secret_key(tmp_path / "other.env") and not (tmp_path / "other.env").exists()
