@@ -77,7 +77,9 @@ def test_a_citizen_submits_a_dossier_in_the_chat(chat: Chat, flow: str, opener: 
     first = open_flow(chat, opener, flow)
     assert "trợ lý tự động" in chat.log[0][1][0].text  # the very first message says what it is
     assert "bên kiểm soát" in texts(first) and "consent:yes" in payloads(first)
-    asked = chat.say("đồng ý")  # typed, not pressed
+    offer = chat.say("đồng ý")  # typed, not pressed
+    assert active_step(chat).type == "id_card" and "thẻ căn cước" in texts(offer)  # photo, or type
+    asked = chat.say("tự nhập")
     assert active_step(chat).id == "applicant_name" and "họ và tên" in texts(asked).lower()
 
     # invalid values get the validator's hint, then the question again
@@ -133,8 +135,9 @@ def test_a_citizen_submits_a_dossier_in_the_chat(chat: Chat, flow: str, opener: 
 
     # cancelling a second dossier part-way: consent is not asked twice for the same purpose
     again = open_flow(chat, opener, flow)
-    assert "consent:yes" not in payloads(again) and active_step(chat).id == "applicant_name"
-    chat.say("Trần Văn Hùng")
+    assert "consent:yes" not in payloads(again) and active_step(chat).type == "id_card"
+    chat.say("Trần Văn Hùng")  # a name typed at the card offer is the answer to the first question
+    assert active_step(chat).id == "applicant_id_number"
     cancelled = chat.say("thôi hủy đi")
     assert "hủy" in texts(cancelled).lower() and chat.state().get("active") is None
 

@@ -574,4 +574,4 @@ def test_the_full_consent_text_is_one_tap_away_and_the_question_stays(chat: Chat
     typed = chat.say("xem chi tiết")  # typed words work too, without the NLU
     assert "mã QR" in texts(typed) and active_step(chat).type == "consent"
     chat.press("consent:yes", "Đồng ý")
-    assert active_step(chat).id == "applicant_name"
+    assert active_step(chat).type == "id_card"  # then the ID-card photo offer the details spoke of

@@ -84,13 +84,15 @@ def test_photo_confirmed_fills_the_fields_and_skips_their_questions(chat: Chat) 
     assert active_step(chat).id == "phone"  # name and ID number were not asked
     state = chat.state()["active"]
     assert state["slots"]["applicant_id_number"] == "001090012345"
-    assert state["sources"] == {"applicant_name": "Nguyễn Văn An", "applicant_id_number": "001090012345"}
+    assert state["sources"] == {"applicant_name": "Nguyễn Văn An", "applicant_id_number": "001090012345",
+                                "applicant_address": "Số 12, đường Lê Lợi, xã Hòa Bình, Hà Nội"}
     while (step := active_step(chat)).type != "confirm":
         answer_step(chat, step)
     answer_step(chat, active_step(chat))
     with chat.services.sessions() as session:
         dossier = session.scalars(select(Dossier)).one()
-        assert dossier.applicant["_sources"] == {"applicant_name": "card", "applicant_id_number": "card"}
+        assert dossier.applicant["_sources"] == {"applicant_name": "card", "applicant_id_number": "card",
+                                                 "applicant_address": "card"}
         assert dossier.applicant["applicant_name"] == "Nguyễn Văn An"
 
 
@@ -105,7 +107,8 @@ def test_fix_one_field_then_confirm(chat: Chat) -> None:
     chat.press('/card{"do":"yes"}', "Đúng")
     state = chat.state()["active"]
     assert state["slots"]["applicant_name"] == "Nguyễn Văn Bình"
-    assert state["sources"] == {"applicant_id_number": "001090012345"}  # the corrected name was typed
+    assert state["sources"] == {"applicant_id_number": "001090012345",  # the corrected name was typed
+                                "applicant_address": "Số 12, đường Lê Lợi, xã Hòa Bình, Hà Nội"}
 
 
 def test_fix_with_an_invalid_value_is_asked_again_with_the_usual_message(chat: Chat) -> None:
@@ -155,9 +158,9 @@ def test_typed_path_then_the_mothers_card_at_her_question(chat: Chat) -> None:
         replies = answer_step(chat, active_step(chat))
     assert text("idcard.field_tip") in texts(replies)
     replies = chat.upload("/cccd-me.heic")
-    assert "Họ và tên mẹ: Trần Thị Mai" in texts(replies)
+    assert "Họ và tên của mẹ: Trần Thị Mai" in texts(replies)
     replies = chat.say("đúng")
-    assert active_step(chat).id == "father_name"
+    assert active_step(chat).id == "mother_ethnicity"  # name, birth date, address and ID were not asked
     slots = chat.state()["active"]["slots"]
     assert slots["mother_name"] == "Trần Thị Mai" and slots["mother_id_number"] == "079195004321"
 
