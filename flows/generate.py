@@ -51,17 +51,34 @@ def _lower_first(label: str) -> str:
     return label[:1].lower() + label[1:] if label[:2] != label[:2].upper() else label
 
 
+# Slots whose name says what they hold: a plain-text field so named is checked as that kind.
+_KIND_OF_SUFFIX = {"_ethnicity": "ethnicity", "_nationality": "nationality"}
+_EXAMPLES = {"ethnicity": "Kinh", "nationality": "Việt Nam"}
+
+
+def field_kind(field: dict[str, Any]) -> str:
+    """The validator kind of a catalogue field: its `kind`, or the one its slot name implies
+    (`<person>_ethnicity`, `<person>_nationality`) when the entry leaves it as text."""
+    kind = str(field.get("kind") or "text")
+    if kind == "text":
+        name = str(field.get("name") or "")
+        kind = next((k for suffix, k in _KIND_OF_SUFFIX.items() if name.endswith(suffix)), kind)
+    return kind
+
+
 def _ask(field: dict[str, Any]) -> str:
     """A whole question from a label. A label that ends in a word waiting for its object ("Chỗ ở đăng
     ký thường trú là", "Tạm trú đến ngày") gets one ("... là gì", "... ngày nào") instead of "... là ạ."."""
     label = _lower_first(str(field.get("label") or field["name"]))
-    kind = field.get("kind", "text")
+    kind = field_kind(field)
     open_end = fold(label).rsplit(" ", 1)[-1] in ("la", "ngay")
     if kind == "choice":
         topic = label[:-3].rstrip() if fold(label).endswith(" la") else label
         ask = f"{topic[:1].upper()}{topic[1:]}: anh/chị chọn một trong các mục dưới đây ạ."
     elif kind == "date":
         ask = f"Anh/Chị cho em biết {label}{' nào' if open_end else ''} ạ (ví dụ 15/10/2026)."
+    elif kind in _EXAMPLES:
+        ask = f"Anh/Chị cho em biết {label}{' gì' if open_end else ''} ạ (ví dụ: {_EXAMPLES[kind]})."
     else:
         ask = f"Anh/Chị cho em biết {label}{' gì' if open_end else ''} ạ."
     if field.get("hint"):
@@ -72,7 +89,7 @@ def _ask(field: dict[str, Any]) -> str:
 
 
 def collect_step(field: dict[str, Any]) -> dict[str, Any]:
-    kind = str(field.get("kind") or "text")
+    kind = field_kind(field)
     if kind not in KINDS:
         raise ValueError(f"field {field.get('name')}: kind {kind!r} has no validator")
     step: dict[str, Any] = {"collect": str(field["name"]), "type": kind,

@@ -7,7 +7,8 @@ conditional document from being asked of everyone. This linter reports, per cura
 - documents the catalogue states a condition for ("Chỉ khi ...") that the flow asks without an `if:`;
 - documents the catalogue requires that the citizen can skip without an alternative (a `none:` answer
   outside any branch);
-- catalogue documents to upload that the flow does not ask, and questions that end ungrammatically.
+- catalogue documents to upload that the flow does not ask, and questions that end ungrammatically;
+- a `<person>_ethnicity` / `<person>_nationality` slot collected as another type than its name says.
 
 It prints "official-form fields collected: N/M" per flow and exits non-zero when anything is wrong.
 """
@@ -23,7 +24,7 @@ import yaml
 
 from bot.catalog.store import Catalog
 from bot.config import DATA_DIR
-from flows.generate import FLOW_NAMES
+from flows.generate import FLOW_NAMES, field_kind
 from flows.loader import load_flows
 from flows.steps import Collect, Documents, Flow
 from nlu.text import fold
@@ -144,6 +145,9 @@ def check_flow(flow: Flow, forms: list[Form], catalog: Catalog) -> Report:
     for step in flow.steps:
         if isinstance(step, Collect) and _BROKEN_ASK.search(fold(step.ask)):
             report.problems.append(f"question ends without its object: {step.id}: {step.ask!r}")
+        implied = field_kind({"name": step.id}) if isinstance(step, Collect) else "text"
+        if implied != "text" and step.kind != implied:
+            report.problems.append(f"{step.id} is collected as {step.kind}, its name says type: {implied}")
     return report
 
 

@@ -64,7 +64,8 @@ from flows.steps import (
 )
 
 # Value kinds a collect step may use: flows.validators kinds plus the engine's dossier_code.
-KINDS = ("text", "person_name", "id_number", "phone", "date", "choice", "address", "dossier_code")
+KINDS = ("text", "person_name", "id_number", "phone", "date", "choice", "address", "ethnicity", "nationality",
+         "dossier_code")
 # What a flow file may leave out (flows/generate.py does not write these).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "collect": {"type": "text"},

@@ -14,13 +14,17 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
+import yaml
+
 from bot.agency import local_today
+from bot.config import DATA_DIR
 from bot.messages import typed_number
 from bot.numbers import digits, narrow
 from bot.templates import text as template
-from nlu.text import clean, fold
+from nlu.text import clean, fold, fold_word, has_diacritics
 
 # Province codes of the birth-registration place, first 3 digits of a 12-digit personal ID number
 # (Thông tư 07/2016/TT-BCA, Phụ lục). The 2025 province mergers did not renumber existing IDs, so the
@@ -342,6 +346,130 @@ def validate_address(raw: str, *, now: datetime, min_length: int = 10, **_: Any)
     return _ok(value)
 
 
+# ------------------------------------------------------------------------------ ethnicity, nationality
+
+ETHNIC_GROUPS_FILE = DATA_DIR / "ethnic_groups.yml"
+# Words around the answer itself: "dân tộc Kinh ạ", "quốc tịch là Việt Nam nhé", "người Tày".
+_LEADING = ("dan toc", "quoc tich", "nuoc", "nguoi", "la", "thuoc")
+_TRAILING = ("a", "nhe", "nha")
+_ETHNICITY_OTHER = {"khac", "dan toc khac", "nuoc ngoai", "nguoi nuoc ngoai", "khong co", "khong ro"}
+_VIET_NAM = {"vietnam", "vn", "viet", "nuocvietnam", "chxhcnvietnam", "conghoaxahoichunghiavietnam"}
+_STATELESS = {"khong quoc tich", "khong co quoc tich"}
+_NOT_A_COUNTRY = {"nuoc ngoai", "khac", "nuoc khac", "quoc te", "khong ro", "khong biet"}
+# Words of a place or an address, never of a country's name ("Trạm Y tế xã ..., thành phố ..."); not
+# "bản" or "tổ", which are also in country names (Nhật Bản).
+_PLACE_WORDS = ("xã", "phường", "thị trấn", "thị xã", "tỉnh", "thành phố", "huyện", "quận", "đường", "phố",
+                "số", "thôn", "ấp", "ngõ", "hẻm", "trạm", "bệnh viện", "y tế", "tp", "tx")
+_NATIONALITY_LENGTH = (2, 40)
+
+
+def _compact(text: str) -> str:
+    """The matching key of a name: lower case, no diacritics, only letters and digits ("Ê-đê" -> "ede")."""
+    return "".join(ch for ch in fold_word(text) if ch.isalnum())
+
+
+def _readings(raw: str) -> list[list[str]]:
+    """The answer's words, then again after each word around it is dropped: "Dân tộc: Kinh ạ." reads as
+    [Dân, tộc, Kinh, ạ], [Kinh, ạ], [Kinh]. Punctuation other than ' and - goes, as does "(...)"."""
+    words = re.sub(r"[^\w\s'’\-]", " ", _squash(raw).split("(")[0]).split()
+    readings = [words]
+    while len(words) > 1:
+        folded = [fold_word(w) for w in words]
+        lead = next((p.split() for p in _LEADING if folded[: len(p.split())] == p.split()), None)
+        if lead and len(words) > len(lead):
+            words = words[len(lead):]
+        elif folded[-1] in _TRAILING:
+            words = words[:-1]
+        else:
+            break
+        readings.append(words)
+    return readings
+
+
+@dataclass(frozen=True)
+class EthnicGroup:
+    code: str
+    name: str
+
+
+@cache
+def ethnic_groups(path: str | None = None) -> dict[str, EthnicGroup]:
+    """Every accepted spelling's key -> its group, from data/ethnic_groups.yml (the 54 of Quyết định
+    121-TCTK/PPCĐ). A spelling that would name two groups is a data error."""
+    with open(path or ETHNIC_GROUPS_FILE, encoding="utf-8") as source:
+        raw = yaml.safe_load(source) or {}
+    table: dict[str, EthnicGroup] = {}
+    for item in raw.get("groups") or ():
+        group = EthnicGroup(str(item["code"]), str(item["name"]))
+        for spelling in (group.name, *(str(a) for a in item.get("also") or ())):
+            key = _compact(spelling)
+            if table.get(key, group) != group:
+                raise ValueError(f"ethnic_groups.yml: {spelling!r} names {table[key].name} and {group.name}")
+            table[key] = group
+    return table
+
+
+def validate_ethnicity(raw: str, *, now: datetime, **_: Any) -> Validated:
+    table = ethnic_groups()
+    readings = _readings(raw)
+    for words in readings:
+        group = table.get(_compact(" ".join(words)))
+        if group is not None:
+            return _ok(group.name)
+    folded = [fold_word(" ".join(words)) for words in readings]
+    if any(f in _ETHNICITY_OTHER for f in folded):
+        return _no("ethnicity_other")
+    if _compact(folded[-1]) in _VIET_NAM - {"viet"}:
+        return _no("ethnicity_is_nationality")
+    return _no("ethnicity")
+
+
+def _has_place_word(text: str) -> bool:
+    accented = has_diacritics(text)
+    words = " ".join(re.findall(r"\w+", text.lower() if accented else fold_word(text)))
+    return any(f" {w if accented else fold_word(w)} " in f" {words} " for w in _PLACE_WORDS)
+
+
+def _is_country_char(ch: str) -> bool:
+    """Letters (any script), spaces, the joiners of names (Guinea-Bissau, Côte d'Ivoire) and the
+    punctuation around an answer ("Quốc tịch: Việt Nam.")."""
+    return ch.isalpha() or unicodedata.category(ch) == "Mn" or ch in " '’-.:!"
+
+
+@cache
+def _provinces() -> frozenset[str]:
+    """Province names ("Hải Phòng"), which are places, never a nationality."""
+    return frozenset(_compact(name) for name in PROVINCE_CODES.values())
+
+
+def validate_nationality(raw: str, *, now: datetime, **_: Any) -> Validated:
+    value = _squash(raw)
+    readings = _readings(value)
+    words = readings[-1]
+    folded = [fold_word(" ".join(w)) for w in readings]
+    core = folded[-1]
+    if _compact(core) in _VIET_NAM:
+        return _ok("Việt Nam")
+    if any(f in _STATELESS for f in folded):
+        return _ok("Không quốc tịch")
+    if "," in value or _has_place_word(value) or _compact(core) in _provinces():
+        return _no("nationality_place")
+    if not all(_is_country_char(ch) for ch in value) or any(f in _NOT_A_COUNTRY for f in folded):
+        return _no("nationality")
+    group = ethnic_groups().get(_compact(core))
+    if group is not None and group.name != "Lào":  # Lào is a people of Vietnam and a country
+        return _no("nationality_is_ethnicity", name=group.name)
+    name = " ".join(words)
+    if not words or not all(_is_name_word(w.replace("-", "")) for w in words):
+        return _no("nationality")
+    if not _NATIONALITY_LENGTH[0] <= len(name) <= _NATIONALITY_LENGTH[1]:
+        return _no("nationality")
+    # "hàn quốc" -> "Hàn Quốc"; "CHLB Đức" keeps its capitals unless everything was typed in capitals.
+    shouting = name.isupper()
+    shown = " ".join(w.title() if shouting or not (len(w) > 1 and w.isupper()) else w for w in words)
+    return _ok(unicodedata.normalize("NFC", shown))
+
+
 VALIDATORS: dict[str, Callable[..., Validated]] = {
     "text": validate_text,
     "person_name": validate_person_name,
@@ -350,6 +478,8 @@ VALIDATORS: dict[str, Callable[..., Validated]] = {
     "date": validate_date,
     "choice": validate_choice,
     "address": validate_address,
+    "ethnicity": validate_ethnicity,
+    "nationality": validate_nationality,
 }
 
 

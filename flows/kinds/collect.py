@@ -17,7 +17,8 @@ from flows.validators import validate as check
 from flows.words import SKIP_WORDS, chosen
 from nlu.text import fold
 
-FREE_TEXT = ("text", "address", "person_name")  # almost any words validate ("tra cứu hồ sơ" is a name too)
+# Almost any words validate ("tra cứu hồ sơ" is a name, even a country name, too).
+FREE_TEXT = ("text", "address", "person_name", "nationality")
 
 
 def validate(now: datetime, step: CollectStep, raw: str) -> tuple[bool, Any, str, str]:

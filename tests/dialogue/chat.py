@@ -164,6 +164,8 @@ VALID = {
     "phone": "0912345678",
     "address": "Số 5 ngõ 10 đường Lê Lợi, xã Hòa Bình",
     "text": "Nội dung theo yêu cầu của hồ sơ",
+    "ethnicity": "Kinh",
+    "nationality": "Việt Nam",
 }
 DATES = {"past": "15/10/2020", "future": "15/10/2027", "any": "20/11/2026"}
 # Dates the flows' cross-field checks accept: adults are of age, a child is born after its parents (the

@@ -179,3 +179,23 @@ def test_the_linked_birth_flow_says_nothing_of_the_abolished_household_book(chat
     said = "\n".join(texts(replies) for _, replies in chat.log)
     assert "hộ khẩu" not in said.lower() and "Cơ sở dữ liệu về cư trú" in said
     assert button(chat.log[-1][1], "Nộp hồ sơ")
+
+
+def test_a_place_is_not_taken_for_the_child_ethnicity_or_nationality(chat: Chat) -> None:
+    start(chat, "khai_sinh")
+    walk(chat, until="child_ethnicity")
+    place = "Trạm Y tế xã Tiên Lãng, thành phố Hải Phòng"
+    refused = chat.say(place)
+    assert active_step(chat).id == "child_ethnicity"
+    assert "child_ethnicity" not in chat.state()["active"]["slots"]
+    assert "54 dân tộc" in texts(refused) and "Kinh" in texts(refused)
+    chat.say("dân tộc kinh ạ")
+    assert active_step(chat).id == "child_nationality"
+    refused = chat.say(place)
+    assert active_step(chat).id == "child_nationality" and "tên nước" in texts(refused)
+    chat.say("vn")
+    active = chat.state()["active"]
+    assert active["slots"]["child_ethnicity"] == "Kinh" and active["slots"]["child_nationality"] == "Việt Nam"
+    assert active["display"]["child_nationality"] == "Việt Nam"
+    walk(chat)
+    assert active_step(chat).type == "confirm" and "Việt Nam" in texts(chat.log[-1][1])

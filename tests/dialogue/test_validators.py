@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.messages import Button
 from bot.templates import has
-from flows.validators import PROVINCE_CODES, VALIDATORS, validate
+from flows.loader import KINDS
+from flows.validators import ETHNIC_GROUPS_FILE, PROVINCE_CODES, VALIDATORS, ethnic_groups, validate
 
 # 29/11/2026 10:00 in Vietnam.
 NOW = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
@@ -298,6 +301,166 @@ def test_address() -> None:
     assert refused("address", "thôn " + "a" * 400) == "validation.text_too_long"
 
 
+# ------------------------------------------------------------------------------ ethnicity, nationality
+
+TRAM_Y_TE = "Trạm Y tế xã Tiên Lãng, thành phố Hải Phòng"  # typed at "dân tộc của bé" in a real chat
+
+
+def test_the_ethnic_list_is_the_54_groups_of_decision_121_tctk() -> None:
+    groups = set(ethnic_groups().values())
+    assert len(groups) == 54
+    assert sorted(int(g.code) for g in groups) == list(range(1, 55))
+    names = {g.name for g in groups}
+    assert {"Kinh", "Tày", "Mông", "Khmer", "Ê Đê", "Ba Na", "Bru Vân Kiều", "Ơ Đu", "Rơ Măm"} <= names
+    assert len(names) == 54
+    source = yaml.safe_load(ETHNIC_GROUPS_FILE.read_text(encoding="utf-8"))
+    assert "121-TCTK/PPCĐ" in source["citation"]
+
+
+def test_a_spelling_that_names_two_groups_is_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "groups.yml"
+    path.write_text("groups:\n  - {code: '01', name: Tày, also: [Thổ]}\n  - {code: '21', name: Thổ}\n",
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="Thổ"):
+        ethnic_groups(str(path))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Kinh", "Kinh"),
+        ("kinh", "Kinh"),
+        ("KINH", "Kinh"),
+        ("dân tộc Kinh", "Kinh"),
+        ("Dân tộc: Kinh ạ.", "Kinh"),
+        ("dan toc kinh", "Kinh"),
+        ("Kinh (Việt)", "Kinh"),
+        ("người Tày", "Tày"),
+        ("tay", "Tày"),
+        ("Mông", "Mông"),
+        ("H'Mông", "Mông"),
+        ("Hmong", "Mông"),
+        ("hmông", "Mông"),
+        ("Ê-đê", "Ê Đê"),
+        ("e de", "Ê Đê"),
+        ("Ede", "Ê Đê"),
+        ("Khơ-me", "Khmer"),
+        ("Khmer", "Khmer"),
+        ("khome", "Khmer"),
+        ("Bana", "Ba Na"),
+        ("Ba-na", "Ba Na"),
+        ("Gia-rai", "Gia Rai"),
+        ("Bru - Vân Kiều", "Bru Vân Kiều"),
+        ("bru van kieu", "Bru Vân Kiều"),
+        ("Vân Kiều", "Bru Vân Kiều"),
+        ("Khơ-mú", "Khơ mú"),
+        ("X'tiêng", "Xtiêng"),
+        ("M'nông", "Mnông"),
+        ("Giẻ-Triêng", "Giẻ Triêng"),
+        ("Tà Ôi", "Tà Ôi"),
+        ("tà ôi ạ", "Tà Ôi"),
+        ("La Chí", "La Chí"),  # begins like "là ..."
+        ("là La Chí", "La Chí"),
+        ("La Ha", "La Ha"),
+        ("LoLo", "Lô Lô"),
+        ("o du", "Ơ Đu"),
+        ("Lào", "Lào"),
+        ("Hoa", "Hoa"),
+        ("Ngue\u0302\u0300n", None),  # NFD letters are read like NFC ones, and "Nguền" is no group
+    ],
+)
+def test_ethnicity_reads_the_official_name(raw: str, expected: str | None) -> None:
+    if expected is None:
+        assert refused("ethnicity", raw) == "validation.ethnicity"
+    else:
+        assert ok("ethnicity", raw) == expected
+        assert validate("ethnicity", raw, now=NOW).display == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "hint"),
+    [
+        (TRAM_Y_TE, "validation.ethnicity"),
+        ("Bệnh viện đa khoa tỉnh", "validation.ethnicity"),
+        ("Thái Lan", "validation.ethnicity"),
+        ("Pháp", "validation.ethnicity"),
+        ("12", "validation.ethnicity"),
+        ("Việt Nam", "validation.ethnicity_is_nationality"),
+        ("viet nam", "validation.ethnicity_is_nationality"),
+        ("Khác", "validation.ethnicity_other"),
+        ("dân tộc khác", "validation.ethnicity_other"),
+        ("người nước ngoài", "validation.ethnicity_other"),
+        ("", "validation.empty"),
+    ],
+)
+def test_ethnicity_refuses(raw: str, hint: str) -> None:
+    assert refused("ethnicity", raw) == hint
+
+
+def test_other_ethnicities_are_sent_to_an_officer_with_examples() -> None:
+    for raw in ("khác", TRAM_Y_TE):
+        hint = validate("ethnicity", raw, now=NOW).hint()
+        assert "gặp cán bộ" in hint and "Kinh" in hint
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Việt Nam", "Việt Nam"),
+        ("việt nam", "Việt Nam"),
+        ("viet nam", "Việt Nam"),
+        ("vn", "Việt Nam"),
+        ("VN", "Việt Nam"),
+        ("Việt Nam.", "Việt Nam"),
+        ("quốc tịch Việt Nam", "Việt Nam"),
+        ("Quốc tịch: Việt Nam ạ", "Việt Nam"),
+        ("người Việt Nam", "Việt Nam"),
+        ("hàn quốc", "Hàn Quốc"),
+        ("HÀN QUỐC", "Hàn Quốc"),
+        ("quốc tịch Hàn Quốc", "Hàn Quốc"),
+        ("nước Lào", "Lào"),
+        ("Nhật Bản", "Nhật Bản"),
+        ("CHLB Đức", "CHLB Đức"),
+        ("guinea-bissau", "Guinea-Bissau"),
+        ("Cộng hòa Dân chủ Nhân dân Lào", "Cộng Hòa Dân Chủ Nhân Dân Lào"),
+        ("không quốc tịch", "Không quốc tịch"),
+    ],
+)
+def test_nationality_reads_viet_nam_and_country_names(raw: str, expected: str) -> None:
+    assert ok("nationality", raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "hint"),
+    [
+        (TRAM_Y_TE, "validation.nationality_place"),
+        ("tram y te xa tien lang", "validation.nationality_place"),
+        ("Bệnh viện Phụ sản", "validation.nationality_place"),
+        ("số 12 đường Lê Lợi", "validation.nationality_place"),
+        ("thành phố Hải Phòng", "validation.nationality_place"),
+        ("Hải Phòng", "validation.nationality_place"),
+        ("huyện Tiên Lãng", "validation.nationality_place"),
+        ("Hải Phòng, Việt Nam", "validation.nationality_place"),
+        ("123", "validation.nationality"),
+        ("Việt Nam 2", "validation.nationality"),
+        ("nước ngoài", "validation.nationality"),
+        ("khác", "validation.nationality"),
+        ("a", "validation.nationality"),
+        ("x" * 41, "validation.nationality"),
+        ("Anh@", "validation.nationality"),
+        ("Kinh", "validation.nationality_is_ethnicity"),
+        ("dân tộc Thái", "validation.nationality_is_ethnicity"),
+        ("", "validation.empty"),
+    ],
+)
+def test_nationality_refuses(raw: str, hint: str) -> None:
+    assert refused("nationality", raw) == hint
+
+
+def test_an_ethnicity_at_the_nationality_question_is_named_in_the_hint() -> None:
+    assert "Kinh là tên một dân tộc" in validate("nationality", "kinh", now=NOW).hint()
+
+
 # ----------------------------------------------------------------------------------------- hints
 
 
@@ -310,6 +473,8 @@ def test_every_hint_key_has_a_template_with_an_example_or_instruction() -> None:
         "date": ["x", "31/02/2026", "1/1/1800"],
         "choice": ["x"],
         "address": ["1", "ab c"],
+        "ethnicity": ["x", "khác", "Việt Nam"],
+        "nationality": ["1", TRAM_Y_TE, "Kinh"],
     }
     seen = set()
     for kind, raws in samples.items():
@@ -325,4 +490,7 @@ def test_every_hint_key_has_a_template_with_an_example_or_instruction() -> None:
             seen.add(result.hint_key)
     assert refused("date", "5/12/2026", when="past") == "validation.date_past"
     assert {"validation.person_name", "validation.phone", "validation.date"} <= seen
-    assert set(VALIDATORS) == {"text", "person_name", "id_number", "phone", "date", "choice", "address"}
+    assert set(VALIDATORS) == {
+        "text", "person_name", "id_number", "phone", "date", "choice", "address", "ethnicity", "nationality"
+    }
+    assert set(VALIDATORS) | {"dossier_code"} == set(KINDS)

@@ -101,3 +101,24 @@ def test_person_fields_follow_the_naming_convention() -> None:
                     assert step.kind == kind, (flow.name, slot, step.kind)
             if slot.endswith("_sex"):
                 assert step.kind == "choice" and set(step.options) == {"Nam", "Nữ"}, (flow.name, slot)
+
+
+def test_an_ethnicity_or_nationality_slot_collected_as_plain_text_is_a_problem(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    shutil.copytree(DATA_DIR / "flows", folder)
+    path = folder / "ket_hon.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for step in data["steps"]:
+        if isinstance(step, dict) and step.get("collect") in ("wife_ethnicity", "wife_nationality"):
+            step.pop("type")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    load_flows.cache_clear()
+    try:
+        reports = {r.flow: r for r in check(flows_dir=str(folder))}
+    finally:
+        load_flows.cache_clear()
+    assert reports["ket_hon"].problems == [
+        "wife_ethnicity is collected as text, its name says type: ethnicity",
+        "wife_nationality is collected as text, its name says type: nationality",
+    ]
+    assert reports["khai_sinh"].problems == []

@@ -23,3 +23,17 @@ def test_no_drafted_question_ends_without_its_object() -> None:
         for step in draft(procedure, name)["steps"]:
             if isinstance(step, dict) and "ask" in step and "collect" in step:
                 assert not _BROKEN_ASK.search(fold(step["ask"])), (name, step["ask"])
+
+
+def test_ethnicity_and_nationality_fields_are_drafted_with_their_validators() -> None:
+    from flows.generate import collect_step
+    from flows.loader import KINDS
+
+    ethnicity = collect_step({"name": "child_ethnicity", "label": "Dân tộc của bé"})
+    assert ethnicity["type"] == "ethnicity" and ethnicity["ask"].endswith("(ví dụ: Kinh).")
+    nationality = collect_step({"name": "mother_nationality", "kind": "text", "label": "Quốc tịch của mẹ"})
+    assert nationality["type"] == "nationality" and "(ví dụ: Việt Nam)" in nationality["ask"]
+    assert {"ethnicity", "nationality"} <= set(KINDS)
+    # a field whose entry names another kind keeps it
+    assert collect_step({"name": "x_nationality", "kind": "choice", "label": "Quốc tịch",
+                         "options": ["Việt Nam", "Khác"]})["type"] == "choice"
