@@ -319,7 +319,7 @@ def validate_choice(raw: str, *, now: datetime, options: Sequence[Any] = (), **_
     # "đồng ý ạ" / "chọn nam": exactly one title appears as whole words in the answer, or the other way.
     padded = f" {folded} "
     hits = [c for c in choices if fold(c[0]) and f" {fold(c[0])} " in padded]
-    if not hits and len(folded) >= 3:
+    if not hits and len(folded) >= 2:  # "nu" for "Bên nữ": a whole word of exactly one option
         hits = [c for c in choices if f" {folded} " in f" {fold(c[0])} "]
     # "không đồng ý" also contains "đồng ý": keep only the longest of nested titles.
     hits = [c for c in hits if not any(fold(c[0]) != fold(o[0]) and fold(c[0]) in fold(o[0]) for o in hits)]

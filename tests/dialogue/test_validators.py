@@ -279,6 +279,8 @@ def test_choice_answers_a_done_or_not_yet_question(raw: str, expected: str) -> N
     assert ok("choice", "co", options=proof) == "Có Giấy chứng sinh"  # not "Cơ sở …", which folds alike
     assert ok("choice", "có ạ", options=proof) == "Có Giấy chứng sinh"
     assert ok("choice", "khong", options=proof) == "Không có (sinh ngoài cơ sở y tế)"
+    sides = ["Bên nam", "Bên nữ"]
+    assert ok("choice", "nu", options=sides) == "Bên nữ" and ok("choice", "nam", options=sides) == "Bên nam"
 
 
 # ---------------------------------------------------------------------------------- text, address
