@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import requests
+
 from bot.config import Settings
 from bot.messages import Inbound, Reply
-from connectors.http import PlatformSession
+from connectors.http import PlatformSession, retry_after
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -74,6 +76,23 @@ class SendError(Exception):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.code}: {self.message}"[:500]
+
+
+def post_for_answer(http: PlatformSession, url: str, body: dict[str, Any], what: str,
+                    headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """POST JSON to a notification API and read its JSON answer: (HTTP status, answer). The network, 429
+    and 5xx, and an answer that is not JSON are temporary (SendError "transient"); the caller judges the
+    rest by the API's own result codes."""
+    try:
+        resp = http.post_json(url, body, headers=headers, timeout=HTTP_TIMEOUT)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise SendError("transient", "network", exc.__class__.__name__) from exc
+    if resp.status_code == 429 or resp.status_code >= 500:
+        raise SendError("transient", f"http_{resp.status_code}", f"{what} error", retry_after(resp))
+    try:
+        return resp.status_code, resp.json()
+    except ValueError as exc:
+        raise SendError("transient", "bad_answer", "answer is not JSON") from exc
 
 
 def http_session() -> PlatformSession:

@@ -16,11 +16,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import requests
-
 from bot.services import Services
-from connectors.base import HTTP_TIMEOUT, SendError
-from connectors.http import PlatformSession, retry_after
+from connectors.base import SendError, post_for_answer
+from connectors.http import PlatformSession
 from connectors.zalo_token import ZaloTokens
 
 TOKEN_ERRORS = frozenset({-124, -216, -220, 216, 401, -401})
@@ -81,16 +79,7 @@ class ZnsClient:
 
     def _post(self, body: dict[str, Any], token: str, http: PlatformSession) -> dict[str, Any]:
         url = f"{self.settings.zalo_zns_base}/message/template"
-        try:
-            resp = http.post_json(url, body, headers={"access_token": token}, timeout=HTTP_TIMEOUT)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise SendError("transient", "network", exc.__class__.__name__) from exc
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise SendError("transient", f"http_{resp.status_code}", "ZNS server error", retry_after(resp))
-        try:
-            answer = resp.json()
-        except ValueError as exc:
-            raise SendError("transient", "bad_answer", "answer is not JSON") from exc
+        _, answer = post_for_answer(http, url, body, "ZNS server", headers={"access_token": token})
         if not isinstance(answer, dict):
             raise SendError("transient", "bad_answer", "answer is not an object")
         return answer

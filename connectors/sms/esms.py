@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import re
 
-import requests
-
 from bot.services import Services
-from connectors.base import HTTP_TIMEOUT, SendError
-from connectors.http import PlatformSession, retry_after
+from connectors.base import SendError, post_for_answer
+from connectors.http import PlatformSession
 
 PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
 SUCCESS = "100"
@@ -50,18 +48,9 @@ class EsmsProvider:
         if number is None:
             raise SendError("permanent", "phone", "not a Vietnamese mobile number")
         url = f"{self.settings.sms_api_base}{PATH}"
-        try:
-            resp = http.post_json(url, self.body(number, text, request_id), timeout=HTTP_TIMEOUT)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise SendError("transient", "network", exc.__class__.__name__) from exc
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise SendError("transient", f"http_{resp.status_code}", "SMS gateway error", retry_after(resp))
-        try:
-            answer = resp.json()
-        except ValueError as exc:
-            raise SendError("transient", "bad_answer", "answer is not JSON") from exc
-        if not isinstance(answer, dict) or resp.status_code >= 400:
-            raise SendError("permanent", f"http_{resp.status_code}", "unexpected answer")
+        status, answer = post_for_answer(http, url, self.body(number, text, request_id), "SMS gateway")
+        if not isinstance(answer, dict) or status >= 400:
+            raise SendError("permanent", f"http_{status}", "unexpected answer")
         code = str(answer.get("CodeResult", ""))
         if code == SUCCESS:
             return str(answer.get("SMSID") or "")

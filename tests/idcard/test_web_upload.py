@@ -12,30 +12,12 @@ from flask.testing import FlaskClient
 
 from bot.config import Settings
 from bot.messages import Reply
-from bot.models import Conversation
 from bot.pipeline import dispatcher, worker
-from bot.web import chat
+from tests.channels.test_web_chat import at_document_step, visitor_of
 from tests.idcard.photos import Person, photo
 
 CITIZEN = Person("001090012345", "", "Nguyễn Văn An", date(1990, 1, 1), "Nam",
                  "Số 12, đường Lê Lợi, xã Hòa Bình, Hà Nội", date(2021, 5, 3))
-
-
-def _visitor(app: Flask, client: FlaskClient) -> str:
-    cookie = client.get_cookie(chat.COOKIE)
-    assert cookie is not None
-    with app.test_request_context("/", headers={"Cookie": f"{chat.COOKIE}={cookie.value}"}):
-        found = chat.visitor()
-    assert found is not None
-    return found
-
-
-def _at(app: Flask, user_id: str, step: str) -> None:
-    with app.extensions["motcua"].sessions() as session:
-        session.add(Conversation(channel="web", user_id=user_id, profile={}, state={"active": {
-            "flow": "khai_sinh", "step": step, "slots": {}, "display": {}, "docs": {}, "history": [],
-            "invalid": 0}}))
-        session.commit()
 
 
 def _upload(client: FlaskClient, data: bytes, name: str) -> int:
@@ -46,8 +28,8 @@ def _upload(client: FlaskClient, data: bytes, name: str) -> int:
 def test_card_photo_at_the_offer_is_read_and_not_kept(app: Flask, settings: Settings) -> None:
     client = app.test_client()
     client.get("/")
-    user_id = _visitor(app, client)
-    _at(app, user_id, "id_card")
+    user_id = visitor_of(app, client)
+    at_document_step(app, client, "khai_sinh", "id_card", {})
     assert _upload(client, photo(CITIZEN, random.Random(7)), "IMG_0001.jpg") == 202
     folder = settings.files_dir / "web" / user_id
     assert len(list(folder.iterdir())) == 1  # saved to be read by the worker
@@ -62,5 +44,5 @@ def test_card_photo_at_the_offer_is_read_and_not_kept(app: Flask, settings: Sett
 def test_card_photo_refused_where_no_file_is_expected(app: Flask) -> None:
     client = app.test_client()
     client.get("/")
-    _at(app, _visitor(app, client), "phone")
+    at_document_step(app, client, "khai_sinh", "phone", {})
     assert _upload(client, photo(CITIZEN, random.Random(8)), "IMG_0002.jpg") == 409
