@@ -88,7 +88,13 @@ def text_or_key(value: str) -> str:
     return text(value) if has(value) else value
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def jsonable(value: Any) -> Any:
+    """The value with dates as ISO text, for the JSON column (called on the whole context every turn)."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, list | tuple):

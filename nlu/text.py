@@ -47,7 +47,10 @@ def strip_diacritics(text: str) -> str:
     return stripped.replace("đ", "d").replace("Đ", "D")
 
 
+@lru_cache(maxsize=65536)
 def fold_word(word: str) -> str:
+    """A word's folded form. Cached: a turn folds the same words many times (control words, options,
+    interruptions), and a language's words are few."""
     return strip_diacritics(word).lower()
 
 
@@ -73,7 +76,16 @@ def words(text: str, abbreviations: dict[str, tuple[str, ...]] | None = None) ->
 
 def fold(text: str, abbreviations: dict[str, tuple[str, ...]] | None = None) -> str:
     """The normal form used for understanding and matching: 'Đk KS cho bé' -> 'dang ky khai sinh cho be'."""
+    if abbreviations is None:
+        return _fold_default(text)
     return " ".join(f for w in words(text, abbreviations) for f in w.folded)
+
+
+@lru_cache(maxsize=4096)
+def _fold_default(text: str) -> str:
+    """`fold` with the project's abbreviations, cached: one message is folded by every reader of a turn
+    (courtesy, control words, the step, interruptions), and option labels on every turn."""
+    return " ".join(f for w in words(text) for f in w.folded)
 
 
 def has_diacritics(text: str) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from bot.notify import sender as notifications
 from bot.notify.channels import describe
 from bot.pipeline import dispatcher, worker
-from bot.pipeline.store import EVENTS, OUTBOX, Wakeup
+from bot.pipeline.store import EVENTS, NOTICES, OUTBOX, Wakeup
 from bot.services import Services
 from bot.turn import dialogue_of
 from connectors.base import Connector, http_session
@@ -49,7 +49,7 @@ class Runner:
         for n in range(self.dispatchers):
             self._spawn(f"motcua-dispatcher-{n}", self._dispatch_step, OUTBOX, SEND_BATCH)
         if self.dispatchers:
-            self._spawn("motcua-notifier", self._notify_step, OUTBOX, NOTIFY_BATCH)
+            self._spawn("motcua-notifier", self._notify_step, NOTICES, NOTIFY_BATCH)
         log.info("pipeline started: %d processor(s), %d dispatcher(s), channels %s",
                  self.processors, self.dispatchers, ",".join(self.connectors))
         log.info("%s", describe(self.services.settings))
@@ -87,8 +87,8 @@ class Runner:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        EVENTS.notify_all()
-        OUTBOX.notify_all()
+        for wakeup in (EVENTS, OUTBOX, NOTICES):
+            wakeup.notify_all()
         for thread in self._threads:
             thread.join(timeout)
 

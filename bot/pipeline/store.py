@@ -129,3 +129,6 @@ class Wakeup:
 
 EVENTS = Wakeup()  # new inbound events
 OUTBOX = Wakeup()  # new outbox items
+# The notifier has its own: a nudge for a new reply must wake a dispatcher, not the notifier (which would
+# find nothing, while the reply waited for the dispatcher's next poll). Notifications are found by polling.
+NOTICES = Wakeup()
