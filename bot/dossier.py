@@ -86,6 +86,7 @@ class DocumentEntry:
     file_id: int | None = None  # StoredFile.id from bot.document
     not_applicable: bool = False  # the citizen answered "không có / không áp dụng" where the law allows
     supplement: bool = False
+    from_card: bool = False  # the ID card photo the citizen sent to fill in the details, kept as this copy
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,8 @@ def submit(
     for entry in documents:
         dossier.documents.append(
             DossierDocument(item=entry.item[:200], file=files.get(entry.file_id) if entry.file_id else None,
-                            not_applicable=entry.not_applicable, supplement=entry.supplement, created_at=now)
+                            not_applicable=entry.not_applicable, supplement=entry.supplement,
+                            from_card=entry.from_card, created_at=now)
         )
     dossier.history.append(DossierStatusChange(status="waiting_acceptance", note=None, actor="citizen",
                                                   created_at=now))

@@ -63,6 +63,7 @@ from bot.retention import (
     WEB_UPLOADS,
     Retention,
     delete_stored_files,
+    held_card_photos,
 )
 from bot.services import Services
 from bot.templates import text
@@ -98,7 +99,8 @@ def draft_is_stale(state: Mapping[str, Any], now: datetime, ttl_days: int) -> bo
 
 
 def draft_file_ids(state: Mapping[str, Any]) -> set[int]:
-    """Stored file ids a state's drafts hold (checklist items and files waiting for "xong")."""
+    """Stored file ids a state's drafts hold (checklist items, files waiting for "xong", card photos kept
+    for a card-copy document)."""
     ids: set[int] = set()
     for key in ("active", "suspended"):
         draft = state.get(key)
@@ -108,6 +110,7 @@ def draft_file_ids(state: Mapping[str, Any]) -> set[int]:
         for doc in docs.values():
             ids.update(int(f) for f in (doc or {}).get("files", []) if str(f).isdigit())
         ids.update(int(f) for f in draft.get("pending_files", []) if str(f).isdigit())
+        ids |= held_card_photos(draft)
     return ids
 
 

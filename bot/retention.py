@@ -32,6 +32,9 @@ WEB_UPLOADS = "web"  # FILES_DIR/web/<visitor>/<key> (older: web/<key>): web-cha
 WEB_KEY = re.compile(r"^[0-9a-f]{32}$")
 WEB_VISITOR = re.compile(r"^w[0-9a-f]{32}$")
 BATCH = 500
+# A card photo kept for a document that is a copy of the card (flows.kinds.id_card): in a draft, the photo of
+# a reading still to confirm is draft["card"]["photo"], a confirmed one waits in draft["card_copies"][person].
+CARD_COPIES = "card_copies"
 DEFAULT_RETENTION_DAYS = 365
 
 
@@ -100,6 +103,27 @@ def delete_stored_files(session: Session, settings: Settings, where: ColumnEleme
     return len(rows)
 
 
+def held_card_photos(draft: object) -> set[int]:
+    """Stored file ids of the card photos a draft holds for a card-copy document it has not filed yet."""
+    if not isinstance(draft, Mapping):
+        return set()
+    card = draft.get("card")
+    copies = draft.get(CARD_COPIES)
+    ids = list(copies.values()) if isinstance(copies, Mapping) else []
+    ids += [card.get("photo")] if isinstance(card, Mapping) else []
+    return {int(i) for i in ids if str(i).isdigit()}
+
+
+def drop_card_photos(session: Session, settings: Settings, conversation_id: int, draft: object) -> int:
+    """Delete (file after commit, and row) the card photos a draft still holds: the draft ends or moves
+    past the document they were kept for. Never one a dossier holds; how many went."""
+    ids = held_card_photos(draft)
+    if not ids:
+        return 0
+    where = and_(StoredFile.id.in_(sorted(ids)), StoredFile.conversation_id == conversation_id)
+    return delete_stored_files(session, settings, where)
+
+
 def web_upload_keys(session: Session, channel: str, user_id: str) -> list[str]:
     """Keys of the web uploads named by a citizen's finished events (an upload event's raw is its key)."""
     if channel != "web":
@@ -113,7 +137,8 @@ def web_upload_keys(session: Session, channel: str, user_id: str) -> list[str]:
 
 def discard_web_upload(session: Session, settings: Settings, user_id: str, url: str) -> bool:
     """Delete, after commit, a web-chat upload that must not be kept (a photo of an ID card, read in
-    memory); only the visitor's own. Whether there was one."""
+    memory; a copy kept for a card-copy document is a stored file of its own); only the visitor's own.
+    Whether there was one."""
     path = web_upload_path(url, settings)
     if path is None or path.parent.name != user_id:
         return False

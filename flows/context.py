@@ -17,6 +17,7 @@ from bot import handoff as owner
 from bot.agency import Agency
 from bot.consent import CONSENT_DETAILS, CONSENT_NO, CONSENT_YES
 from bot.messages import Button, Inbound, Reply
+from bot.retention import CARD_COPIES, drop_card_photos
 from bot.templates import has, text
 from flows.steps import Flow, Step
 from flows.turn import Turn
@@ -159,7 +160,19 @@ class Context:
         if self.active is not None:
             self.active["updated_at"] = self.now.isoformat()
 
+    def drop_card_photos(self, draft: Any) -> None:
+        """Delete the card photos a draft still holds for a card-copy document it did not file: it ends,
+        is replaced, or reached its confirmation without that document (bot.retention.held_card_photos)."""
+        if not isinstance(draft, dict):
+            return
+        turn = self.turn
+        drop_card_photos(turn.session, turn.services.settings, turn.conversation.id, draft)
+        draft.pop(CARD_COPIES, None)
+        if isinstance(draft.get("card"), dict):
+            draft["card"].pop("photo", None)
+
     def end_flow(self) -> None:
+        self.drop_card_photos(self.active)
         self.state["active"] = None
         self.state.pop("resume_offered", None)
 

@@ -584,7 +584,7 @@ def start_flow(ctx: Context, name: str, slots: dict[str, Any] | None = None) -> 
     ):
         ctx.state["suspended"] = ctx.state["active"]
     elif name not in SUSPENDING_FLOWS:
-        ctx.state.pop("suspended", None)
+        ctx.drop_card_photos(ctx.state.pop("suspended", None))
     return engine.start(ctx, flow, slots)
 
 

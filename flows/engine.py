@@ -41,6 +41,8 @@ __all__ = ["load_flows"]  # the dialogue reads the flows through the engine
 
 def start(ctx: Context, flow: Flow, slots: dict[str, Any] | None = None) -> list[Reply]:
     """Begin `flow` (replacing any other), prefilled with `slots`, and run it to its first question."""
+    if ctx.active is not None and ctx.active is not ctx.state.get("suspended"):
+        ctx.drop_card_photos(ctx.active)  # the replaced draft will file no card photo
     ctx.state["active"] = {
         "flow": flow.name,
         "step": None,

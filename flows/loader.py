@@ -20,6 +20,7 @@ File format (one flow per file, named after it):
         max_mb: 10
         count: 1-2
         none: Không có             # answer allowed when the law allows it
+        card_of: applicant         # a copy of this person's ID card (flows.card): their card photo is filed
       - confirm
       - submit
     checks:                        # cross-field rules (flows.checks), after the steps
@@ -43,7 +44,7 @@ import yaml
 from bot.config import DATA_DIR
 from bot.handoff import REASONS as HANDOFF_REASONS
 from flows.actions import ACTIONS
-from flows.card import with_cards
+from flows.card import card_copy_problem, with_cards
 from flows.steps import (
     CONTENT_TYPES,
     Action,
@@ -310,7 +311,7 @@ class _Builder:
         )
 
     def document(self, raw: dict[str, Any], when: tuple[Condition, ...], where: str) -> Documents:
-        _check_keys(raw, {"document", "label", "ask", "accept", "max_mb", "count", "none"}, where)
+        _check_keys(raw, {"document", "label", "ask", "accept", "max_mb", "count", "none", "card_of"}, where)
         item = str(raw["document"])
         if not _SLOT.match(item):
             raise FlowError(f"{where}: document id {item!r} must be lower_case_with_underscores")
@@ -343,6 +344,7 @@ class _Builder:
             min_count=max(low, 1),
             max_count=high,
             none_answer=none,
+            card_of=str(raw.get("card_of") or ""),
         )
 
 
@@ -375,6 +377,9 @@ def parse_flow(data: Any, source: str) -> Flow:
     )
     _check_flow(flow)
     _check_checks(flow)
+    problem = card_copy_problem(flow.steps)
+    if problem:
+        raise FlowError(f"{source}: {problem}")
     return Flow(name=flow.name, title=flow.title, steps=with_cards(flow.steps), procedure=flow.procedure,
                 source=source, checks=flow.checks)  # implied steps, added after the file's own checks
 

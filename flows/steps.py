@@ -100,6 +100,7 @@ class Documents(Step):
     min_count: int = 1
     max_count: int = 1
     none_answer: str = ""  # "Không có" / "Không áp dụng" when the law allows it; empty = required
+    card_of: str = ""  # a copy of this person's ID card: their card photo, read and confirmed, is filed here
 
     @property
     def content_types(self) -> tuple[str, ...]:

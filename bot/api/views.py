@@ -108,6 +108,7 @@ def _detail(d: Dossier, now: datetime) -> dict[str, Any]:
                 "item": doc.item,
                 "not_applicable": doc.not_applicable,
                 "supplement": doc.supplement,
+                "from_card": doc.from_card,
                 "content_type": stored.content_type if stored else None,
                 "size": stored.size if stored else None,
                 "sha256": stored.sha256 if stored else None,

@@ -87,6 +87,7 @@ class DossierDocument(Base):
     file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id", ondelete="SET NULL"))
     not_applicable: Mapped[bool] = mapped_column(default=False)
     supplement: Mapped[bool] = mapped_column(default=False)
+    from_card: Mapped[bool] = mapped_column(default=False)  # the ID card photo read to fill in the details
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     dossier: Mapped[Dossier] = relationship(back_populates="documents")

@@ -171,7 +171,8 @@ def post_message() -> Response:
 def waiting_upload(user_id: str) -> tuple[tuple[str, ...], int] | None:
     """What a file is accepted for now: (content types, max MB) of the step the visitor's conversation
     waits at, if it takes a file. A document step takes its own types; the ID-card offer and a person's
-    card questions take a photo of the card (read in memory, then deleted: flows.kinds.id_card). The
+    card questions take a photo of the card (read, then deleted unless the flow keeps it as a copy of the
+card: flows.kinds.id_card). The
     engine keeps the active flow and step in `conversation.state["active"]` (flows.context.Context)."""
     services = _services()
     with services.sessions() as session:

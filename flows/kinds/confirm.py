@@ -72,6 +72,7 @@ class Confirm(StepKind):
     corrects_fields = True
 
     def prompt(self, ctx: Context, step: ConfirmStep) -> list[Reply]:
+        ctx.drop_card_photos(ctx.active)  # every document is behind: a card photo still held is not needed
         return summary(ctx)
 
     def answer(self, ctx: Context, step: ConfirmStep, inbound: Inbound, action: Action) -> Answer:

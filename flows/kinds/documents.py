@@ -1,7 +1,9 @@
 """`- document: <item>`: one checklist item, photos or PDFs checked by content, within a size and count range.
 
 The files are downloaded before the turn's transaction (`downloads`, flows.turn.Network) and checked and
-stored inside it.
+stored inside it. A document that is a copy of a person's ID card (`card_of`) starts with the card photo the
+citizen sent to fill in that person's details, when it was read, confirmed and kept (flows.kinds.id_card):
+the other side and any further file are asked for as usual.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from bot.document import Refusal, accept_upload
 from bot.messages import Attachment, Button, Inbound, Reply
+from bot.retention import CARD_COPIES
 from bot.templates import text
 from flows.context import NEXT, Answer, Context, payload
 from flows.kinds.base import Action, StepKind
@@ -21,6 +24,8 @@ from flows.words import DONE_WORDS, NONE_WORDS
 from nlu.text import fold
 
 log = logging.getLogger(__name__)
+
+CARD_FILED = "card_filed"  # active[CARD_FILED]: ids of files filed from a card photo (the dossier shows it)
 
 
 def max_bytes(step: DocumentsStep) -> int:
@@ -42,6 +47,27 @@ def document_prompt(step: DocumentsStep) -> Reply:
     if step.none_answer:
         buttons.append(Button(step.none_answer, payload("none")))
     return Reply.say(message, *buttons)
+
+
+def file_card_photo(ctx: Context, step: DocumentsStep) -> Reply | None:
+    """File the card photo kept for this copy of a person's card as the item's first file, and ask for the
+    card's other side; None when none is kept."""
+    active = ctx.active
+    assert active is not None
+    copies = active.get(CARD_COPIES) or {}
+    photo = copies.pop(step.card_of, None) if step.card_of else None
+    if photo is None:
+        return None
+    if not copies:
+        active.pop(CARD_COPIES, None)
+    pending: list[int] = active.setdefault("pending_files", [])
+    pending.insert(0, int(photo))
+    active.setdefault(CARD_FILED, []).append(int(photo))
+    ctx.touch()
+    log.info("card photo filed conversation=%s item=%s", ctx.turn.conversation.id, step.id)
+    done = Button(text("dialogue.button_done"), payload("done"))
+    return Reply.say(text("idcard.copy_filed", label=step.label), *([done] if len(pending) >= step.min_count
+                                                                     else []))
 
 
 def finish_item(ctx: Context, step: DocumentsStep, replies: list[Reply]) -> Answer:
@@ -98,7 +124,7 @@ class Documents(StepKind):
         return step.id in (ctx.active or {}).get("docs", {})
 
     def prompt(self, ctx: Context, step: DocumentsStep) -> list[Reply]:
-        return [document_prompt(step)]
+        return [file_card_photo(ctx, step) or document_prompt(step)]
 
     def answer(self, ctx: Context, step: DocumentsStep, inbound: Inbound, action: Action) -> Answer:
         active = ctx.active

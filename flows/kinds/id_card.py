@@ -5,7 +5,10 @@ there, or at any `<person>_...` question of a person the flow asks an ID number 
 (bot.idcard); the reading is shown like the flow's summary, with the flow's labels, and:
   "Đúng"  fills the fields (each checked by the flow's own validator) and their questions are skipped;
   "Sửa"   corrects one field (typed, checked like the question) or drops the reading to type them all.
-The photo is only read in memory and never stored; only confirmed fields enter the slots, and
+The photo is read in memory and not stored, unless the flow has a document that is a copy of this person's
+card (`card_of`, flows.card): then it is stored like that document's files (`active["card"]["photo"]`),
+kept on "Đúng" for that document (`active["card_copies"]`, filed by flows.kinds.documents) and deleted
+otherwise (flows.context.Context.drop_card_photos). Only confirmed fields enter the slots, and
 `active["sources"]` keeps, per field, the value that came from the card (the dossier says which fields
 were read from the card and confirmed). State while a reading waits: `active["card"]`.
 """
@@ -17,15 +20,16 @@ from datetime import datetime
 from typing import Any
 
 from bot.agency import local_today
-from bot.document import Refusal
+from bot.document import Refusal, accept_upload
 from bot.idcard import CardError, decode, parse
 from bot.messages import Attachment, Button, Inbound, Reply
-from bot.retention import discard_web_upload
+from bot.retention import CARD_COPIES, discard_web_upload
 from bot.templates import text
-from flows.card import CardOffer, PersonField
+from flows.card import CardOffer, PersonField, copy_document
 from flows.context import NEXT, Answer, Context, chunk_buttons, payload
 from flows.kinds.base import Action, StepKind
 from flows.kinds.collect import Collect, validate
+from flows.kinds.documents import max_bytes
 from flows.steps import Flow
 from flows.validators import PROVINCE_CODES
 from flows.words import EDIT_WORDS, YES_WORDS
@@ -85,6 +89,7 @@ def read_photo(ctx: Context, person: str, inbound: Inbound) -> Answer:
             except CardError as error:
                 hint = "not_card" if error.reason == "not_card" else "misread"
         if card is not None:
+            photo = data  # the card's photo: kept only for a copy of the card (_keep_for_copy)
             break
         del data  # the photo is not kept: not an ID card, or not readable
     if card is None:
@@ -106,10 +111,31 @@ def read_photo(ctx: Context, person: str, inbound: Inbound) -> Answer:
             refused[step.id] = why or step.hint or text("dialogue.hint_invalid")
     if not read:
         return Answer(False, hint="idcard.hint_misread")
+    ctx.drop_card_photos({"card": active.get("card")})  # a reading still to confirm is replaced
     active["card"] = {"person": person, "stage": "confirm", "read": read, "refused": refused,
                       "missing": missing, "typed": []}
+    kept = _keep_for_copy(ctx, person, photo)
+    if kept is not None:
+        active["card"]["photo"] = kept
     log.info("id card read conversation=%s fields=%d", ctx.turn.conversation.id, len(read))
     return Answer(True, reading(ctx))
+
+
+def _keep_for_copy(ctx: Context, person: str, data: bytes) -> int | None:
+    """The photo stored for the flow's copy of this person's card, checked like that document's files;
+    None when the flow needs no copy or the photo does not pass (then it is not kept, as any other)."""
+    document = copy_document(ctx.flow.steps, person) if ctx.flow is not None else None
+    if document is None:
+        return None
+    turn = ctx.turn
+    try:
+        stored = accept_upload(turn.session, turn.services.settings, data, turn.conversation,
+                               accept=document.content_types, max_bytes=max_bytes(document))
+    except Refusal as refusal:
+        log.info("card photo not kept for a copy conversation=%s reason=%s", turn.conversation.id,
+                 refusal.reason)
+        return None
+    return stored.id
 
 
 def reading(ctx: Context) -> list[Reply]:
@@ -171,6 +197,11 @@ def _fill(ctx: Context, card: dict[str, Any]) -> list[Reply]:
     active.pop("card", None)
     if card["person"] not in _offered(active):
         _offered(active).append(card["person"])
+    if card.get("photo"):  # kept for the copy of this person's card, replacing an earlier one
+        copies = active.setdefault(CARD_COPIES, {})
+        if copies.get(card["person"]):
+            ctx.drop_card_photos({CARD_COPIES: {card["person"]: copies[card["person"]]}})
+        copies[card["person"]] = card["photo"]
     return replies
 
 
@@ -209,6 +240,7 @@ def answer_pending(ctx: Context, step: Any, card: dict[str, Any], inbound: Inbou
     if do == "yes":
         return Answer(True, _fill(ctx, card), then=after(ctx))
     if do == "type":
+        ctx.drop_card_photos({"card": card})  # the reading is rejected: its photo is not kept
         active.pop("card", None)
         if card["person"] not in _offered(active):
             _offered(active).append(card["person"])
@@ -273,7 +305,8 @@ class Offer(StepKind):
         card = _pending(ctx.active or {}, step.person)
         if card:
             return pending_prompt(ctx, card)
-        return [Reply.say(text("idcard.offer"),
+        copy = ctx.flow is not None and copy_document(ctx.flow.steps, step.person) is not None
+        return [Reply.say(text("idcard.offer_copy" if copy else "idcard.offer"),
                           Button(text("idcard.button_photo"), payload(ACTION, do="photo")),
                           Button(text("idcard.button_type"), payload(ACTION, do="type")))]
 

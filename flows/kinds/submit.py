@@ -17,6 +17,7 @@ from bot.messages import Reply
 from bot.templates import text
 from flows.context import Answer, Context, hand_to_staff
 from flows.kinds.base import StepKind
+from flows.kinds.documents import CARD_FILED
 from flows.steps import Collect, Documents, Flow
 from flows.steps import Submit as SubmitStep
 
@@ -40,6 +41,7 @@ def collected(flow: Flow, active: dict[str, Any]) -> tuple[dict[str, Any], list[
     applicant: dict[str, Any] = {}
     labels: dict[str, str] = {}
     documents: list[DocumentEntry] = []
+    from_card = {int(f) for f in active.get(CARD_FILED, [])}
     for step in flow.fields:
         if not step.applies(active["slots"]):
             continue
@@ -50,7 +52,8 @@ def collected(flow: Flow, active: dict[str, Any]) -> tuple[dict[str, Any], list[
             doc = active["docs"][step.id]
             if doc.get("none"):
                 documents.append(DocumentEntry(item=step.label, not_applicable=True))
-            documents += [DocumentEntry(item=step.label, file_id=int(f)) for f in doc.get("files", [])]
+            documents += [DocumentEntry(item=step.label, file_id=int(f), from_card=int(f) in from_card)
+                          for f in doc.get("files", [])]
     applicant[LABELS_KEY] = labels
     # Fields read from the ID card and confirmed, still holding the card's value (not corrected since).
     card = active.get("sources") or {}

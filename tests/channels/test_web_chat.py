@@ -25,13 +25,15 @@ def dialogue() -> ScriptedDialogue:
     return ScriptedDialogue()
 
 
-def _run_pipeline(app: Flask) -> None:
+def run_pipeline(app: Flask) -> None:
+    """The stored web messages through the worker (turns) and the dispatcher (replies marked sent)."""
     services = app.extensions["motcua"]
     worker.drain(services)
     dispatcher.drain(services, app.extensions["motcua.connectors"])
 
 
-def _messages(client: FlaskClient, after: int = 0) -> list[dict[str, Any]]:
+def sent_messages(client: FlaskClient, after: int = 0) -> list[dict[str, Any]]:
+    """What the chat page would poll: replies sent to the client's visitor after message `after`."""
     resp = client.get(f"/chat/api/messages?after={after}")
     assert resp.status_code == 200
     return resp.get_json()["messages"]  # type: ignore[no-any-return]
@@ -80,20 +82,20 @@ def test_message_buttons_and_poll(app: Flask) -> None:
     client.get("/")
     resp = client.post("/chat/api/messages", json={"text": "Xin chào, cho em hỏi", "client_id": "c-0000001"})
     assert resp.status_code == 202
-    assert _messages(client) == []  # nothing sent before the pipeline ran
-    _run_pipeline(app)
-    [first] = _messages(client)
+    assert sent_messages(client) == []  # nothing sent before the pipeline ran
+    run_pipeline(app)
+    [first] = sent_messages(client)
     assert first["reply"]["text"] == "Em nhận được: Xin chào, cho em hỏi"
     assert [b["payload"] for b in first["reply"]["buttons"]] == ["check_status", "human"]
     click = {"text": "Tra cứu hồ sơ", "payload": "check_status", "client_id": "c-0000002"}
     assert client.post("/chat/api/messages", json=click).status_code == 202
     assert client.post("/chat/api/messages", json=click).get_json()["duplicate"] is True  # resend
-    _run_pipeline(app)
-    [second] = _messages(client, after=first["id"])
+    run_pipeline(app)
+    [second] = sent_messages(client, after=first["id"])
     assert second["reply"]["text"] == "Em nhận được: check_status"
     other = app.test_client()  # another visitor sees nothing of this conversation
     other.get("/")
-    assert _messages(other) == []
+    assert sent_messages(other) == []
 
 
 def test_upload_goes_through_the_pipeline(app: Flask, settings: Settings) -> None:
@@ -117,8 +119,8 @@ def test_upload_goes_through_the_pipeline(app: Flask, settings: Settings) -> Non
 
     assert fetch(Attachment(**attachment), settings) == b"%PDF-1.4 test"  # read from disk, not downloaded
     assert client.get("/chat/uploads/..%2Fetc").status_code == 404
-    _run_pipeline(app)
-    [reply] = _messages(client)
+    run_pipeline(app)
+    [reply] = sent_messages(client)
     assert reply["reply"]["text"] == "Em nhận được: attachment"
 
 
@@ -148,7 +150,7 @@ def test_embedded_workers_answer_on_their_own(settings: Settings, dialogue: Scri
         client.get("/")
         client.post("/chat/api/messages", json={"text": "Giờ làm việc thế nào ạ?"})
         deadline = time.monotonic() + 10
-        while not (found := _messages(client)) and time.monotonic() < deadline:
+        while not (found := sent_messages(client)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert found and found[0]["reply"]["text"] == "Em nhận được: Giờ làm việc thế nào ạ?"
     finally:

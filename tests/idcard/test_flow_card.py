@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flows.card import CardOffer, PersonField, split
-from flows.loader import load_flows, parse_flow
+import pytest
+
+from flows.card import CardOffer, PersonField, copy_document, split
+from flows.loader import FlowError, load_flows, parse_flow
 
 FLOW = {
     "flow": "demo", "title": "Demo", "procedure": "1.001193",
@@ -45,3 +47,28 @@ def test_split_and_every_identity_flow_has_the_offer() -> None:
     for flow in load_flows().values():
         asks_id = any(s.id.endswith("_id_number") for s in flow.steps)
         assert asks_id == any(isinstance(s, CardOffer) for s in flow.steps), flow.name
+
+
+def _with_copy(**document: object) -> dict:
+    copy = {"document": "ban_sao_the", "label": "Bản sao thẻ căn cước", "count": "1-2", **document}
+    return {**FLOW, "steps": [*FLOW["steps"][:-2], copy, *FLOW["steps"][-2:]]}
+
+
+def test_a_card_copy_names_a_person_whose_id_number_is_asked() -> None:
+    flow = parse_flow(_with_copy(card_of="deceased"), "demo.yml")
+    assert copy_document(flow.steps, "deceased") is flow.step("ban_sao_the")
+    assert copy_document(flow.steps, "applicant") is None
+    for card_of, says in (("chu_ho", "names no person of this flow"), ("child", "asks no child_id_number")):
+        with pytest.raises(FlowError, match=says) as refused:
+            parse_flow(_with_copy(card_of=card_of), "demo.yml")
+        assert "demo.yml: document ban_sao_the" in str(refused.value)
+    with pytest.raises(FlowError, match="accept photos"):
+        parse_flow(_with_copy(card_of="applicant", accept=["pdf"]), "demo.yml")
+    with pytest.raises(FlowError, match="two sides"):
+        parse_flow(_with_copy(card_of="applicant", count=1), "demo.yml")
+
+
+def test_ho_kinh_doanh_files_the_applicants_card_as_the_authorisers_copy() -> None:
+    flow = load_flows()["ho_kinh_doanh"]
+    copy = copy_document(flow.steps, "applicant")
+    assert copy is not None and copy.id == "ban_sao_the_can" and copy.when  # only when filed by another

@@ -181,8 +181,9 @@ def add_file(app: Flask, name: str, data: bytes, content_type: str) -> int:
         return stored.id
 
 
-def add_document(app: Flask, code: str, item: str, name: str, data: bytes, content_type: str) -> None:
+def add_document(app: Flask, code: str, item: str, name: str, data: bytes, content_type: str, *,
+                 from_card: bool = False) -> None:
     file_id = add_file(app, name, data, content_type)
     with transaction(app.extensions["motcua"].sessions) as session:
         dossier = session.query(Dossier).filter_by(code=code).one()
-        session.add(DossierDocument(dossier_id=dossier.id, item=item, file_id=file_id))
+        session.add(DossierDocument(dossier_id=dossier.id, item=item, file_id=file_id, from_card=from_card))

@@ -449,3 +449,14 @@ def test_dossier_page_says_which_fields_came_from_the_id_card(app: Flask, office
     assert card_fields(applicant) == {"Họ và tên", "Số định danh"}
     assert card_fields({"a": "x", "_sources": {"a": "card", "gone": "card"}}) == {"a"}
     assert card_fields({"_sources": "broken"}) == set() and card_fields(None) == set()
+
+
+def test_dossier_page_says_which_document_is_the_card_photo(app: Flask, officer: Staff) -> None:
+    code = add_dossier(app, add_conversation(app))
+    item = "Bản sao thẻ căn cước"
+    add_document(app, code, item, "aaaaaaaa0001.png", png(), "image/png", from_card=True)
+    add_document(app, code, item, "aaaaaaaa0002.png", png(), "image/png")
+    page = officer.get(f"/staff/dossiers/{code}").get_data(as_text=True)
+    front, back = page.split(f"<strong>{item}</strong>")[1:]
+    assert "Từ ảnh thẻ CCCD đã đọc" in front.split("</li>")[0]
+    assert "Từ ảnh thẻ" not in back.split("</li>")[0]
