@@ -7,9 +7,9 @@ import random
 from datetime import date
 
 import pillow_heif
-from PIL import Image
+from PIL import Image, ImageChops
 
-from bot.idcard import decode, parse
+from bot.idcard import decode, heif, parse
 from bot.idcard.decode import open_image
 from flows.validators import PROVINCE_CODES
 
@@ -52,3 +52,32 @@ def test_photos_without_a_card_get_a_hint() -> None:
     buf = io.BytesIO()
     pillow_heif.from_pillow(Image.new("RGB", (64, 64))).save(buf, format="HEIF")
     assert decode(buf.getvalue()).hint == "too_small"
+
+
+def _heic(img: Image.Image, **kwargs: object) -> bytes:
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(img).save(buf, format="HEIF", quality=90, **kwargs)
+    return buf.getvalue()
+
+
+def test_heic_luma_is_the_grayscale_photo() -> None:
+    rng = random.Random(3)
+    data = photo(person(rng, TODAY), rng, fmt="heic")
+    fast = heif.luma(data, 10**8)
+    slow = Image.open(io.BytesIO(data)).convert("L")
+    assert fast is not None and fast.mode == "L" and fast.size == slow.size
+    hist = ImageChops.difference(fast, slow).histogram()
+    assert sum(i * n for i, n in enumerate(hist)) / sum(hist) < 3  # Y and Pillow's L differ by rounding only
+
+
+def test_heic_rotation_is_applied_and_pillow_heif_remains_the_fallback(monkeypatch) -> None:
+    img = Image.new("L", (400, 300), 90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _heic(img, exif=exif.tobytes())
+    assert heif.luma(data, 10**8).size == (300, 400)
+    assert open_image(data).size == (300, 400)
+    assert heif.luma(data, 1000) is None  # too many pixels: left to open_image's refusal
+    monkeypatch.setattr(heif, "_LIB", None)
+    assert heif.luma(data, 10**8) is None
+    assert open_image(data).size == (300, 400)
