@@ -72,14 +72,16 @@ def contradicting(p: Person, rng: random.Random) -> Person:
     return replace(p, id_number=p.id_number[:3] + str((int(p.id_number[3]) + 2) % 10) + p.id_number[4:])
 
 
-def questions(flow_name: str) -> tuple[int, int]:
-    """Messages the citizen sends along the default path (first option of each choice), typed vs photo."""
+def questions(flow_name: str, every_person: bool = False) -> tuple[int, int]:
+    """Messages the citizen sends along the default path (first option of each choice), typed vs photo:
+    the applicant's card at the offer, and with `every_person` also each other person's card at that
+    person's first question (the photo, then "Đúng", instead of the person's card fields)."""
     flow = load_flows()[flow_name]
     slots: dict[str, str] = {}
     typed = photo_path = 0
     offer = next((s for s in flow.steps if isinstance(s, CardOffer)), None)
     person = offer.person if offer else None
-    card_slots = {s.id for s in flow.steps if isinstance(s, PersonField) and s.person == person}
+    carded: set[str] = set()  # people whose card photo was sent
     for step in flow.steps:
         if not step.waits or not step.applies(slots):
             continue
@@ -88,9 +90,16 @@ def questions(flow_name: str) -> tuple[int, int]:
         if isinstance(step, CardOffer):
             typed += 0  # the first answer typed at the offer is taken as it (or one tap on "Tự nhập")
             photo_path += 2  # the photo, then "Đúng"
+            carded.add(person or "")
             continue
         typed += 1
-        photo_path += 0 if step.id in card_slots else 1
+        if isinstance(step, PersonField) and step.person in carded:
+            continue
+        if every_person and isinstance(step, PersonField) and step.person != person:
+            carded.add(step.person)
+            photo_path += 2  # the photo at this person's first question, then "Đúng"
+            continue
+        photo_path += 1
     return typed, photo_path
 
 
@@ -143,7 +152,9 @@ def main() -> None:
     print(f"  CPU time, all threads (HEIC decodes on two): median {statistics.median(cpu_times):.0f} ms, "
           f"p95 {cpu_p95:.0f} ms")
     typed, with_photo = questions("khai_sinh")
-    print(f"khai sinh, messages the citizen sends: typing {typed}, with the card photo {with_photo}")
+    _, every_card = questions("khai_sinh", every_person=True)
+    print(f"khai sinh, messages the citizen sends: typing {typed}, with the applicant's card photo "
+          f"{with_photo}, with the applicant's, the mother's and the father's card photos {every_card}")
 
 
 if __name__ == "__main__":
