@@ -114,10 +114,9 @@ def held_card_photos(draft: object) -> set[int]:
     return {int(i) for i in ids if str(i).isdigit()}
 
 
-def drop_card_photos(session: Session, settings: Settings, conversation_id: int, draft: object) -> int:
-    """Delete (file after commit, and row) the card photos a draft still holds: the draft ends or moves
-    past the document they were kept for. Never one a dossier holds; how many went."""
-    ids = held_card_photos(draft)
+def drop_card_photos(session: Session, settings: Settings, conversation_id: int, ids: set[int]) -> int:
+    """Delete (file after commit, and row) card photos of this conversation a draft no longer needs (see
+    `held_card_photos`): it ends or moves past the document they were kept for; how many went."""
     if not ids:
         return 0
     where = and_(StoredFile.id.in_(sorted(ids)), StoredFile.conversation_id == conversation_id)

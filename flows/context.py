@@ -17,7 +17,7 @@ from bot import handoff as owner
 from bot.agency import Agency
 from bot.consent import CONSENT_DETAILS, CONSENT_NO, CONSENT_YES
 from bot.messages import Button, Inbound, Reply
-from bot.retention import CARD_COPIES, drop_card_photos
+from bot.retention import CARD_COPIES, drop_card_photos, held_card_photos
 from bot.templates import has, text
 from flows.steps import Flow, Step
 from flows.turn import Turn
@@ -165,11 +165,15 @@ class Context:
         is replaced, or reached its confirmation without that document (bot.retention.held_card_photos)."""
         if not isinstance(draft, dict):
             return
-        turn = self.turn
-        drop_card_photos(turn.session, turn.services.settings, turn.conversation.id, draft)
+        self.drop_photos(held_card_photos(draft))
         draft.pop(CARD_COPIES, None)
         if isinstance(draft.get("card"), dict):
             draft["card"].pop("photo", None)
+
+    def drop_photos(self, ids: set[int]) -> None:
+        """Delete these stored card photos of the conversation (a reading rejected or replaced)."""
+        turn = self.turn
+        drop_card_photos(turn.session, turn.services.settings, turn.conversation.id, ids)
 
     def end_flow(self) -> None:
         self.drop_card_photos(self.active)

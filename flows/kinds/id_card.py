@@ -111,7 +111,7 @@ def read_photo(ctx: Context, person: str, inbound: Inbound) -> Answer:
             refused[step.id] = why or step.hint or text("dialogue.hint_invalid")
     if not read:
         return Answer(False, hint="idcard.hint_misread")
-    ctx.drop_card_photos({"card": active.get("card")})  # a reading still to confirm is replaced
+    ctx.drop_photos(_photo_of(active.get("card")))  # a reading still to confirm is replaced
     active["card"] = {"person": person, "stage": "confirm", "read": read, "refused": refused,
                       "missing": missing, "typed": []}
     kept = _keep_for_copy(ctx, person, photo)
@@ -136,6 +136,12 @@ def _keep_for_copy(ctx: Context, person: str, data: bytes) -> int | None:
                  refusal.reason)
         return None
     return stored.id
+
+
+def _photo_of(card: Any) -> set[int]:
+    """The stored photo id a reading (or a kept copy) holds, as a set for Context.drop_photos."""
+    photo = card.get("photo") if isinstance(card, dict) else None
+    return {int(photo)} if photo else set()
 
 
 def reading(ctx: Context) -> list[Reply]:
@@ -199,8 +205,7 @@ def _fill(ctx: Context, card: dict[str, Any]) -> list[Reply]:
         _offered(active).append(card["person"])
     if card.get("photo"):  # kept for the copy of this person's card, replacing an earlier one
         copies = active.setdefault(CARD_COPIES, {})
-        if copies.get(card["person"]):
-            ctx.drop_card_photos({CARD_COPIES: {card["person"]: copies[card["person"]]}})
+        ctx.drop_photos(_photo_of({"photo": copies.get(card["person"])}))  # an earlier copy is replaced
         copies[card["person"]] = card["photo"]
     return replies
 
@@ -240,7 +245,7 @@ def answer_pending(ctx: Context, step: Any, card: dict[str, Any], inbound: Inbou
     if do == "yes":
         return Answer(True, _fill(ctx, card), then=after(ctx))
     if do == "type":
-        ctx.drop_card_photos({"card": card})  # the reading is rejected: its photo is not kept
+        ctx.drop_photos(_photo_of(card))  # the reading is rejected: its photo is not kept
         active.pop("card", None)
         if card["person"] not in _offered(active):
             _offered(active).append(card["person"])
