@@ -255,7 +255,10 @@ def main() -> None:
     parser.add_argument("--standin", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--citizens", type=int, default=40)
-    parser.add_argument("--processors", type=int, default=4, help="event threads per worker process")
+    parser.add_argument("--processors", type=int, default=None,
+                        help="event threads per worker process (default: the app's, WORKER_THREADS)")
+    parser.add_argument("--nlu-clients", type=int, default=4,
+                        help="concurrent requests while measuring the NLU server's own parse rate")
     parser.add_argument("--web-processes-pg", type=int, default=2,
                         help="gunicorn processes on PostgreSQL (SQLite's embedded default has one)")
     parser.add_argument("--sqlite-mode", choices=("embedded", "separate"), default="embedded",
@@ -278,13 +281,13 @@ def main() -> None:
         # SQLite as `make run` runs it (one process, workers inside); PostgreSQL as scaled out
         args.mode = args.sqlite_mode if backend == "sqlite" else "separate"
         args.web_processes = 1 if args.mode == "embedded" else args.web_processes_pg
-        nlu_before = webhooks.nlu_throughput(args.rasa_url, args.processors, args.nlu_seconds / 2)
+        nlu_before = webhooks.nlu_throughput(args.rasa_url, args.nlu_clients, args.nlu_seconds / 2)
         args.cdn = start_cdn()
         with ParseCounter(args.rasa_url) as args.counter:
             result = webhooks.run_backend(backend, args, measure, script=__file__,
                                           extra_env={"ATTACHMENT_HOSTS": "127.0.0.1",
                                                      "RASA_URL": args.counter.url})
-        nlu_after = webhooks.nlu_throughput(args.rasa_url, args.processors, args.nlu_seconds / 2)
+        nlu_after = webhooks.nlu_throughput(args.rasa_url, args.nlu_clients, args.nlu_seconds / 2)
         nlu = (nlu_before + nlu_after) / 2
         print(json.dumps({"backend": backend, "workers": args.mode, **result,
                           "nlu_parses_per_s": round(nlu, 1),

@@ -221,7 +221,7 @@ def run_backend(backend: str, args: argparse.Namespace, measure_run: Any = None,
     port = free_port()
     env = {
         **os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": db_url, "RASA_URL": args.rasa_url,
-        "FILES_DIR": str(tmp / "files"), "WORKER_THREADS": str(args.processors),
+        "FILES_DIR": str(tmp / "files"), "WORKER_THREADS": str(args.processors or ""),  # "": the app's
         "EMBEDDED_WORKERS": "true" if args.mode == "embedded" else "false",
         "ZALO_APP_ID": ZALO_APP_ID, "ZALO_APP_SECRET": zalo.app_secret, "ZALO_OA_SECRET_KEY": ZALO_OA_SECRET,
         "ZALO_ACCESS_TOKEN": zalo.access_token, "ZALO_REFRESH_TOKEN": zalo.refresh_token,
@@ -259,7 +259,7 @@ def run_backend(backend: str, args: argparse.Namespace, measure_run: Any = None,
                 # niced: turns are throughput work, acknowledgements are latency work (platform deadlines)
                 children.append(subprocess.Popen(
                     ["nice", "-n", str(args.worker_nice), sys.executable, "-m", "bot.cli", "worker",
-                     "--processors", str(args.processors), "--dispatchers", "1"],
+                     *(["--processors", str(args.processors)] if args.processors else []), "--dispatchers", "1"],
                     env=env, cwd=ROOT, stdout=subprocess.DEVNULL))
         return (measure_run or measure)(base, db_url, zalo_url, args)
     finally:

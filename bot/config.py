@@ -25,6 +25,13 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+def _default_worker_threads(database_url: str) -> int:
+    """Event threads per process: SQLite has one writer at a time and the turns of a round share one
+    transaction, so a second thread only adds waiting for the writer lock and the interpreter (measured with
+    benchmarks/forms.py: one thread 133-156 turns/s, two 119-123, four 85-117); PostgreSQL overlaps them."""
+    return 1 if database_url.startswith("sqlite") else 2
+
+
 def _env_int(name: str, default: int) -> int:
     raw = _env(name)
     return int(raw) if raw else default
@@ -119,7 +126,8 @@ class Settings:
             min_image_side=_env_int("MIN_IMAGE_SIDE", 300),
             draft_ttl_days=_env_int("DRAFT_TTL_DAYS", 7),
             embedded_workers=_env_bool("EMBEDDED_WORKERS", True),
-            worker_threads=_env_int("WORKER_THREADS", 2),
+            worker_threads=_env_int("WORKER_THREADS", _default_worker_threads(
+                _env("DATABASE_URL", "sqlite:"))),
             api_token=_env("API_TOKEN"),
             public_base_url=_env("PUBLIC_BASE_URL", ""),
             cookie_secure=_env_bool("COOKIE_SECURE", True),

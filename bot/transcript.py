@@ -6,15 +6,22 @@ through it, and the form of address the citizen is called by is applied here, on
 reply (`bot.address`). What one citizen turn writes is an explicit object, `TurnTranscript`: the citizen's
 message is held in it until the turn's replies go in with it (one INSERT for the lot), unless the turn writes
 something else first; then the turn says so (`write_inbound`), so the citizen's message stays first.
+
+A worker runs a round of turns (one per conversation) in one transaction: inside `round_of_turns` the round's
+conversations are read in one query, and the turns' transcript rows are written together when the round ends
+(two INSERTs and one ORM flush for the round, not per turn). Nothing in a turn reads another conversation's
+transcript, and each conversation has one turn in a round, so every conversation keeps its order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from bot.address import address_reply
@@ -34,16 +41,46 @@ _READING = ("intent", "confidence", "procedure_code", "procedure_score", "outcom
 _NO_READING = dict.fromkeys(_READING)
 _SET_INTENT = (update(_MESSAGE).where(_MESSAGE.c.id == bindparam("message_id"))
                .values({key: bindparam(key) for key in _READING}))
+_FIND_CONVERSATIONS = select(Conversation).where(
+    tuple_(Conversation.channel, Conversation.user_id).in_(bindparam("citizens", expanding=True)))
+# session.info keys while a round of turns runs (`round_of_turns`)
+_LOADED, _PENDING = "motcua.round_conversations", "motcua.round_rows"
 
 
 def conversation_for(session: Session, channel: str, user_id: str) -> Conversation:
     """The conversation of (channel, user), created on first contact."""
+    loaded = session.info.get(_LOADED)
+    conv = loaded.get((channel, user_id)) if loaded is not None else None
+    if conv is not None:
+        return conv
     conv = session.scalars(_FIND_CONVERSATION, {"channel": channel, "user_id": user_id}).first()
     if conv is None:
         conv = Conversation(channel=channel, user_id=user_id, state={}, profile={})
         session.add(conv)
         session.flush()
+    if loaded is not None:
+        loaded[(channel, user_id)] = conv
     return conv
+
+
+@contextmanager
+def round_of_turns(session: Session, citizens: list[tuple[str, str]]) -> Iterator[None]:
+    """Inside the caller's transaction: the citizens' conversations read in one query, and the transcript
+    rows of the turns finished meanwhile written when the block ends (not if it raises: the caller rolls
+    back)."""
+    loaded = {(conv.channel, conv.user_id): conv
+              for conv in session.scalars(_FIND_CONVERSATIONS, {"citizens": citizens})} if citizens else {}
+    pending: dict[str, list[dict[str, Any]]] = {_MESSAGE.name: [], _OUTBOX.name: []}
+    session.info[_LOADED], session.info[_PENDING] = loaded, pending
+    try:
+        yield
+        session.flush()  # what the turns added through the ORM first: each transcript keeps its order
+        connection = session.connection()
+        for table in (_MESSAGE, _OUTBOX):
+            _insert_rows(connection, table, pending[table.name])
+    finally:
+        session.info.pop(_LOADED, None)
+        session.info.pop(_PENDING, None)
 
 
 def address_form(conversation: Conversation) -> str:
@@ -116,24 +153,31 @@ class TurnTranscript:
 
     def finish(self, replies: list[Reply], *, in_reply_to: str | None = None) -> None:
         """The turn's replies into the transcript and the outbox, with the citizen's message if it still
-        waits: two INSERTs."""
-        self.session.flush()  # what the turn added through the ORM first: the transcript keeps its order
+        waits: two INSERTs, or inside `round_of_turns` two rows lists written with the round's."""
+        batch = self.session.info.get(_PENDING)
+        if batch is None:
+            self.session.flush()  # what the turn added through the ORM first: the transcript keeps its order
         conv, pending, self.inbound_row = self.conversation, self.inbound_row, None
         form = address_form(conv)
         replies = [address_reply(reply, form) for reply in replies]
         bodies = [reply.to_dict() for reply in replies]
-        connection = self.session.connection()
-        _insert_rows(connection, _MESSAGE, ([pending] if pending else []) + [
+        now = utcnow()
+        messages = ([pending] if pending else []) + [
             {"conversation_id": conv.id, "direction": "out",
              "author": "staff" if reply.author == "staff" else "bot", "text": reply.text, "body": body,
-             **_NO_READING, "created_at": utcnow()}
+             **_NO_READING, "created_at": now}
             for reply, body in zip(replies, bodies, strict=True)
-        ])
-        _insert_rows(connection, _OUTBOX, [
-            {"conversation_id": conv.id, "channel": conv.channel, "user_id": conv.user_id,
-             "reply": body, "in_reply_to": in_reply_to, "purpose": "reply", "created_at": utcnow()}
-            for body in bodies
-        ])
+        ]
+        outbox = [{"conversation_id": conv.id, "channel": conv.channel, "user_id": conv.user_id,
+                   "reply": body, "in_reply_to": in_reply_to, "purpose": "reply", "created_at": now}
+                  for body in bodies]
+        if batch is not None:
+            batch[_MESSAGE.name].extend(messages)
+            batch[_OUTBOX.name].extend(outbox)
+            return
+        connection = self.session.connection()
+        _insert_rows(connection, _MESSAGE, messages)
+        _insert_rows(connection, _OUTBOX, outbox)
 
 
 def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -67,18 +67,26 @@ def prepare(services: Services, inbound: Inbound, now: datetime, dialogue: Dialo
     """Outside any transaction: fetch what the message will need from the network; the rest stays lazy.
 
     `conversation`: its (mode, state) if the caller read it already (`conversation_states`)."""
-    network = Network(services, inbound)
-    read_ahead = getattr(dialogue or dialogue_of(services), "read_ahead", None)
-    if read_ahead is not None and inbound.kind not in ("follow", "unfollow"):
-        if conversation is None:
-            key = (inbound.channel, inbound.user_id)
-            conversation = conversation_states(services, [key]).get(key, NEW_CONVERSATION)
-        mode, state = conversation
-        inbound = picked(inbound, state or {})  # a typed number needs nothing from the network
-        needs: Needs = read_ahead(services, dict(state or {}), inbound, now) if mode == "bot" else Needs()
-        needs.fetch(network)
+    network, needs = plan(services, inbound, now, dialogue, conversation)
+    needs.fetch(network)
     network.closed = True
     return network
+
+
+def plan(services: Services, inbound: Inbound, now: datetime, dialogue: Dialogue | None = None,
+         conversation: tuple[str, dict[str, Any]] | None = None) -> tuple[Network, Needs]:
+    """`prepare` without the fetching: the turn's `Network` and what it will need, for a caller that fetches
+    several turns' needs at once (a worker's round). Close the network after fetching."""
+    network = Network(services, inbound)
+    read_ahead = getattr(dialogue or dialogue_of(services), "read_ahead", None)
+    if read_ahead is None or inbound.kind in ("follow", "unfollow"):
+        return network, Needs()
+    if conversation is None:
+        key = (inbound.channel, inbound.user_id)
+        conversation = conversation_states(services, [key]).get(key, NEW_CONVERSATION)
+    mode, state = conversation
+    inbound = picked(inbound, state or {})  # a typed number needs nothing from the network
+    return network, (read_ahead(services, dict(state or {}), inbound, now) if mode == "bot" else Needs())
 
 
 def run_turn(session: Session, services: Services, inbound: Inbound, now: datetime | None = None, *,

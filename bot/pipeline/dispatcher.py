@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Update, and_, bindparam, or_, select, update
 
-from bot.db import autocommit, in_states, utcnow
+from bot.db import autocommit, in_states, transaction, utcnow
 from bot.messages import Reply
 from bot.models import Conversation, OutboxMessage
 from bot.pipeline.store import WorkQueue
@@ -104,10 +104,28 @@ def _load_items(connection: Connection,
 
 
 def _finish(services: Services, claim: Claim, **values: object) -> bool:
-    params = {"claimed_id": claim.id, "claimed_attempts": claim.attempts}
-    params.update({f"new_{name}": value for name, value in values.items()})
     with autocommit(services.sessions) as connection:  # one statement
-        return bool(connection.execute(_finish_statement(tuple(sorted(values))), params).rowcount)
+        return bool(connection.execute(_finish_statement(tuple(sorted(values))),
+                                       _finish_params(claim, values)).rowcount)
+
+
+def _finish_round(services: Services, outcomes: list[tuple[Claim, dict[str, object]]]) -> None:
+    """The round's outcomes in one transaction: one UPDATE per combination of columns set (executemany).
+    On SQLite that is one wait for the writer lock per round instead of one per item."""
+    groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for claim, values in outcomes:
+        groups.setdefault(tuple(sorted(values)), []).append(_finish_params(claim, values))
+    if groups:
+        with transaction(services.sessions) as session:
+            connection = session.connection()
+            for names, params in groups.items():
+                connection.execute(_finish_statement(names), params)
+
+
+def _finish_params(claim: Claim, values: dict[str, object]) -> dict[str, object]:
+    params: dict[str, object] = {"claimed_id": claim.id, "claimed_attempts": claim.attempts}
+    params.update({f"new_{name}": value for name, value in values.items()})
+    return params
 
 
 @lru_cache(maxsize=16)
@@ -123,6 +141,14 @@ def _finish_statement(names: tuple[str, ...]) -> Update:
 def send_one(services: Services, connectors: dict[str, Connector], claim: Claim,
              http: PlatformSession) -> str:
     """Send one claimed item; returns its new status (sent | held | pending | failed)."""
+    status, values = _attempt(services, connectors, claim, http)
+    _finish(services, claim, **values)
+    return status
+
+
+def _attempt(services: Services, connectors: dict[str, Connector], claim: Claim,
+             http: PlatformSession) -> tuple[str, dict[str, object]]:
+    """Send one claimed item (no database write): its new status and the columns to set."""
     item, last_inbound_at, last_message_id = claim.item, claim.last_inbound_at, claim.last_message_id
     if item is None:
         with autocommit(services.sessions) as connection:  # the item and its window facts in one query
@@ -135,46 +161,44 @@ def send_one(services: Services, connectors: dict[str, Connector], claim: Claim,
         zalo_transaction=services.settings.zalo_transaction_messages,
     )
     if not decision.allowed:
-        _finish(services, claim, status="held", error=decision.reason)
         log.info("outbox %s held: %s", claim.id, decision.reason)
-        return "held"
+        return "held", {"status": "held", "error": decision.reason}
     target = Target(item.user_id, decision.mode, decision.message_id, decision.tag, ref=str(item.id))
     try:
         platform_ids = connectors[item.channel].send(reply, target, http)
     except SendError as exc:
-        return _send_failed(services, claim, exc)
+        return _send_failed(claim, exc)
     except Exception as exc:  # a bug or an unexpected answer: retried like a transient error, then failed
         log.exception("outbox %s: unexpected error while sending", claim.id)
-        return _send_failed(services, claim, SendError("transient", exc.__class__.__name__, str(exc)))
+        return _send_failed(claim, SendError("transient", exc.__class__.__name__, str(exc)))
     platform_id = ",".join(i for i in platform_ids if i)
-    _finish(services, claim, status="sent", platform_message_id=platform_id[:200] or None,
-            sent_at=utcnow(), error=None)
     log.info("outbox %s sent on %s (%s)", claim.id, item.channel, decision.mode)
-    return "sent"
+    return "sent", {"status": "sent", "platform_message_id": platform_id[:200] or None, "sent_at": utcnow(),
+                    "error": None}
 
 
-def _send_failed(services: Services, claim: Claim, exc: SendError) -> str:
+def _send_failed(claim: Claim, exc: SendError) -> tuple[str, dict[str, object]]:
     if exc.kind == "window":
         # The platform says the window is closed: keep it for when the citizen writes again.
-        _finish(services, claim, status="held", error=str(exc))
         log.info("outbox %s held by the platform (%s)", claim.id, exc.code)
-        return "held"
+        return "held", {"status": "held", "error": str(exc)}
     if exc.kind == "transient" and claim.attempts < MAX_SEND_ATTEMPTS:
-        _finish(services, claim, status="pending", error=str(exc),
-                next_attempt_at=utcnow() + backoff(claim.attempts, exc.retry_after))
         log.warning("outbox %s attempt %s: %s, retrying", claim.id, claim.attempts, exc.code)
-        return "pending"
-    _finish(services, claim, status="failed", error=str(exc))
+        return "pending", {"status": "pending", "error": str(exc),
+                           "next_attempt_at": utcnow() + backoff(claim.attempts, exc.retry_after)}
     log.error("outbox %s failed permanently: %s %s", claim.id, exc.kind, exc.code)
-    return "failed"
+    return "failed", {"status": "failed", "error": str(exc)}
 
 
 def dispatch_once(services: Services, connectors: dict[str, Connector], http: PlatformSession,
                   limit: int = 8) -> int:
-    """Claim and send one round; returns how many items were claimed."""
+    """Claim and send one round, then record the outcomes together; returns how many items were claimed.
+
+    A crash between a send and the round's record re-sends that item after its lease (as a crash between a
+    send and its own record always did); Zalo echoes of the round's sends wait while the items are
+    "sending" (bot.pipeline.worker)."""
     claims = claim_outbox(services, list(connectors), limit)
-    for claim in claims:
-        send_one(services, connectors, claim, http)
+    _finish_round(services, [(claim, _attempt(services, connectors, claim, http)[1]) for claim in claims])
     return len(claims)
 
 

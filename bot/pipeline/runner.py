@@ -18,7 +18,10 @@ from connectors.http import PlatformSession
 
 log = logging.getLogger(__name__)
 
-CLAIM_BATCH = 4  # events a processor claims at once: fewer claim round trips, at most 3 turns' wait
+# Events a processor claims at once (one per conversation), run in one transaction: the claim, the lease
+# fence, the conversations' read, the transcript's INSERTs and the commit are paid once per round. The first
+# event of a full round waits for the others' turns (a few milliseconds each).
+CLAIM_BATCH = 16
 SEND_BATCH = 8  # outbox items a dispatcher claims at once
 NOTIFY_BATCH = 8  # notifications the notifier claims at once (bot/notify/sender.py)
 # Our own webhooks' events wake one idle loop at once; other processes' events are found at the next poll.

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,11 +32,11 @@ from bot.pipeline.receipts import apply_receipt
 from bot.pipeline.spool import import_spool
 from bot.pipeline.store import OUTBOX, WorkQueue, is_postgres, keyed_update, lists_id
 from bot.services import Services
-from bot.transcript import conversation_for, record_inbound
-from bot.turn import NEW_CONVERSATION, RERUNS, conversation_states, prepare, run_turn
+from bot.transcript import conversation_for, record_inbound, round_of_turns
+from bot.turn import NEW_CONVERSATION, RERUNS, conversation_states, plan, run_turn
 from connectors.base import Connector
 from connectors.http import PlatformSession
-from flows.turn import Network, NetworkNeeded
+from flows.turn import Needs, Network, NetworkNeeded
 from nlu.client import NLUUnavailable
 
 log = logging.getLogger(__name__)
@@ -159,7 +161,9 @@ def process_round(services: Services, claims: list[Claim], connectors: dict[str,
     turns = [(c.channel, c.user_id) for c in claims if c.kind == "message" and c.mode in (None, "bot")]
     read = conversation_states(services, turns)
     states = {citizen: read.get(citizen, NEW_CONVERSATION) for citizen in turns}  # none yet: a new one
-    prepared = [_prepare(services, claim, connectors, http, states) for claim in claims]
+    planned = [_prepare(services, claim, connectors, states) for claim in claims]
+    _fetch([job for _, job in planned if job is not None], http)
+    prepared = [one for one, _ in planned]
     if len(prepared) > 1:
         now = utcnow()
         try:
@@ -175,8 +179,9 @@ def process_round(services: Services, claims: list[Claim], connectors: dict[str,
 
 
 def _prepare(services: Services, claim: Claim, connectors: dict[str, Connector] | None,
-             http: PlatformSession | None,
-             states: dict[tuple[str, str], tuple[str, dict[str, Any]]] | None = None) -> Prepared:
+             states: dict[tuple[str, str], tuple[str, dict[str, Any]]] | None = None,
+             ) -> tuple[Prepared, Fetch | None]:
+    """The event parsed and its turn planned (no network call): and what to fetch for it, if anything."""
     if claim.kind is None:
         with services.sessions() as session:
             event = session.get(E, claim.id)
@@ -187,15 +192,53 @@ def _prepare(services: Services, claim: Claim, connectors: dict[str, Connector] 
                           event.detail, mode, event.received_at)
     kind = claim.kind or ""
     inbound = Inbound.from_dict(claim.inbound) if claim.inbound else None
+    prepared = Prepared(claim, kind, inbound, dict(claim.detail or {}), services)
+    if kind != "message" or inbound is None or claim.mode not in (None, "bot"):
+        return prepared, None
+    known = (states or {}).get((claim.channel, claim.user_id))  # None: plan() reads it
+    network, needs = plan(services, inbound, utcnow(), conversation=known)
     connector = (connectors or {}).get(claim.channel)
-    typing = kind == "message" and connector is not None and connector.has_typing and http is not None
-    if typing and claim.mode in (None, "bot"):  # not while an officer or another app owns the chat
-        connector.typing(claim.user_id, http)  # type: ignore[union-attr]
-    network = None
-    if kind == "message" and inbound is not None and claim.mode in (None, "bot"):
-        known = (states or {}).get((claim.channel, claim.user_id))  # None: prepare() reads it
-        network = prepare(services, inbound, utcnow(), conversation=known)
-    return Prepared(claim, kind, inbound, dict(claim.detail or {}), services, network)
+    typing = connector is not None and connector.has_typing
+    if not (typing or needs.parse or needs.downloads):
+        network.closed = True
+        return replace(prepared, network=network), None
+    return replace(prepared, network=network), Fetch(network, needs, connector if typing else None,
+                                                      claim.user_id)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One turn's network work before the round's transaction: the typing indicator (not while an officer
+    owns the chat) and the NLU parse and downloads the turn will need."""
+
+    network: Network
+    needs: Needs
+    typing: Connector | None
+    user_id: str
+
+    def __call__(self, http: PlatformSession | None) -> None:
+        if self.typing is not None and http is not None:
+            self.typing.typing(self.user_id, http)
+        self.needs.fetch(self.network)
+        self.network.closed = True
+
+
+FETCH_THREADS = 4  # a round's NLU parses and downloads, at once: the NLU server takes several requests
+_fetchers: list[ThreadPoolExecutor] = []
+_fetchers_made = threading.Lock()
+
+
+def _fetch(jobs: list[Fetch], http: PlatformSession | None) -> None:
+    """The round's network reads; several at once when more than one turn has some (one thread per process
+    runs the rounds on SQLite, and a round of NLU questions should not wait for each parse in turn)."""
+    if len(jobs) <= 1:
+        for job in jobs:
+            job(http)
+        return
+    with _fetchers_made:
+        if not _fetchers:
+            _fetchers.append(ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="motcua-fetch"))
+    list(_fetchers[0].map(lambda job: job(http), jobs))  # keeps a connection per thread (bot.keepalive)
 
 
 def _process_one(services: Services, one: Prepared) -> str:
@@ -228,7 +271,8 @@ def _run(session: Session, prepared: list[Prepared], now: datetime) -> list[str]
     if not is_postgres(session):
         # SQLite: take the write lock first, so the turns' reads never meet a stale snapshot
         _fence(session, prepared[0].claim, now)
-    statuses = [_handle(session, one, now) for one in prepared]
+    with round_of_turns(session, list({(one.claim.channel, one.claim.user_id): None for one in prepared})):
+        statuses = [_handle(session, one, now) for one in prepared]
     # The citizens who wrote: what was held for a closed window may go out now (one UPDATE for the round).
     release_held(session, [(one.claim.channel, one.claim.user_id) for one in prepared
                            if one.kind == "message" and one.inbound is not None], now)
