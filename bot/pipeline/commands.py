@@ -41,7 +41,7 @@ def worker_command(processors: int | None, dispatchers: int) -> None:
     if count <= 0 and dispatchers <= 0:
         raise click.UsageError("nothing to run: give --processors or --dispatchers more than 0")
     click.echo(f"motcua worker: {count} processor(s), {dispatchers} dispatcher(s); Ctrl-C stops")
-    runner = Runner(services, connectors, processors=count, dispatchers=dispatchers).start()
+    runner = Runner(services, connectors, processors=count, dispatchers=dispatchers, nudged=False).start()
     freeze_startup_objects()  # after the runner preloaded the catalogue and flows
     runner.join()
 

@@ -28,14 +28,21 @@ NOTIFY_BATCH = 8  # notifications the notifier claims at once (bot/notify/sender
 # (A LISTEN/NOTIFY wake-up across processes was tried: each event then woke a loop for a claim of one, and
 # worker + database CPU per turn rose by a third on the shared 2-core machine; the poll batches claims.)
 POLL_SECONDS = 0.25
+# A process whose events come from other processes' webhooks (`motcua worker`) gets no nudge: while events
+# keep coming it looks again soon after a round, and backs off to POLL_SECONDS (doubling) once they stop. With
+# every round waiting out a whole poll, 40 citizens filling in forms got 0.64 of the NLU's rate on
+# PostgreSQL, latency-bound with both cores idle part of the time.
+BUSY_POLL_SECONDS = 0.02
 
 
 class Runner:
     """N event processors and M dispatchers sharing one process's services (and so its dialogue)."""
 
     def __init__(self, services: Services, connectors: dict[str, Connector], *, processors: int = 2,
-                 dispatchers: int = 1) -> None:
+                 dispatchers: int = 1, nudged: bool = True) -> None:
+        """`nudged`: this process's own webhooks store the events (the embedded set-up) and wake a loop."""
         self.services = services
+        self.nudged = nudged
         self.connectors = connectors
         self.processors = processors
         self.dispatchers = dispatchers
@@ -48,7 +55,8 @@ class Runner:
         if self.processors and preload is not None:  # the catalogue and flows, before the first turn
             preload(self.services.settings.data_dir)
         for n in range(self.processors):
-            self._spawn(f"motcua-worker-{n}", self._process_step, EVENTS, CLAIM_BATCH)
+            self._spawn(f"motcua-worker-{n}", self._process_step, EVENTS, CLAIM_BATCH,
+                        busy_poll=None if self.nudged else BUSY_POLL_SECONDS)
         for n in range(self.dispatchers):
             self._spawn(f"motcua-dispatcher-{n}", self._dispatch_step, OUTBOX, SEND_BATCH)
         if self.dispatchers:
@@ -58,8 +66,10 @@ class Runner:
         log.info("%s", describe(self.services.settings))
         return self
 
-    def _spawn(self, name: str, step: Callable[[PlatformSession], int], wakeup: Wakeup, batch: int) -> None:
-        thread = threading.Thread(target=self._loop, args=(step, wakeup, batch), name=name, daemon=True)
+    def _spawn(self, name: str, step: Callable[[PlatformSession], int], wakeup: Wakeup, batch: int,
+               busy_poll: float | None = None) -> None:
+        thread = threading.Thread(target=self._loop, args=(step, wakeup, batch, busy_poll), name=name,
+                                  daemon=True)
         thread.start()
         self._threads.append(thread)
 
@@ -74,19 +84,23 @@ class Runner:
             self._notifier = notifications.Sender(self.services)
         return notifications.dispatch_once(self.services, http, self._notifier, limit=NOTIFY_BATCH)
 
-    def _loop(self, step: Callable[[PlatformSession], int], wakeup: Wakeup, batch: int) -> None:
+    def _loop(self, step: Callable[[PlatformSession], int], wakeup: Wakeup, batch: int,
+              busy_poll: float | None) -> None:
         http = http_session()
+        poll = POLL_SECONDS
         while not self._stop.is_set():
             try:
                 taken = step(http)
                 if taken >= batch:  # a full batch: there may be more, so an idle neighbour helps
                     wakeup.notify()
                 if taken:
+                    poll = busy_poll or POLL_SECONDS
                     continue
             except Exception:  # database hiccup: log, wait a little, carry on
                 log.exception("pipeline loop error")
                 time.sleep(1.0)
-            wakeup.wait(POLL_SECONDS)
+            wakeup.wait(poll)
+            poll = min(poll * 2, POLL_SECONDS)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
