@@ -51,12 +51,23 @@ _QUEUE = WorkQueue(
 
 
 @dataclass(frozen=True)
+class Item:
+    """What sending an outbox row needs of it (read with the claim; no ORM object per send)."""
+
+    id: int
+    channel: str
+    user_id: str
+    reply: dict[str, Any]
+    purpose: str
+
+
+@dataclass(frozen=True)
 class Claim:
     """A claimed outbox item; the claim round also loads the items and their window facts in one query."""
 
     id: int
     attempts: int
-    item: OutboxMessage | None = field(default=None, compare=False)  # None: read it in send_one()
+    item: Item | None = field(default=None, compare=False)  # None: read it in send_one()
     last_inbound_at: datetime | None = None
     last_message_id: str | None = None
 
@@ -87,20 +98,16 @@ def claim_outbox(services: Services, channels: list[str], limit: int = 8,
 
 
 # Outbox items with the conversation facts the window policy needs, in one query.
-_ITEMS = (select(OB.__table__, Conversation.last_inbound_at, Conversation.last_inbound_message_id)
+_ITEMS = (select(OB.id, OB.channel, OB.user_id, OB.reply, OB.purpose, Conversation.last_inbound_at,
+                 Conversation.last_inbound_message_id)
           .join(Conversation, Conversation.id == OB.conversation_id)
           .where(OB.id.in_(bindparam("ids", expanding=True))))
-_ITEM_COLUMNS = tuple(OB.__table__.columns.keys())
 
 
 def _load_items(connection: Connection,
-                ids: list[int]) -> dict[int, tuple[OutboxMessage, datetime | None, str | None]]:
-    """The items (detached, for the connectors) and their window facts."""
-    loaded = {}
-    for row in connection.execute(_ITEMS, {"ids": ids}).mappings():
-        item = OutboxMessage(**{name: row[name] for name in _ITEM_COLUMNS})
-        loaded[item.id] = (item, row["last_inbound_at"], row["last_inbound_message_id"])
-    return loaded
+                ids: list[int]) -> dict[int, tuple[Item, datetime | None, str | None]]:
+    """The items and their window facts."""
+    return {row[0]: (Item(*row[:5]), row[5], row[6]) for row in connection.execute(_ITEMS, {"ids": ids})}
 
 
 def _finish(services: Services, claim: Claim, **values: object) -> bool:
