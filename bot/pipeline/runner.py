@@ -55,8 +55,9 @@ class Runner:
         if self.processors and preload is not None:  # the catalogue and flows, before the first turn
             preload(self.services.settings.data_dir)
         for n in range(self.processors):
-            self._spawn(f"motcua-worker-{n}", self._process_step, EVENTS, CLAIM_BATCH,
-                        busy_poll=None if self.nudged else BUSY_POLL_SECONDS)
+            processor = worker.Processor(self.services, self.connectors, CLAIM_BATCH)
+            self._spawn(f"motcua-worker-{n}", processor.step, EVENTS, CLAIM_BATCH,
+                        busy_poll=None if self.nudged else BUSY_POLL_SECONDS, last=processor.finish)
         for n in range(self.dispatchers):
             self._spawn(f"motcua-dispatcher-{n}", self._dispatch_step, OUTBOX, SEND_BATCH)
         if self.dispatchers:
@@ -67,14 +68,11 @@ class Runner:
         return self
 
     def _spawn(self, name: str, step: Callable[[PlatformSession], int], wakeup: Wakeup, batch: int,
-               busy_poll: float | None = None) -> None:
-        thread = threading.Thread(target=self._loop, args=(step, wakeup, batch, busy_poll), name=name,
+               busy_poll: float | None = None, last: Callable[[PlatformSession], None] | None = None) -> None:
+        thread = threading.Thread(target=self._loop, args=(step, wakeup, batch, busy_poll, last), name=name,
                                   daemon=True)
         thread.start()
         self._threads.append(thread)
-
-    def _process_step(self, http: PlatformSession) -> int:
-        return worker.work_once(self.services, self.connectors, http, limit=CLAIM_BATCH)
 
     def _dispatch_step(self, http: PlatformSession) -> int:
         return dispatcher.dispatch_once(self.services, self.connectors, http, limit=SEND_BATCH)
@@ -85,7 +83,7 @@ class Runner:
         return notifications.dispatch_once(self.services, http, self._notifier, limit=NOTIFY_BATCH)
 
     def _loop(self, step: Callable[[PlatformSession], int], wakeup: Wakeup, batch: int,
-              busy_poll: float | None) -> None:
+              busy_poll: float | None, last: Callable[[PlatformSession], None] | None) -> None:
         http = http_session()
         poll = POLL_SECONDS
         while not self._stop.is_set():
@@ -101,6 +99,11 @@ class Runner:
                 time.sleep(1.0)
             wakeup.wait(poll)
             poll = min(poll * 2, POLL_SECONDS)
+        if last is not None:
+            try:
+                last(http)
+            except Exception:
+                log.exception("pipeline loop error while stopping")
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
