@@ -218,10 +218,10 @@ def keyed_update(model: type[Any]) -> Update:
 def insert_ignore(bind: Session | Connection, model: type[Any], rows: list[dict[str, Any]]) -> int:
     """Insert rows, silently skipping those that hit a unique key; returns how many were new.
 
-    One prebuilt statement per row (a webhook usually carries one event): exact counts on both databases,
-    and nothing compiled per call. On PostgreSQL the new row's key comes back (RETURNING) and is counted:
-    SQLAlchemy fetches the inserted key that way anyway, and the cursor's rowcount is then -1, which counted
-    every new event as a duplicate (so a webhook never woke a worker).
+    One prebuilt statement (per row on PostgreSQL, an executemany on SQLite): exact counts on both
+    databases, and nothing compiled per call. On PostgreSQL the new row's key comes back (RETURNING) and is
+    counted: SQLAlchemy fetches the inserted key that way anyway, and the cursor's rowcount is then -1, which
+    counted every new event as a duplicate (so a webhook never woke a worker).
     """
     if not rows:
         return 0
@@ -229,7 +229,8 @@ def insert_ignore(bind: Session | Connection, model: type[Any], rows: list[dict[
     statement = _insert_ignore_statement(model, connection.dialect.name)
     if connection.dialect.name == "postgresql":
         return sum(len(connection.execute(statement, row).all()) for row in rows)
-    return sum(max(int(connection.execute(statement, row).rowcount or 0), 0) for row in rows)
+    # SQLite: one executemany, whose rowcount is the sum of the rows inserted (a spool import moves dozens)
+    return max(int(connection.execute(statement, rows).rowcount or 0), 0)
 
 
 @lru_cache(maxsize=16)

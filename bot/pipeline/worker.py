@@ -60,6 +60,12 @@ _OURS = (_EVENT.c.id == bindparam("claimed_id"), _EVENT.c.attempts == bindparam(
 _EXTEND = update(_EVENT).where(*_OURS).values(locked_until=bindparam("lease_until"))
 _FINISH = update(_EVENT).where(*_OURS).values(status=bindparam("final_status"), locked_until=None,
                                                processed_at=bindparam("finished_at"), error=None)
+# The round's events still ours, in one statement built once: (id, attempts) pairs.
+_FINISH_ROUND = (update(_EVENT)
+                 .where(tuple_(_EVENT.c.id, _EVENT.c.attempts).in_(bindparam("claims", expanding=True)),
+                        _EVENT.c.status == "processing")
+                 .values(status=bindparam("final_status"), locked_until=None,
+                         processed_at=bindparam("finished_at"), error=None))
 _DEFER = update(_EVENT).where(*_OURS).values(status="pending", locked_until=bindparam("lease_until"))
 # Waiting for the NLU is not a failed attempt: the claim's attempt is given back.
 _WAIT_NLU = update(_EVENT).where(*_OURS).values(status="pending", locked_until=bindparam("lease_until"),
@@ -328,11 +334,9 @@ def _run(session: Session, prepared: list[Prepared], now: datetime) -> list[str]
                                                   "claimed_attempts": claims[0].attempts,
                                                   "final_status": status, "finished_at": now}).rowcount
         else:  # one UPDATE for the round
-            owned = or_(*(and_(_EVENT.c.id == claim.id, _EVENT.c.attempts == claim.attempts)
-                          for claim in claims))
-            marked = connection.execute(
-                update(_EVENT).where(owned, _EVENT.c.status == "processing")
-                .values(status=status, locked_until=None, processed_at=now, error=None)).rowcount
+            marked = connection.execute(_FINISH_ROUND, {
+                "claims": [(claim.id, claim.attempts) for claim in claims], "final_status": status,
+                "finished_at": now}).rowcount
         # The fence that counts: the commit matches no row if another worker took an event over.
         if marked != len(claims):
             raise LostClaim(", ".join(str(claim.id) for claim in claims))
