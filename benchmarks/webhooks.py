@@ -259,7 +259,8 @@ def run_backend(backend: str, args: argparse.Namespace, measure_run: Any = None,
                 # niced: turns are throughput work, acknowledgements are latency work (platform deadlines)
                 children.append(subprocess.Popen(
                     ["nice", "-n", str(args.worker_nice), sys.executable, "-m", "bot.cli", "worker",
-                     *(["--processors", str(args.processors)] if args.processors else []), "--dispatchers", "1"],
+                     *(["--processors", str(args.processors)] if args.processors else []),
+                     "--dispatchers", "1"],
                     env=env, cwd=ROOT, stdout=subprocess.DEVNULL))
         return (measure_run or measure)(base, db_url, zalo_url, args)
     finally:

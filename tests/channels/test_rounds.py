@@ -75,7 +75,8 @@ def _replies(services: Services) -> list[str]:
 
 def _statuses(services: Services) -> dict[str, str]:
     with services.sessions() as session:
-        return {(e.inbound or {}).get("message_id", ""): e.status for e in session.scalars(select(InboundEvent))}
+        events = session.scalars(select(InboundEvent))
+        return {(e.inbound or {}).get("message_id", ""): e.status for e in events}
 
 
 def test_a_round_waiting_for_the_nlu_does_not_hold_up_the_next(gated: tuple[Services, GatedNLU]) -> None:
