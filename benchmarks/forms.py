@@ -37,7 +37,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from benchmarks import webhooks  # noqa: E402
-from bot.models import Dossier, InboundEvent  # noqa: E402
+from bot.models import Dossier, InboundEvent, OutboxMessage  # noqa: E402
 from connectors.zalo import PAYLOAD_PREFIX  # noqa: E402
 from flows.context import payload  # noqa: E402
 from tests.channels.conftest import ZALO_APP_ID, zalo_body, zalo_headers  # noqa: E402
@@ -232,6 +232,9 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
         rows = session.execute(select(event.status, event.received_at, event.processed_at)
                                .where(event.id > before)).all()
         dossiers = session.scalar(select(func.count()).select_from(Dossier).where(Dossier.user_id.in_(users)))
+        sent = OutboxMessage.sent_at.is_not(None)
+        sends = session.execute(select(OutboxMessage.created_at, OutboxMessage.sent_at)
+                                .where(OutboxMessage.user_id.in_(users), sent)).all()
     engine.dispose()
     cdn_server.shutdown()
     done = [r for r in rows if r.status == "done"]
@@ -239,12 +242,17 @@ def measure(base: str, db_url: str, zalo_url: str, args: argparse.Namespace) -> 
     last = max((r.processed_at for r in done if r.processed_at), default=None)
     span = (last - first).total_seconds() if first and last else float("nan")
     turns = max(len(done), 1)
+    # where a citizen's wait goes: webhook stored -> turn committed, reply written -> sent to the platform
+    stored_to_done = [(r.processed_at - r.received_at).total_seconds() for r in done if r.processed_at]
+    written_to_sent = [(r.sent_at - r.created_at).total_seconds() for r in sends]
     return {
         "nlu_parses": parses, "nlu_parses_per_turn": round(parses / turns, 3),
         "turns": len(done), "expected": sum(len(s) for s in scripts), "elapsed_s": round(elapsed, 1),
         "turns_per_s": round(len(done) / span, 1) if span else None, "span_s": round(span, 1),
         "dossiers": dossiers, "stuck": len(stuck), "non_200": len(failures),
         "ack_p99_ms": round(webhooks.percentile(latencies, 0.99) * 1000, 1),
+        "turn_wait_ms_p50_p90": [round(webhooks.percentile(stored_to_done, q) * 1000) for q in (0.5, 0.9)],
+        "send_wait_ms_p50_p90": [round(webhooks.percentile(written_to_sent, q) * 1000) for q in (0.5, 0.9)],
         "cpu_ms_per_turn": {role: round(used * 1000 / turns, 2) for role, used in sorted(cpu.items())},
     }
 

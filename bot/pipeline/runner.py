@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 # Events a processor claims at once (one per conversation), run in one transaction: the claim, the lease
 # fence, the conversations' read, the transcript's INSERTs and the commit are paid once per round. The first
-# event of a full round waits for the others' turns (a few milliseconds each).
-CLAIM_BATCH = 16
+# event of a full round waits for the others' turns (a few milliseconds each): 8 kept the benchmark's
+# throughput of 16 (benchmarks/forms.py) with shorter waits.
+CLAIM_BATCH = 8
 SEND_BATCH = 8  # outbox items a dispatcher claims at once
 NOTIFY_BATCH = 8  # notifications the notifier claims at once (bot/notify/sender.py)
 # Our own webhooks' events wake one idle loop at once; other processes' events are found at the next poll.
@@ -32,7 +33,7 @@ POLL_SECONDS = 0.25
 # keep coming it looks again soon after a round, and backs off to POLL_SECONDS (doubling) once they stop. With
 # every round waiting out a whole poll, 40 citizens filling in forms got 0.64 of the NLU's rate on
 # PostgreSQL, latency-bound with both cores idle part of the time.
-BUSY_POLL_SECONDS = 0.02
+BUSY_POLL_SECONDS = 0.01
 
 
 class Runner:

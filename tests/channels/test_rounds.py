@@ -1,6 +1,6 @@
-"""One event thread, two rounds at a time (bot.pipeline.worker.Processor): a round whose NLU parse is still
-being fetched does not hold up a round that needs nothing from the network, and never shares a conversation
-with it."""
+"""Rounds: one event thread runs two rounds at a time (bot.pipeline.worker.Processor), so a round whose NLU
+parse is still being fetched does not hold up a round that needs nothing from the network (and never shares a
+conversation with it); a dispatcher round sends its replies at once."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from bot.messages import Inbound, Reply
 from bot.models import InboundEvent, OutboxMessage
-from bot.pipeline import worker
+from bot.pipeline import dispatcher, worker
 from bot.pipeline.ingest import ingest
 from bot.services import Services
 from connectors import build_connectors
-from connectors.base import Connector, WebhookRequest
+from connectors.base import Connector, WebhookRequest, http_session
 from flows.turn import Needs
 
 from .conftest import CITIZEN, zalo_body, zalo_headers
@@ -111,3 +111,30 @@ def test_the_round_still_fetching_runs_when_the_thread_stops(gated: tuple[Servic
     processor.finish()
     assert processor.ahead is None
     assert _replies(services) == ["le phi bao nhieu? -> parsed: le phi bao nhieu?"]
+
+
+class MeetingConnector:
+    """A platform whose send returns only once a second send is in flight (a barrier of two): it answers
+    only if the dispatcher sends a round's replies at once."""
+
+    name, has_typing = "zalo", False
+
+    def __init__(self) -> None:
+        self.barrier, self.sent = threading.Barrier(2, timeout=10), []
+
+    def send(self, reply: Reply, target: Any, http: Any) -> list[str]:
+        self.barrier.wait()
+        self.sent.append(target.user_id)
+        return [f"mid-{target.user_id}"]
+
+
+def test_a_dispatch_round_sends_its_replies_at_once(ch_services: Services) -> None:
+    connectors = build_connectors(ch_services)
+    for n, user in enumerate((CITIZEN, OTHER)):
+        _send(ch_services, connectors, "xin chao", f"m{n}", user)
+    worker.drain(ch_services, connectors)
+    platform = MeetingConnector()
+    assert dispatcher.dispatch_once(ch_services, {"zalo": platform}, http_session()) == 2  # type: ignore[dict-item]
+    assert sorted(platform.sent) == sorted([CITIZEN, OTHER])
+    with ch_services.sessions() as session:
+        assert [o.status for o in session.scalars(select(OutboxMessage))] == ["sent", "sent"]
