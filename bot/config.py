@@ -28,7 +28,8 @@ def _env(name: str, default: str = "") -> str:
 def _default_worker_threads(database_url: str) -> int:
     """Event threads per process: SQLite has one writer at a time and the turns of a round share one
     transaction, so a second thread only adds waiting for the writer lock and the interpreter (measured with
-    benchmarks/forms.py: one thread 133-156 turns/s, two 119-123, four 85-117); PostgreSQL overlaps them."""
+    benchmarks/forms.py on 2026-12-04 with rounds of up to 32: one thread 133-156 turns/s, two 119-123; four
+    threads with rounds of 4 had 85-117); PostgreSQL overlaps them."""
     return 1 if database_url.startswith("sqlite") else 2
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -208,7 +207,7 @@ def dispatch_once(services: Services, connectors: dict[str, Connector], http: Pl
     "sending" (bot.pipeline.worker)."""
     claims = claim_outbox(services, list(connectors), limit)
     if len(claims) > 1:  # one item per conversation: sending them at once never reorders a conversation
-        outcomes = list(_senders().map(lambda claim: _attempt(services, connectors, claim, http), claims))
+        outcomes = list(_SENDERS.map(lambda claim: _attempt(services, connectors, claim, http), claims))
     else:
         outcomes = [_attempt(services, connectors, claim, http) for claim in claims]
     _finish_round(services, [(claim, values) for claim, (_, values) in zip(claims, outcomes, strict=True)])
@@ -217,16 +216,9 @@ def dispatch_once(services: Services, connectors: dict[str, Connector], http: Pl
 
 # A round's sends run at once: a platform's API answers in tens to hundreds of milliseconds, and one at a
 # time a dispatcher sent at most a few replies a second (a burst of replies waited in line).
+# (An executor starts its threads on first use.)
 SEND_THREADS = 4
-_pool: list[ThreadPoolExecutor] = []
-_pool_made = threading.Lock()
-
-
-def _senders() -> ThreadPoolExecutor:
-    with _pool_made:
-        if not _pool:
-            _pool.append(ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="motcua-send"))
-    return _pool[0]
+_SENDERS = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="motcua-send")
 
 
 def drain(services: Services, connectors: dict[str, Connector], http: PlatformSession | None = None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -192,7 +191,7 @@ def begin_round(services: Services, claims: list[Claim], connectors: dict[str, C
     if wait or not jobs:
         _fetch(jobs, http)
     else:
-        fetching = _fetcher().submit(_fetch, jobs, http)
+        fetching = _FETCHER.submit(_fetch, jobs, http)
     return Round(claims, [one for one, _ in planned], fetching)
 
 
@@ -265,8 +264,9 @@ class Fetch:
 
 
 FETCH_THREADS = 4  # a round's NLU parses and downloads, at once: the NLU server takes several requests
-_fetchers: list[ThreadPoolExecutor] = []
-_fetchers_made = threading.Lock()
+# One more thread than FETCH_THREADS: a round's background _fetch runs in it and waits for its jobs. An
+# executor starts its threads on first use, so a process that never fetches starts none.
+_FETCHER = ThreadPoolExecutor(FETCH_THREADS + 1, thread_name_prefix="motcua-fetch")
 
 
 def _fetch(jobs: list[Fetch], http: PlatformSession | None) -> None:
@@ -276,15 +276,7 @@ def _fetch(jobs: list[Fetch], http: PlatformSession | None) -> None:
         for job in jobs:
             job(http)
         return
-    list(_fetcher().map(lambda job: job(http), jobs))  # keeps a connection per thread (bot.keepalive)
-
-
-def _fetcher() -> ThreadPoolExecutor:
-    with _fetchers_made:
-        if not _fetchers:
-            # one more than FETCH_THREADS: a round's background _fetch runs in it and waits for its jobs
-            _fetchers.append(ThreadPoolExecutor(FETCH_THREADS + 1, thread_name_prefix="motcua-fetch"))
-    return _fetchers[0]
+    list(_FETCHER.map(lambda job: job(http), jobs))  # keeps a connection per thread (bot.keepalive)
 
 
 def _process_one(services: Services, one: Prepared) -> str:
@@ -317,7 +309,7 @@ def _run(session: Session, prepared: list[Prepared], now: datetime) -> list[str]
     if not is_postgres(session):
         # SQLite: take the write lock first, so the turns' reads never meet a stale snapshot
         _fence(session, prepared[0].claim, now)
-    with round_of_turns(session, list({(one.claim.channel, one.claim.user_id): None for one in prepared})):
+    with round_of_turns(session, [(one.claim.channel, one.claim.user_id) for one in prepared]):
         statuses = [_handle(session, one, now) for one in prepared]
     # The citizens who wrote: what was held for a closed window may go out now (one UPDATE for the round).
     release_held(session, [(one.claim.channel, one.claim.user_id) for one in prepared
